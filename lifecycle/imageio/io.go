@@ -1,0 +1,223 @@
+package imageio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// IO reads and writes images for one kiln invocation.
+type IO struct {
+	store    *LocalStore
+	keychain authn.Keychain
+	jobs     int
+}
+
+// Option configures an IO.
+type Option func(*IO)
+
+// WithKeychain sets the registry credentials source (default: the Docker
+// config, authn.DefaultKeychain).
+func WithKeychain(k authn.Keychain) Option { return func(o *IO) { o.keychain = k } }
+
+// WithJobs sets how many blobs move at once (default: 2 x CPUs, at least 4).
+func WithJobs(n int) Option { return func(o *IO) { o.jobs = n } }
+
+// New returns an IO that uses store as the local store.
+func New(store *LocalStore, opts ...Option) *IO {
+	o := &IO{store: store, keychain: authn.DefaultKeychain, jobs: max(4, 2*runtime.NumCPU())}
+	for _, opt := range opts {
+		opt(o)
+	}
+	return o
+}
+
+// Store is the local store.
+func (o *IO) Store() *LocalStore { return o.store }
+
+// RemoteOptions are the go-containerregistry options for registry access.
+func (o *IO) RemoteOptions(ctx context.Context) []remote.Option {
+	return []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithAuthFromKeychain(o.keychain),
+		remote.WithJobs(o.jobs),
+		remote.WithPlatform(v1.Platform{OS: "linux", Architecture: runtime.GOARCH}),
+	}
+}
+
+// Open returns the image at loc. A Store location is looked up in the
+// local store first and then, when remote is true, in its registry.
+func (o *IO) Open(ctx context.Context, loc Location, remoteFallback bool) (v1.Image, error) {
+	switch loc.Kind {
+	case Layout:
+		img, err := imageFromLayout(loc.Path, loc.Name)
+		if err != nil {
+			return nil, fmt.Errorf("opening %s: %w", loc, err)
+		}
+		return img, nil
+	case Archive:
+		var tag *name.Tag
+		if loc.Name != "" {
+			t, err := name.NewTag(loc.Name, name.WeakValidation)
+			if err != nil {
+				return nil, fmt.Errorf("opening %s: %w", loc, err)
+			}
+			tag = &t
+		}
+		img, err := tarball.ImageFromPath(loc.Path, tag)
+		if err != nil {
+			return nil, fmt.Errorf("opening %s: %w", loc, err)
+		}
+		return img, nil
+	case Store:
+		if o.store != nil {
+			img, err := o.store.Image(loc.Name)
+			if err == nil {
+				return img, nil
+			}
+			if !errors.Is(err, ErrNotFound) || !remoteFallback {
+				return nil, fmt.Errorf("opening %s from the local store: %w", loc.Name, err)
+			}
+		}
+		if !remoteFallback {
+			return nil, fmt.Errorf("%s: %w", loc.Name, ErrNotFound)
+		}
+		fallthrough
+	case Registry:
+		return o.Remote(ctx, loc.Name)
+	}
+	return nil, fmt.Errorf("opening %s: unknown kind %v", loc, loc.Kind)
+}
+
+// Remote returns the image ref from its registry. Layers are fetched lazily.
+func (o *IO) Remote(ctx context.Context, ref string) (v1.Image, error) {
+	r, err := name.ParseReference(ref, name.WeakValidation)
+	if err != nil {
+		return nil, fmt.Errorf("image reference %q: %w", ref, err)
+	}
+	img, err := remote.Image(r, o.RemoteOptions(ctx)...)
+	if err != nil {
+		return nil, fmt.Errorf("pulling %s from registry %s: %w", ref, r.Context().RegistryStr(), err)
+	}
+	return img, nil
+}
+
+// Write puts img at loc. Nothing is visible at loc until every blob is in
+// place.
+func (o *IO) Write(ctx context.Context, loc Location, img v1.Image) error {
+	switch loc.Kind {
+	case Store:
+		if o.store == nil {
+			return errors.New("no local store configured")
+		}
+		return o.store.Put(ctx, loc.Name, img)
+	case Registry:
+		r, err := name.ParseReference(loc.Name, name.WeakValidation)
+		if err != nil {
+			return fmt.Errorf("image reference %q: %w", loc.Name, err)
+		}
+		if err := remote.Write(r, img, o.RemoteOptions(ctx)...); err != nil {
+			return fmt.Errorf("pushing %s to registry %s: %w", loc.Name, r.Context().RegistryStr(), err)
+		}
+		return nil
+	case Layout:
+		return writeLayout(ctx, loc, img)
+	case Archive:
+		return writeArchive(loc, img)
+	}
+	return fmt.Errorf("writing %s: unknown kind %v", loc, loc.Kind)
+}
+
+// writeLayout writes into an existing layout (blobs first, index last) or
+// builds a new one beside the target and renames it into place.
+func writeLayout(ctx context.Context, loc Location, img v1.Image) error {
+	if _, err := os.Stat(filepath.Join(loc.Path, "index.json")); err == nil {
+		p := layout.Path(loc.Path)
+		if err := p.WriteImage(img); err != nil {
+			return fmt.Errorf("writing %s: %w", loc, err)
+		}
+		if err := replaceInIndex(p, img, loc.Name); err != nil {
+			return fmt.Errorf("writing %s: %w", loc, err)
+		}
+		return nil
+	}
+	if entries, err := os.ReadDir(loc.Path); err == nil && len(entries) > 0 {
+		return fmt.Errorf("writing %s: %s exists and is not an OCI layout", loc, loc.Path)
+	}
+	parent := filepath.Dir(filepath.Clean(loc.Path))
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("writing %s: %w", loc, err)
+	}
+	tmp, err := os.MkdirTemp(parent, ".kiln-layout-")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", loc, err)
+	}
+	defer os.RemoveAll(tmp)
+	p, err := layout.Write(tmp, empty.Index)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", loc, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	opts := []layout.Option{}
+	if loc.Name != "" {
+		opts = append(opts, layout.WithAnnotations(map[string]string{refNameAnnotation: loc.Name}))
+	}
+	if err := p.AppendImage(img, opts...); err != nil {
+		return fmt.Errorf("writing %s: %w", loc, err)
+	}
+	os.Remove(loc.Path) // an empty directory may stand there
+	if err := os.Rename(tmp, loc.Path); err != nil {
+		return fmt.Errorf("writing %s: %w", loc, err)
+	}
+	return os.Chmod(loc.Path, 0o755)
+}
+
+// writeArchive writes a docker-archive tarball to a temp file beside the
+// target and renames it into place.
+func writeArchive(loc Location, img v1.Image) error {
+	n := loc.Name
+	if n == "" {
+		n = "image:latest"
+	}
+	tag, err := name.NewTag(n, name.WeakValidation)
+	if err != nil {
+		return fmt.Errorf("writing %s: image name: %w", loc, err)
+	}
+	dir := filepath.Dir(filepath.Clean(loc.Path))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("writing %s: %w", loc, err)
+	}
+	f, err := os.CreateTemp(dir, ".kiln-archive-")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", loc, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := tarball.Write(tag, img, f); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", loc, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", loc, err)
+	}
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", loc, err)
+	}
+	if err := os.Rename(tmp, loc.Path); err != nil {
+		return fmt.Errorf("writing %s: %w", loc, err)
+	}
+	return nil
+}

@@ -1,0 +1,142 @@
+package imageio
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+)
+
+func TestNormalizeName(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"myapp", "myapp:latest"},
+		{"myapp:v1", "myapp:v1"},
+		{"localhost:5000/team/app", "localhost:5000/team/app:latest"},
+		{"localhost:5000/team/app:v2", "localhost:5000/team/app:v2"},
+	} {
+		got, err := NormalizeName(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("NormalizeName(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+	if _, err := NormalizeName("Bad Name!"); err == nil {
+		t.Error("NormalizeName accepted an invalid name")
+	}
+}
+
+func TestParseOutput(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    Location
+		wantErr string
+	}{
+		{in: "oci:/tmp/x", want: Location{Kind: Layout, Path: "/tmp/x", Name: "app:latest"}},
+		{in: "docker-archive:/tmp/a.tar", want: Location{Kind: Archive, Path: "/tmp/a.tar", Name: "app:latest"}},
+		{in: "oci:", wantErr: "needs a directory"},
+		{in: "tar:/x", wantErr: "want oci:DIR"},
+	} {
+		got, err := ParseOutput(tc.in, "app:latest")
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("ParseOutput(%q) error = %v, want %q", tc.in, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("ParseOutput(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	srv := httptest.NewServer(registry.New())
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	dir := t.TempDir()
+	store, err := OpenStore(filepath.Join(dir, "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io := New(store, WithKeychain(authn.NewMultiKeychain()))
+	img, err := random.Image(1024, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := img.Digest()
+	for _, loc := range []Location{
+		{Kind: Store, Name: "app:latest"},
+		{Kind: Registry, Name: host + "/team/app:latest"},
+		{Kind: Layout, Path: filepath.Join(dir, "layout"), Name: "app:latest"},
+		{Kind: Layout, Path: filepath.Join(dir, "layout"), Name: "app:v2"},
+		{Kind: Archive, Path: filepath.Join(dir, "out", "app.tar"), Name: "app:latest"},
+	} {
+		t.Run(loc.String(), func(t *testing.T) {
+			if err := io.Write(ctx, loc, img); err != nil {
+				t.Fatal(err)
+			}
+			back, err := io.Open(ctx, loc, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := back.Digest()
+			if err != nil {
+				t.Fatal(err)
+			}
+			// docker-archive does not keep the manifest bytes, only the config and layers.
+			if loc.Kind == Archive {
+				wc, _ := img.ConfigName()
+				gc, _ := back.ConfigName()
+				if wc != gc {
+					t.Errorf("config %s, want %s", gc, wc)
+				}
+				return
+			}
+			if got != want {
+				t.Errorf("digest %s, want %s", got, want)
+			}
+		})
+	}
+	entries, err := store.List()
+	if err != nil || len(entries) != 1 || entries[0].Name != "app:latest" || entries[0].Digest != want {
+		t.Errorf("List() = %+v, %v", entries, err)
+	}
+	if err := store.Remove("app"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Image("app"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("after Remove, Image error = %v, want ErrNotFound", err)
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, ".kiln-*"))
+	left2, _ := filepath.Glob(filepath.Join(dir, "out", ".kiln-*"))
+	if len(left)+len(left2) > 0 {
+		t.Errorf("temp files left behind: %v %v", left, left2)
+	}
+}
+
+func TestWriteLayoutRefusesNonLayoutDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "file"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	img, _ := random.Image(10, 1)
+	err := New(nil).Write(context.Background(), Location{Kind: Layout, Path: dir}, img)
+	if err == nil || !strings.Contains(err.Error(), "not an OCI layout") {
+		t.Errorf("error = %v", err)
+	}
+}
+
+func TestOpenUnreachableRegistryNamesReference(t *testing.T) {
+	ref := "127.0.0.1:1/nothing/here:latest"
+	_, err := New(nil).Open(context.Background(), Location{Kind: Registry, Name: ref}, true)
+	if err == nil || !strings.Contains(err.Error(), ref) {
+		t.Errorf("error = %v, want one naming %s", err, ref)
+	}
+}
