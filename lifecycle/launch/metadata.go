@@ -1,0 +1,125 @@
+package launch
+
+import (
+	"fmt"
+	"slices"
+)
+
+// MetadataBuildpack is a buildpack that ran in the build phase.
+type MetadataBuildpack struct {
+	ID       string `toml:"id"`
+	Version  string `toml:"version"`
+	API      string `toml:"api"`
+	Homepage string `toml:"homepage,omitempty"`
+	Optional bool   `toml:"optional,omitempty"`
+}
+
+// AllExecEnvs is the exec-env value of a process that applies to every
+// execution environment.
+const AllExecEnvs = "*"
+
+// MetadataProcess is a process in metadata.toml: the merged, resolved form
+// of a launch.toml process.
+type MetadataProcess struct {
+	Type    string   `toml:"type"`
+	Command []string `toml:"command"`
+	Args    []string `toml:"args"`
+	// Direct is true for every process of Buildpack API 0.9 and later;
+	// false means run Command[0] as a shell script with Args appended.
+	Direct     bool   `toml:"direct"`
+	WorkingDir string `toml:"working-dir,omitempty"`
+	// ExecEnv lists the execution environments the process applies to;
+	// ["*"] (AllExecEnvs) means all, and so does an empty list when read.
+	ExecEnv     []string `toml:"exec-env"`
+	BuildpackID string   `toml:"buildpack-id"`
+}
+
+// AppliesTo reports whether the process is eligible for execution
+// environment execEnv.
+func (p MetadataProcess) AppliesTo(execEnv string) bool {
+	return len(p.ExecEnv) == 0 || slices.Contains(p.ExecEnv, AllExecEnvs) || slices.Contains(p.ExecEnv, execEnv)
+}
+
+// Metadata is <layers>/config/metadata.toml, written by the builder and read
+// by the exporter and the launcher.
+type Metadata struct {
+	// BuildpackDefaultProcessType is the buildpack-provided default
+	// process type; empty when there is none.
+	BuildpackDefaultProcessType string              `toml:"buildpack-default-process-type,omitempty"`
+	Buildpacks                  []MetadataBuildpack `toml:"buildpacks"`
+	Extensions                  []MetadataBuildpack `toml:"extensions,omitempty"`
+	Processes                   []MetadataProcess   `toml:"processes"`
+	// Slices are all buildpacks' slices, in buildpack order.
+	Slices []Slice `toml:"slices"`
+	// Labels are the merged labels (last writer wins), in first-seen order.
+	Labels []Label `toml:"labels"`
+}
+
+// Process returns the process of type t, if any.
+func (m Metadata) Process(t string) (MetadataProcess, bool) {
+	for _, p := range m.Processes {
+		if p.Type == t {
+			return p, true
+		}
+	}
+	return MetadataProcess{}, false
+}
+
+// Buildpack returns the buildpack with id, if any.
+func (m Metadata) Buildpack(id string) (MetadataBuildpack, bool) {
+	for _, b := range m.Buildpacks {
+		if b.ID == id {
+			return b, true
+		}
+	}
+	return MetadataBuildpack{}, false
+}
+
+// Validate checks that buildpacks have id, version and api, that process
+// types are valid and unique with non-empty commands, and that the default
+// process type, when set, names one of the processes.
+func (m Metadata) Validate() error {
+	for i, b := range m.Buildpacks {
+		if b.ID == "" || b.Version == "" || b.API == "" {
+			return fmt.Errorf("buildpack %d (%q): id, version and api are required", i, b.ID)
+		}
+	}
+	seen := map[string]bool{}
+	for i, p := range m.Processes {
+		if !ValidProcessType(p.Type) {
+			return fmt.Errorf("process %d: type %q must match [A-Za-z0-9._-]+", i, p.Type)
+		}
+		if seen[p.Type] {
+			return fmt.Errorf("process type %q appears twice", p.Type)
+		}
+		seen[p.Type] = true
+		if len(p.Command) == 0 || p.Command[0] == "" {
+			return fmt.Errorf("process %q: command is empty", p.Type)
+		}
+	}
+	if d := m.BuildpackDefaultProcessType; d != "" && !seen[d] {
+		return fmt.Errorf("default process type %q is not among the processes", d)
+	}
+	return nil
+}
+
+// ReadMetadata reads and validates metadata.toml at path. A missing file
+// is an error wrapping fs.ErrNotExist.
+func ReadMetadata(path string) (Metadata, error) {
+	var m Metadata
+	if err := decodeFile(path, &m); err != nil {
+		return Metadata{}, err
+	}
+	if err := m.Validate(); err != nil {
+		return Metadata{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}
+
+// WriteMetadata validates m and writes it to path.
+func WriteMetadata(path string, m Metadata) error {
+	if err := m.Validate(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return encodeFile(path, m)
+}
