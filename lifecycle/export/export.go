@@ -1,0 +1,530 @@
+package export
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"github.com/kiln-build/kiln/lifecycle/archive"
+	"github.com/kiln-build/kiln/lifecycle/descriptor"
+	"github.com/kiln-build/kiln/lifecycle/labels"
+	"github.com/kiln-build/kiln/lifecycle/launch"
+)
+
+// PlatformAPI is the Platform API version kiln implements.
+const PlatformAPI = "0.15"
+
+// Options describe one export.
+type Options struct {
+	// RunImage is the base of the app image.
+	RunImage v1.Image
+	// RunImageInfo is the run image name and mirrors from run.toml; its
+	// TopLayer and Reference are filled in by Export.
+	RunImageInfo labels.RunImage
+	// RunImageReference uniquely names the run image (a digest reference);
+	// empty means its image ID.
+	RunImageReference string
+	// LayersDir and AppDir are the host paths of the build's layers and
+	// app directories.
+	LayersDir, AppDir string
+	// LayersPath and AppPath are where they sit in the image (default
+	// /layers and /workspace).
+	LayersPath, AppPath string
+	// Group is the buildpack group that built the app, in order.
+	Group []descriptor.GroupEntry
+	// Metadata is <layers>/config/metadata.toml.
+	Metadata launch.Metadata
+	// Launcher is the launcher binary.
+	Launcher        []byte
+	LauncherVersion string
+	// UID and GID own the layer and app files (the CNB user).
+	UID, GID int
+	// ModTime is every new file's mtime and the image's created time;
+	// zero means archive.DefaultModTime.
+	ModTime time.Time
+	// DefaultProcess, when set, must name a buildpack process.
+	DefaultProcess string
+	Project        labels.Project
+	// Previous is the app's previous image, for launch layers a buildpack
+	// reuses without restoring their contents.
+	Previous v1.Image
+	// TempDir holds layer files until the image is written.
+	TempDir string
+	Log     io.Writer
+}
+
+// Result is the exported image and what went into it.
+type Result struct {
+	Image     v1.Image
+	Lifecycle labels.Lifecycle
+	Build     labels.Build
+}
+
+type appended struct {
+	layer v1.Layer
+	what  string
+}
+
+// Export builds the app image.
+func Export(ctx context.Context, o Options) (*Result, error) {
+	if o.LayersPath == "" {
+		o.LayersPath = "/layers"
+	}
+	if o.AppPath == "" {
+		o.AppPath = "/workspace"
+	}
+	if o.ModTime.IsZero() {
+		o.ModTime = archive.DefaultModTime
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	if len(o.Launcher) == 0 {
+		return nil, errors.New("no launcher binary")
+	}
+	entrypoint, err := entrypoint(o.Metadata, o.DefaultProcess)
+	if err != nil {
+		return nil, err
+	}
+	runCfg, err := o.RunImage.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading run image config: %w", err)
+	}
+	runLayers, err := o.RunImage.Layers()
+	if err != nil {
+		return nil, fmt.Errorf("reading run image layers: %w", err)
+	}
+	if len(runLayers) == 0 {
+		return nil, errors.New("run image has no layers")
+	}
+	top, err := runLayers[len(runLayers)-1].DiffID()
+	if err != nil {
+		return nil, fmt.Errorf("reading run image top layer: %w", err)
+	}
+	md := labels.Lifecycle{RunImage: o.RunImageInfo}
+	md.RunImage.TopLayer = top.String()
+	md.RunImage.Reference = o.RunImageReference
+	if md.RunImage.Reference == "" {
+		id, err := o.RunImage.ConfigName()
+		if err != nil {
+			return nil, fmt.Errorf("reading run image id: %w", err)
+		}
+		md.RunImage.Reference = id.String()
+	}
+	md.Stack = &labels.StackRunImage{RunImage: labels.RunImage{Image: md.RunImage.Image, Mirrors: md.RunImage.Mirrors}}
+
+	var prev *labels.Lifecycle
+	if o.Previous != nil {
+		var p labels.Lifecycle
+		if cfg, err := o.Previous.ConfigFile(); err == nil {
+			if ok, err := labels.Decode(cfg, labels.LifecycleMetadata, &p); ok && err == nil {
+				prev = &p
+			}
+		}
+	}
+
+	var add []appended
+	owner := archive.Owner{UID: o.UID, GID: o.GID}
+	newLayer := func(t *archive.Tar, what string) (v1.Layer, error) {
+		l, err := archive.NewLayer(ctx, t, archive.WithTempDir(o.TempDir))
+		if err != nil {
+			return nil, fmt.Errorf("writing %s layer: %w", what, err)
+		}
+		add = append(add, appended{l, what})
+		return l, nil
+	}
+	tarOpt := archive.WithModTime(o.ModTime)
+	layersRel := strings.TrimPrefix(path.Clean(o.LayersPath), "/")
+	appRel := strings.TrimPrefix(path.Clean(o.AppPath), "/")
+
+	// 1. Launch layers, buildpack by buildpack.
+	for _, g := range o.Group {
+		bpDir := filepath.Join(o.LayersDir, descriptor.EscapeID(g.ID))
+		entry := labels.BuildpackEntry{Key: g.ID, Version: g.Version, Layers: map[string]labels.LayerMetadata{}}
+		names, err := layerNames(bpDir)
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range names {
+			lt, err := launch.ReadLayer(filepath.Join(bpDir, name+".toml"))
+			if err != nil {
+				return nil, fmt.Errorf("buildpack %s: %w", g.ID, err)
+			}
+			if !lt.Types.Launch {
+				continue
+			}
+			lm := labels.LayerMetadata{Data: lt.Metadata, Launch: true, Build: lt.Types.Build, Cache: lt.Types.Cache}
+			dir := filepath.Join(bpDir, name)
+			what := fmt.Sprintf("%s:%s", g.ID, name)
+			if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+				l, err := previousLayer(o.Previous, prev, g.ID, name)
+				if err != nil {
+					return nil, fmt.Errorf("launch layer %s has no contents: %w", what, err)
+				}
+				add = append(add, appended{l, what + " (reused)"})
+				d, _ := l.DiffID()
+				lm.SHA = d.String()
+				fmt.Fprintf(o.Log, "Reusing layer %s\n", what)
+				entry.Layers[name] = lm
+				continue
+			}
+			t := archive.NewTar(tarOpt)
+			if err := t.AddDir(ctx, dir, path.Join(layersRel, descriptor.EscapeID(g.ID), name), archive.DirOptions{Owner: owner, ParentOwner: owner}); err != nil {
+				return nil, fmt.Errorf("layer %s: %w", what, err)
+			}
+			l, err := newLayer(t, what)
+			if err != nil {
+				return nil, err
+			}
+			d, _ := l.DiffID()
+			lm.SHA = d.String()
+			fmt.Fprintf(o.Log, "Adding layer %s\n", what)
+			entry.Layers[name] = lm
+		}
+		if st, err := launch.ReadStore(filepath.Join(bpDir, "store.toml")); err == nil && len(st.Metadata) > 0 {
+			entry.Store = &labels.Store{Metadata: st.Metadata}
+		} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("buildpack %s: %w", g.ID, err)
+		}
+		md.Buildpacks = append(md.Buildpacks, entry)
+	}
+
+	// 2. SBOM layer.
+	sbom, err := sbomTar(o, layersRel, owner, tarOpt, md)
+	if err != nil {
+		return nil, err
+	}
+	if sbom != nil {
+		l, err := newLayer(sbom, "SBOM")
+		if err != nil {
+			return nil, err
+		}
+		d, _ := l.DiffID()
+		md.SBOM = &labels.LayerSHA{SHA: d.String()}
+		fmt.Fprintln(o.Log, "Adding SBOM layer")
+	}
+
+	// 3. App layers: each slice, then the rest.
+	slicesPaths, rest, err := splitApp(o.AppDir, o.Metadata.Slices)
+	if err != nil {
+		return nil, err
+	}
+	for i, paths := range slicesPaths {
+		if len(paths) == 0 {
+			continue
+		}
+		t := archive.NewTar(tarOpt)
+		if err := t.AddPaths(ctx, o.AppDir, appRel, paths, archive.DirOptions{Owner: owner, ParentOwner: owner}); err != nil {
+			return nil, fmt.Errorf("app slice %d: %w", i+1, err)
+		}
+		l, err := newLayer(t, fmt.Sprintf("app slice %d", i+1))
+		if err != nil {
+			return nil, err
+		}
+		d, _ := l.DiffID()
+		md.App = append(md.App, labels.LayerSHA{SHA: d.String()})
+	}
+	t := archive.NewTar(tarOpt)
+	if rest == nil {
+		err = t.AddDir(ctx, o.AppDir, appRel, archive.DirOptions{Owner: owner, ParentOwner: owner})
+	} else {
+		err = t.AddPaths(ctx, o.AppDir, appRel, rest, archive.DirOptions{Owner: owner, ParentOwner: owner})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("app layer: %w", err)
+	}
+	l, err := newLayer(t, "app")
+	if err != nil {
+		return nil, err
+	}
+	d, _ := l.DiffID()
+	md.App = append(md.App, labels.LayerSHA{SHA: d.String()})
+	fmt.Fprintf(o.Log, "Adding %d app layer(s)\n", len(md.App))
+
+	// 4. Launcher layer.
+	root := archive.Owner{}
+	t = archive.NewTar(tarOpt)
+	for _, e := range []archive.Entry{
+		archive.Dir("cnb", 0o755, root),
+		archive.Dir("cnb/lifecycle", 0o755, root),
+		archive.File("cnb/lifecycle/launcher", 0o755, root, o.Launcher),
+	} {
+		if err := t.Add(e); err != nil {
+			return nil, err
+		}
+	}
+	if l, err = newLayer(t, "launcher"); err != nil {
+		return nil, err
+	}
+	d, _ = l.DiffID()
+	md.Launcher = labels.LayerSHA{SHA: d.String()}
+
+	// 5. Config layer: metadata.toml and the process links.
+	t = archive.NewTar(tarOpt)
+	entries := []archive.Entry{
+		archive.Dir("cnb", 0o755, root),
+		archive.Dir("cnb/process", 0o755, root),
+		archive.Dir(layersRel, 0o755, owner),
+		archive.Dir(path.Join(layersRel, "config"), 0o755, owner),
+		archive.HostFile(path.Join(layersRel, "config", "metadata.toml"), filepath.Join(o.LayersDir, "config", "metadata.toml"), 0o644, owner),
+	}
+	for _, p := range o.Metadata.Processes {
+		entries = append(entries, archive.Symlink("cnb/process/"+p.Type, "/cnb/lifecycle/launcher", root))
+	}
+	for _, e := range entries {
+		if err := t.Add(e); err != nil {
+			return nil, err
+		}
+	}
+	if l, err = newLayer(t, "config"); err != nil {
+		return nil, err
+	}
+	d, _ = l.DiffID()
+	md.Config = labels.LayerSHA{SHA: d.String()}
+
+	// The image.
+	img := o.RunImage
+	for _, a := range add {
+		img, err = mutate.Append(img, mutate.Addendum{
+			Layer:   a.layer,
+			History: v1.History{Created: v1.Time{Time: o.ModTime}, CreatedBy: "kiln: " + a.what},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("adding %s layer: %w", a.what, err)
+		}
+	}
+	build := buildLabel(o)
+	cfg := runCfg.DeepCopy()
+	if err := setConfig(cfg, o, entrypoint, md, build); err != nil {
+		return nil, err
+	}
+	if img, err = mutate.ConfigFile(img, cfg); err != nil {
+		return nil, fmt.Errorf("writing image config: %w", err)
+	}
+	return &Result{Image: img, Lifecycle: md, Build: build}, nil
+}
+
+// entrypoint chooses the image ENTRYPOINT per platform.md's exporter rules.
+func entrypoint(m launch.Metadata, requested string) (string, error) {
+	if requested != "" {
+		if _, ok := m.Process(requested); !ok {
+			var types []string
+			for _, p := range m.Processes {
+				types = append(types, p.Type)
+			}
+			return "", fmt.Errorf("default process %q is not one the buildpacks declared (they declared: %s)", requested, strings.Join(types, ", "))
+		}
+		return "/cnb/process/" + requested, nil
+	}
+	if d := m.BuildpackDefaultProcessType; d != "" {
+		return "/cnb/process/" + d, nil
+	}
+	return "/cnb/lifecycle/launcher", nil
+}
+
+// layerNames lists the <name>.toml layer metadata files of a buildpack's
+// layers dir, without the buildpack-level files, sorted.
+func layerNames(bpDir string) ([]string, error) {
+	entries, err := os.ReadDir(bpDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", bpDir, err)
+	}
+	var out []string
+	for _, e := range entries {
+		n, ok := strings.CutSuffix(e.Name(), ".toml")
+		if !ok || e.IsDir() || n == "launch" || n == "build" || n == "store" {
+			continue
+		}
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// previousLayer finds a buildpack layer of the previous image by the diffID
+// its lifecycle label recorded.
+func previousLayer(img v1.Image, md *labels.Lifecycle, id, name string) (v1.Layer, error) {
+	if img == nil || md == nil {
+		return nil, errors.New("there is no previous image to reuse it from")
+	}
+	for _, bp := range md.Buildpacks {
+		if bp.Key != id {
+			continue
+		}
+		lm, ok := bp.Layers[name]
+		if !ok || lm.SHA == "" {
+			break
+		}
+		h, err := v1.NewHash(lm.SHA)
+		if err != nil {
+			return nil, fmt.Errorf("previous image: layer %s: %w", name, err)
+		}
+		l, err := img.LayerByDiffID(h)
+		if err != nil {
+			return nil, fmt.Errorf("previous image lacks layer %s (%s): %w", name, lm.SHA, err)
+		}
+		return l, nil
+	}
+	return nil, errors.New("the previous image has no such layer")
+}
+
+func buildLabel(o Options) labels.Build {
+	b := labels.Build{Processes: []labels.Process{}, Launcher: labels.Launcher{Version: o.LauncherVersion}}
+	for _, p := range o.Metadata.Processes {
+		b.Processes = append(b.Processes, labels.Process{
+			Type: p.Type, Command: p.Command, Args: nonNil(p.Args), Direct: p.Direct,
+			WorkingDir: p.WorkingDir, BuildpackID: p.BuildpackID, ExecEnv: p.ExecEnv,
+		})
+	}
+	for _, g := range o.Group {
+		b.Buildpacks = append(b.Buildpacks, labels.BuildpackRef{ID: g.ID, Version: g.Version, Homepage: g.Homepage, API: g.API})
+	}
+	return b
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+func setConfig(cfg *v1.ConfigFile, o Options, entrypoint string, md labels.Lifecycle, build labels.Build) error {
+	runPath := defaultPath
+	var env []string
+	for _, kv := range cfg.Config.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "PATH":
+			runPath = v
+			continue
+		case "CNB_LAYERS_DIR", "CNB_APP_DIR", "CNB_PLATFORM_API":
+			continue
+		}
+		env = append(env, kv)
+	}
+	env = append(env,
+		"CNB_LAYERS_DIR="+o.LayersPath,
+		"CNB_APP_DIR="+o.AppPath,
+		"CNB_PLATFORM_API="+PlatformAPI,
+		"PATH=/cnb/process:"+runPath,
+	)
+	cfg.Config.Env = env
+	cfg.Config.Entrypoint = []string{entrypoint}
+	cfg.Config.Cmd = nil
+	cfg.Config.WorkingDir = o.AppPath
+	cfg.Created = v1.Time{Time: o.ModTime}
+	cfg.Container = ""
+	cfg.DockerVersion = ""
+	if cfg.Config.Labels == nil {
+		cfg.Config.Labels = map[string]string{}
+	}
+	for _, l := range o.Metadata.Labels {
+		cfg.Config.Labels[l.Key] = l.Value
+	}
+	for k, v := range map[string]any{
+		labels.LifecycleMetadata: md,
+		labels.BuildMetadata:     build,
+		labels.ProjectMetadata:   o.Project,
+	} {
+		s, err := labels.Encode(v)
+		if err != nil {
+			return fmt.Errorf("encoding label %s: %w", k, err)
+		}
+		cfg.Config.Labels[k] = s
+	}
+	return nil
+}
+
+// splitApp resolves the slices' globs inside appDir. Earlier slices claim
+// files first. It returns the paths of each slice and the paths left for
+// the last app layer (nil when there are no slices: everything).
+func splitApp(appDir string, ss []launch.Slice) ([][]string, []string, error) {
+	if len(ss) == 0 {
+		return nil, nil, nil
+	}
+	claimed := map[string]bool{}
+	isClaimed := func(rel string) bool {
+		for p := rel; p != "." && p != "/" && p != ""; p = filepath.Dir(p) {
+			if claimed[p] {
+				return true
+			}
+		}
+		return false
+	}
+	out := make([][]string, len(ss))
+	for i, s := range ss {
+		for _, pat := range s.Paths {
+			if filepath.IsAbs(pat) || strings.HasPrefix(filepath.Clean(pat), "..") {
+				return nil, nil, fmt.Errorf("slice path %q must be relative to the app dir", pat)
+			}
+			matches, err := filepath.Glob(filepath.Join(appDir, pat))
+			if err != nil {
+				return nil, nil, fmt.Errorf("slice path %q: %w", pat, err)
+			}
+			for _, m := range matches {
+				rel, err := filepath.Rel(appDir, m)
+				if err != nil || rel == "." {
+					continue
+				}
+				if isClaimed(rel) {
+					continue
+				}
+				claimed[rel] = true
+				out[i] = append(out[i], rel)
+			}
+		}
+		sort.Strings(out[i])
+	}
+	rest := []string{}
+	err := filepath.WalkDir(appDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(appDir, p)
+		if rel == "." {
+			return nil
+		}
+		if isClaimed(rel) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			// A directory with claimed paths beneath it is walked into;
+			// one without is taken whole.
+			for c := range claimed {
+				if strings.HasPrefix(c, rel+string(filepath.Separator)) {
+					return nil
+				}
+			}
+			rest = append(rest, rel)
+			return filepath.SkipDir
+		}
+		rest = append(rest, rel)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading app dir: %w", err)
+	}
+	slices.Sort(rest)
+	return out, rest, nil
+}
