@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/kiln-build/kiln/lifecycle/descriptor"
 	"github.com/kiln-build/kiln/lifecycle/env"
 )
 
@@ -119,13 +120,10 @@ func isRemovedPath(p string) bool {
 	return false
 }
 
-// EscapeID turns a buildpack ID into its directory name under <layers>.
-func EscapeID(id string) string { return strings.ReplaceAll(id, "/", "_") }
-
 // LayerDirs returns the layer directories of buildpack id, sorted by name. A
 // buildpack without a directory has no launch layers.
 func (l Layout) LayerDirs(id string) ([]string, error) {
-	return subdirs(filepath.Join(l.LayersDir, EscapeID(id)))
+	return subdirs(filepath.Join(l.LayersDir, descriptor.EscapeID(id)))
 }
 
 // ExecD returns the exec.d programs to run for process, in the order the

@@ -334,11 +334,3 @@ func TestProfiles(t *testing.T) {
 		})
 	}
 }
-
-func TestEscapeID(t *testing.T) {
-	for in, want := range map[string]string{"a/b/c": "a_b_c", "plain": "plain"} {
-		if got := EscapeID(in); got != want {
-			t.Errorf("EscapeID(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
