@@ -27,5 +27,8 @@
 // It must stay small and static and must never import registry code. Build it
 // with exactly:
 //
-//	CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o launcher ./cmd/launcher
+//	CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -buildid=" -o launcher ./cmd/launcher
+//
+// (-buildid= keeps the bytes, and so the launcher layer of every app image,
+// the same from build to build.)
 package main

@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	launcherBin = filepath.Join(dir, "launcher")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", launcherBin, ".")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", launcherBin, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building the launcher: %v\n%s", err, out)
@@ -630,5 +630,27 @@ func writeTree(t *testing.T, root string, files map[string]string) {
 		if err := os.WriteFile(p, []byte(content), mode); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestBuildIsReproducible builds the launcher a second time and expects the
+// same bytes, since every app image carries it as a layer.
+func TestBuildIsReproducible(t *testing.T) {
+	again := filepath.Join(t.TempDir(), "launcher")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", again, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the launcher again: %v\n%s", err, out)
+	}
+	a, err := os.ReadFile(launcherBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Error("two builds of the launcher differ")
 	}
 }
