@@ -18,27 +18,38 @@ func EscapeID(id string) string { return strings.ReplaceAll(id, "/", "_") }
 // ErrNotFound marks a lookup for a buildpack that is not installed.
 var ErrNotFound = errors.New("buildpack not found")
 
-// Lookup finds buildpacks under a root laid out as
-// <root>/<escaped id>/<version>/buildpack.toml and caches what it read.
+// Lookup finds buildpacks under one or more roots, each laid out as
+// <root>/<escaped id>/<version>/buildpack.toml, and caches what it read.
+// Roots are searched in order; the first one holding the buildpack wins.
 // It is not safe for concurrent use.
 type Lookup struct {
-	root  string
+	roots []string
 	cache map[string]*Buildpack
 }
 
-// NewLookup returns a Lookup for the buildpacks root dir
-// (DefaultBuildpacksDir in a builder).
-func NewLookup(root string) *Lookup {
-	return &Lookup{root: root, cache: map[string]*Buildpack{}}
+// NewLookup returns a Lookup for the given buildpacks roots
+// (DefaultBuildpacksDir in a builder). A root may itself be a list
+// separated by ':' (as in a CNB_BUILDPACKS_DIR-style flag).
+func NewLookup(roots ...string) *Lookup {
+	l := &Lookup{cache: map[string]*Buildpack{}}
+	for _, r := range roots {
+		for _, p := range filepath.SplitList(r) {
+			if p != "" {
+				l.roots = append(l.roots, p)
+			}
+		}
+	}
+	return l
 }
 
-// Root returns the buildpacks root.
-func (l *Lookup) Root() string { return l.root }
+// Roots returns the buildpacks roots in search order.
+func (l *Lookup) Roots() []string { return l.roots }
 
 // Find returns the buildpack id@version. An empty version selects the only
 // version installed, or the first in directory (lexical) order when there
-// are several. The descriptor must declare the id and version it is filed
-// under. A missing buildpack is reported with ErrNotFound.
+// are several, in the first root that has the id. The descriptor must
+// declare the id and version it is filed under. A missing buildpack is
+// reported with ErrNotFound.
 func (l *Lookup) Find(id, version string) (*Buildpack, error) {
 	key := id + "@" + version
 	if bp, ok := l.cache[key]; ok {
@@ -48,39 +59,52 @@ func (l *Lookup) Find(id, version string) (*Buildpack, error) {
 	if id == "" || esc == "." || esc == ".." {
 		return nil, fmt.Errorf("looking up buildpack %q: invalid id", id)
 	}
-	idDir := filepath.Join(l.root, esc)
-	if version == "" {
-		entries, err := os.ReadDir(idDir)
-		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				return nil, fmt.Errorf("looking up buildpack %s in %s: %w", id, l.root, ErrNotFound)
-			}
-			return nil, fmt.Errorf("looking up buildpack %s: reading %s: %w", id, idDir, err)
-		}
-		for _, e := range entries {
-			if e.IsDir() {
-				version = e.Name()
-				break
-			}
-		}
-		if version == "" {
-			return nil, fmt.Errorf("looking up buildpack %s: no versions in %s: %w", id, idDir, ErrNotFound)
-		}
-	}
-	if version != filepath.Base(version) || version == "." || version == ".." {
+	if version != "" && (version != filepath.Base(version) || version == "." || version == "..") {
 		return nil, fmt.Errorf("looking up buildpack %s@%s: invalid version", id, version)
 	}
+	for _, root := range l.roots {
+		dir, err := findIn(root, esc, version)
+		if err != nil {
+			return nil, fmt.Errorf("looking up buildpack %s: %w", key, err)
+		}
+		if dir == "" {
+			continue
+		}
+		bp, err := ReadBuildpack(dir)
+		if err != nil {
+			return nil, err
+		}
+		if bp.Buildpack.ID != id || (version != "" && bp.Buildpack.Version != version) || filepath.Base(dir) != bp.Buildpack.Version {
+			return nil, fmt.Errorf("looking up buildpack %s: %s declares %s", key, filepath.Join(dir, BuildpackFile), bp.Ref())
+		}
+		l.cache[key] = bp
+		return bp, nil
+	}
+	return nil, fmt.Errorf("looking up buildpack %s in %s: %w", key, strings.Join(l.roots, ", "), ErrNotFound)
+}
+
+// findIn returns the directory of the buildpack in root, or "" if root
+// does not have it.
+func findIn(root, escapedID, version string) (string, error) {
+	idDir := filepath.Join(root, escapedID)
+	if version == "" {
+		entries, err := os.ReadDir(idDir)
+		if errors.Is(err, os.ErrNotExist) {
+			return "", nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("reading %s: %w", idDir, err)
+		}
+		for _, e := range entries {
+			if e.IsDir() && isFile(filepath.Join(idDir, e.Name(), BuildpackFile)) {
+				return filepath.Join(idDir, e.Name()), nil
+			}
+		}
+		return "", nil
+	}
 	dir := filepath.Join(idDir, version)
-	if _, err := os.Stat(filepath.Join(dir, BuildpackFile)); errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("looking up buildpack %s@%s: no %s in %s: %w", id, version, BuildpackFile, dir, ErrNotFound)
+	if !isFile(filepath.Join(dir, BuildpackFile)) {
+		return "", nil
 	}
-	bp, err := ReadBuildpack(dir)
-	if err != nil {
-		return nil, err
-	}
-	if bp.Buildpack.ID != id || bp.Buildpack.Version != version {
-		return nil, fmt.Errorf("looking up buildpack %s@%s: %s declares %s", id, version, filepath.Join(dir, BuildpackFile), bp.Ref())
-	}
-	l.cache[key] = bp
-	return bp, nil
+	return dir, nil
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestEscapeID(t *testing.T) {
@@ -35,7 +37,7 @@ func TestLookupFind(t *testing.T) {
 		{id: "kiln/go", version: "2.0.0", wantRef: "kiln/go@2.0.0", wantDir: filepath.Join(root, "kiln_go", "2.0.0")},
 		{id: "kiln/go", version: "", wantRef: "kiln/go@1.0.0", wantDir: filepath.Join(root, "kiln_go", "1.0.0")},
 		{id: "solo", version: "", wantRef: "solo@0.3.0", wantDir: filepath.Join(root, "solo", "0.3.0")},
-		{id: "kiln/go", version: "3.0.0", wantErr: "no buildpack.toml", notFound: true},
+		{id: "kiln/go", version: "3.0.0", wantErr: "kiln/go@3.0.0", notFound: true},
 		{id: "nope", version: "", wantErr: "nope", notFound: true},
 		{id: "liar", version: "1.0.0", wantErr: "declares liar@9.9.9"},
 		{id: "kiln/go", version: "../solo", wantErr: "invalid version"},
@@ -63,6 +65,35 @@ func TestLookupFind(t *testing.T) {
 		again, _ := l.Find(tc.id, tc.version)
 		if again != bp {
 			t.Errorf("Find(%q, %q) second call did not come from the cache", tc.id, tc.version)
+		}
+	}
+}
+
+func TestLookupSeveralRoots(t *testing.T) {
+	first, second := t.TempDir(), t.TempDir()
+	desc := func(id, version, name string) string {
+		return "api = \"0.12\"\n[buildpack]\nid = \"" + id + "\"\nversion = \"" + version + "\"\nname = \"" + name + "\"\n"
+	}
+	writeBuildpackDir(t, filepath.Join(first, "a", "1"), desc("a", "1", "first"), "bin/detect", "bin/build")
+	writeBuildpackDir(t, filepath.Join(second, "a", "1"), desc("a", "1", "second"), "bin/detect", "bin/build")
+	writeBuildpackDir(t, filepath.Join(second, "b", "2"), desc("b", "2", "second"), "bin/detect", "bin/build")
+	l := NewLookup(first + string(filepath.ListSeparator) + second)
+	if diff := cmp.Diff([]string{first, second}, l.Roots()); diff != "" {
+		t.Errorf("Roots mismatch (-want +got):\n%s", diff)
+	}
+	for _, tc := range []struct{ id, version, wantName string }{
+		{"a", "1", "first"},
+		{"a", "", "first"},
+		{"b", "", "second"},
+		{"b", "2", "second"},
+	} {
+		bp, err := l.Find(tc.id, tc.version)
+		if err != nil {
+			t.Errorf("Find(%q, %q): %v", tc.id, tc.version, err)
+			continue
+		}
+		if bp.Buildpack.Name != tc.wantName {
+			t.Errorf("Find(%q, %q) came from %q, want %q", tc.id, tc.version, bp.Buildpack.Name, tc.wantName)
 		}
 	}
 }
