@@ -1,0 +1,65 @@
+# kiln: build, test and benchmark. `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin
+GOFLAGS_STATIC := -trimpath -ldflags='-s -w -buildid='
+export CGO_ENABLED := 0
+
+# System packages kiln's tests and sample runs need; installed when missing.
+SYSTEM_PKGS := runc mmdebstrap docker-registry uidmap git ca-certificates bash
+
+.PHONY: help deps build kiln launcher test unit acceptance bench demo vet fmt clean install
+
+help:
+	@echo "make demo        set up what is missing, build kiln, build and run the sample app"
+	@echo "make test        unit and acceptance tests"
+	@echo "make bench       benchmarks"
+	@echo "make build       bin/kiln and bin/launcher"
+	@echo "make install     copy bin/kiln to /usr/local/bin"
+
+# deps installs the Debian packages that are missing (needs root or sudo).
+deps:
+	@missing=""; for p in $(SYSTEM_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+launcher:
+	@mkdir -p $(BIN)
+	$(GO) build $(GOFLAGS_STATIC) -o $(BIN)/launcher ./cmd/launcher
+
+# kiln embeds the launcher it puts into every app image.
+kiln: launcher
+	cp $(BIN)/launcher cmd/kiln/launcher.bin
+	$(GO) build $(GOFLAGS_STATIC) -tags embedlauncher -o $(BIN)/kiln ./cmd/kiln
+
+build: kiln
+
+install: build
+	install -m 0755 $(BIN)/kiln /usr/local/bin/kiln
+
+vet:
+	$(GO) vet ./...
+	$(GO) vet -tags acceptance ./acceptance/...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+unit: deps
+	$(GO) test -count=1 ./...
+
+acceptance: deps build
+	KILN_BIN=$(CURDIR)/$(BIN)/kiln $(GO) test -count=1 -tags acceptance -timeout 60m -v ./acceptance/... 2>&1 | tee /tmp/kiln-acceptance.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go' ; exit $${PIPESTATUS[0]}
+
+test: vet unit acceptance
+
+bench: deps build
+	KILN_BIN=$(CURDIR)/$(BIN)/kiln $(GO) test -tags acceptance -run '^$$' -bench . -benchtime 1x -timeout 60m ./acceptance/...
+
+demo: deps build
+	./hack/demo.sh
+
+clean:
+	rm -rf $(BIN) cmd/kiln/launcher.bin

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/kiln-build/kiln/lifecycle/create"
+	"github.com/kiln-build/kiln/lifecycle/imageio"
+)
+
+func buildCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "build",
+		Usage:     "build an app image from source with buildpacks",
+		ArgsUsage: "NAME",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "builder", Aliases: []string{"B"}, Usage: "builder image (name in the local store or a registry, oci:DIR, docker-archive:FILE)", EnvVars: []string{"KILN_BUILDER"}},
+			&cli.StringFlag{Name: "path", Aliases: []string{"p"}, Value: ".", Usage: "the app's source directory"},
+			&cli.StringSliceFlag{Name: "buildpack", Aliases: []string{"b"}, Usage: "buildpack id[@version] in the builder, or a buildpack directory; replaces the builder's order (repeatable)"},
+			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "build-time env var KEY=VALUE, or KEY to copy it from this environment (repeatable)"},
+			&cli.StringSliceFlag{Name: "env-file", Usage: "file of KEY=VALUE lines (repeatable)"},
+			&cli.StringFlag{Name: "run-image", Usage: "run image to use instead of the builder's"},
+			&cli.StringFlag{Name: "default-process", Aliases: []string{"D"}, Usage: "process type the image starts by default"},
+			&cli.BoolFlag{Name: "publish", Usage: "push the image to its registry"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the image to oci:DIR or docker-archive:FILE instead of the local store"},
+			&cli.StringFlag{Name: "runtime", Value: "runc", Usage: "OCI runtime for the build container (runc, crun, runsc)", EnvVars: []string{"KILN_RUNTIME"}},
+			&cli.StringSliceFlag{Name: "ca-cert", Usage: "extra PEM CA certificates the build trusts, besides the host's (repeatable)"},
+		},
+		Action: runBuild,
+	}
+}
+
+func runBuild(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usageError("build: give exactly one image NAME")
+	}
+	name, err := imageio.NormalizeName(c.Args().First())
+	if err != nil {
+		return usageError("build: %v", err)
+	}
+	if c.String("builder") == "" {
+		return usageError("build: --builder is required")
+	}
+	var out imageio.Location
+	switch {
+	case c.Bool("publish") && c.String("output") != "":
+		return usageError("build: --publish and --output exclude each other")
+	case c.Bool("publish"):
+		out = imageio.Location{Kind: imageio.Registry, Name: name}
+	case c.String("output") != "":
+		if out, err = imageio.ParseOutput(c.String("output"), name); err != nil {
+			return usageError("build: %v", err)
+		}
+	default:
+		out = imageio.Location{Kind: imageio.Store, Name: name}
+	}
+	env, err := platformEnv(c.StringSlice("env-file"), c.StringSlice("env"))
+	if err != nil {
+		return usageError("build: %v", err)
+	}
+	src, err := filepath.Abs(c.String("path"))
+	if err != nil {
+		return err
+	}
+	iio, cache, err := setup()
+	if err != nil {
+		return err
+	}
+	self, err := selfBinary()
+	if err != nil {
+		return err
+	}
+	launcher, err := loadLauncher()
+	if err != nil {
+		return err
+	}
+	res, err := create.Run(c.Context, iio, create.Options{
+		Name:            name,
+		Output:          out,
+		SourceDir:       src,
+		Builder:         c.String("builder"),
+		RunImage:        c.String("run-image"),
+		Buildpacks:      c.StringSlice("buildpack"),
+		Env:             env,
+		DefaultProcess:  c.String("default-process"),
+		Runtime:         c.String("runtime"),
+		CACerts:         c.StringSlice("ca-cert"),
+		KilnBinary:      self,
+		Launcher:        launcher,
+		LauncherVersion: version,
+		CacheDir:        cache,
+		Out:             c.App.Writer,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "Successfully built %s\n%s\n", name, res.Digest)
+	return nil
+}
+
+// setup opens the local store and finds the cache dir.
+func setup() (*imageio.IO, string, error) {
+	store, err := openStore()
+	if err != nil {
+		return nil, "", err
+	}
+	cache, err := cacheDir()
+	if err != nil {
+		return nil, "", err
+	}
+	return imageio.New(store), cache, nil
+}
+
+// platformEnv merges --env-file files and --env flags (flags win) into
+// KEY=VALUE pairs. A bare KEY copies the value from kiln's environment.
+func platformEnv(files, flags []string) ([]string, error) {
+	vals := map[string]string{}
+	var order []string
+	set := func(k, v string) {
+		if _, ok := vals[k]; !ok {
+			order = append(order, k)
+		}
+		vals[k] = v
+	}
+	parse := func(kv, where string) error {
+		k, v, ok := strings.Cut(kv, "=")
+		if k == "" || strings.ContainsAny(k, "/ \t") {
+			return fmt.Errorf("%s: %q is not KEY=VALUE", where, kv)
+		}
+		if !ok {
+			v, ok = os.LookupEnv(k)
+			if !ok {
+				return fmt.Errorf("%s: %s is not set in this environment", where, k)
+			}
+		}
+		set(k, v)
+		return nil
+	}
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			return nil, fmt.Errorf("reading env file: %w", err)
+		}
+		sc := bufio.NewScanner(fh)
+		for n := 1; sc.Scan(); n++ {
+			line := strings.TrimSpace(sc.Text())
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			if err := parse(line, fmt.Sprintf("%s:%d", f, n)); err != nil {
+				fh.Close()
+				return nil, err
+			}
+		}
+		fh.Close()
+		if err := sc.Err(); err != nil {
+			return nil, fmt.Errorf("reading env file %s: %w", f, err)
+		}
+	}
+	for _, kv := range flags {
+		if err := parse(kv, "--env"); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]string, 0, len(order))
+	for _, k := range order {
+		out = append(out, k+"="+vals[k])
+	}
+	return out, nil
+}

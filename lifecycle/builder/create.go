@@ -1,0 +1,229 @@
+package builder
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path"
+	"sort"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"github.com/kiln-build/kiln/lifecycle/archive"
+	"github.com/kiln-build/kiln/lifecycle/descriptor"
+	"github.com/kiln-build/kiln/lifecycle/labels"
+)
+
+// Supported API versions, recorded in the builder label so tools that
+// check compatibility (pack) accept kiln's builders.
+var (
+	SupportedBuildpackAPIs = []string{"0.7", "0.8", "0.9", "0.10", "0.11", "0.12"}
+	SupportedPlatformAPIs  = []string{"0.12", "0.13", "0.14", "0.15"}
+)
+
+// CreateOptions describe a builder to make from a build image.
+type CreateOptions struct {
+	// Buildpacks are buildpack directories (each holding buildpack.toml),
+	// composite buildpacks included.
+	Buildpacks []*descriptor.Buildpack
+	Order      descriptor.Order
+	Run        RunImages
+	// Description goes into the builder label.
+	Description string
+	// Version is the kiln version recorded as creator.
+	Version string
+	// ModTime is every file's mtime; zero means archive.DefaultModTime.
+	ModTime time.Time
+	// TempDir holds layer files while the image is written.
+	TempDir string
+}
+
+// Create returns a builder image made of base, one layer per buildpack
+// and one layer with order.toml, run.toml and stack.toml. Every order entry
+// must name a buildpack among opts.Buildpacks (or one already in base's
+// buildpack layers label).
+func Create(ctx context.Context, base v1.Image, opts CreateOptions) (v1.Image, error) {
+	mt := opts.ModTime
+	if mt.IsZero() {
+		mt = archive.DefaultModTime
+	}
+	cfg, err := base.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading build image config: %w", err)
+	}
+	if _, _, err := cnbUser(cfg); err != nil {
+		return nil, fmt.Errorf("build image: %w", err)
+	}
+	bps := append([]*descriptor.Buildpack(nil), opts.Buildpacks...)
+	sort.Slice(bps, func(i, j int) bool { return bps[i].Ref() < bps[j].Ref() })
+	have := map[string]*descriptor.Buildpack{}
+	for _, bp := range bps {
+		if prev, ok := have[bp.Ref()]; ok {
+			return nil, fmt.Errorf("buildpack %s is given twice (%s and %s)", bp.Ref(), prev.Dir, bp.Dir)
+		}
+		have[bp.Ref()] = bp
+		have[bp.Buildpack.ID+"@"] = bp
+	}
+	if err := checkOrder(opts.Order, have, "order"); err != nil {
+		return nil, err
+	}
+	for _, bp := range bps {
+		if err := checkOrder(bp.Order, have, bp.Ref()); err != nil {
+			return nil, err
+		}
+	}
+
+	img := base
+	layersLabel := labels.BuildpackLayersLabel{}
+	var bpRefs []labels.BuildpackRef
+	for _, bp := range bps {
+		t := archive.NewTar(archive.WithModTime(mt))
+		prefix := path.Join("cnb", "buildpacks", descriptor.EscapeID(bp.Buildpack.ID), bp.Buildpack.Version)
+		if err := t.AddDir(ctx, bp.Dir, prefix, archive.DirOptions{}); err != nil {
+			return nil, fmt.Errorf("adding buildpack %s from %s: %w", bp.Ref(), bp.Dir, err)
+		}
+		l, err := archive.NewLayer(ctx, t, archive.WithTempDir(opts.TempDir))
+		if err != nil {
+			return nil, fmt.Errorf("adding buildpack %s: %w", bp.Ref(), err)
+		}
+		diffID, _ := l.DiffID()
+		if img, err = appendLayer(img, l, mt, "buildpack "+bp.Ref()); err != nil {
+			return nil, err
+		}
+		if layersLabel[bp.Buildpack.ID] == nil {
+			layersLabel[bp.Buildpack.ID] = map[string]labels.BuildpackLayerInfo{}
+		}
+		layersLabel[bp.Buildpack.ID][bp.Buildpack.Version] = labels.BuildpackLayerInfo{
+			API:         bp.API,
+			Targets:     labelTargets(bp.Targets),
+			Order:       labelOrder(bp.Order),
+			LayerDiffID: diffID.String(),
+			Homepage:    bp.Buildpack.Homepage,
+			Name:        bp.Buildpack.Name,
+		}
+		bpRefs = append(bpRefs, labels.BuildpackRef{ID: bp.Buildpack.ID, Version: bp.Buildpack.Version, Homepage: bp.Buildpack.Homepage})
+	}
+
+	// The platform files.
+	var orderTOML, runTOML, stackTOML bytes.Buffer
+	if err := toml.NewEncoder(&orderTOML).Encode(struct {
+		Order descriptor.Order `toml:"order"`
+	}{opts.Order}); err != nil {
+		return nil, fmt.Errorf("encoding order.toml: %w", err)
+	}
+	if err := toml.NewEncoder(&runTOML).Encode(opts.Run); err != nil {
+		return nil, fmt.Errorf("encoding run.toml: %w", err)
+	}
+	var stackRun labels.ImageRef
+	if len(opts.Run.Images) > 0 {
+		stackRun = labels.ImageRef{Image: opts.Run.Images[0].Image, Mirrors: opts.Run.Images[0].Mirrors}
+		if err := toml.NewEncoder(&stackTOML).Encode(stackTOMLFile{RunImage: opts.Run.Images[0]}); err != nil {
+			return nil, fmt.Errorf("encoding stack.toml: %w", err)
+		}
+	}
+	t := archive.NewTar(archive.WithModTime(mt))
+	for _, e := range []archive.Entry{
+		archive.Dir("cnb", 0o755, archive.Owner{}),
+		archive.Dir("cnb/buildpacks", 0o755, archive.Owner{}),
+		archive.File("cnb/order.toml", 0o644, archive.Owner{}, orderTOML.Bytes()),
+		archive.File("cnb/run.toml", 0o644, archive.Owner{}, runTOML.Bytes()),
+		archive.File("cnb/stack.toml", 0o644, archive.Owner{}, stackTOML.Bytes()),
+	} {
+		if err := t.Add(e); err != nil {
+			return nil, err
+		}
+	}
+	l, err := archive.NewLayer(ctx, t, archive.WithTempDir(opts.TempDir))
+	if err != nil {
+		return nil, fmt.Errorf("writing builder config layer: %w", err)
+	}
+	if img, err = appendLayer(img, l, mt, "builder config"); err != nil {
+		return nil, err
+	}
+
+	md := labels.Builder{
+		Description: opts.Description,
+		Stack:       labels.BuilderStack{RunImage: stackRun},
+		Images:      opts.Run.labelRefs(),
+		Buildpacks:  bpRefs,
+		CreatedBy:   labels.CreatedBy{Name: "kiln", Version: opts.Version},
+	}
+	md.Lifecycle.Version = "kiln-" + opts.Version
+	md.Lifecycle.APIs.Buildpack = labels.APISet{Deprecated: []string{}, Supported: SupportedBuildpackAPIs}
+	md.Lifecycle.APIs.Platform = labels.APISet{Deprecated: []string{}, Supported: SupportedPlatformAPIs}
+	newLabels := map[string]any{
+		labels.BuilderMetadata:    md,
+		labels.BuildpackOrder:     labelOrder(opts.Order),
+		labels.BuildpackLayers: layersLabel,
+	}
+	cfg, err = img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cfg = cfg.DeepCopy()
+	if cfg.Config.Labels == nil {
+		cfg.Config.Labels = map[string]string{}
+	}
+	for k, v := range newLabels {
+		s, err := labels.Encode(v)
+		if err != nil {
+			return nil, fmt.Errorf("encoding label %s: %w", k, err)
+		}
+		cfg.Config.Labels[k] = s
+	}
+	cfg.Created = v1.Time{Time: mt}
+	return mutate.ConfigFile(img, cfg)
+}
+
+type stackTOMLFile struct {
+	RunImage RunImage `toml:"run-image"`
+}
+
+func appendLayer(img v1.Image, l v1.Layer, mt time.Time, what string) (v1.Image, error) {
+	out, err := mutate.Append(img, mutate.Addendum{
+		Layer:   l,
+		History: v1.History{Created: v1.Time{Time: mt}, CreatedBy: "kiln: " + what},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("adding %s layer: %w", what, err)
+	}
+	return out, nil
+}
+
+func checkOrder(o descriptor.Order, have map[string]*descriptor.Buildpack, where string) error {
+	for gi, g := range o {
+		for _, e := range g.Group {
+			if have[e.ID+"@"+e.Version] == nil {
+				return fmt.Errorf("%s: group %d names buildpack %s, which the builder lacks", where, gi+1, e.Ref())
+			}
+		}
+	}
+	return nil
+}
+
+func labelOrder(o descriptor.Order) labels.Order {
+	var out labels.Order
+	for _, g := range o {
+		var lg labels.OrderGroup
+		for _, e := range g.Group {
+			lg.Group = append(lg.Group, labels.BuildpackRef{ID: e.ID, Version: e.Version, Optional: e.Optional})
+		}
+		out = append(out, lg)
+	}
+	return out
+}
+
+func labelTargets(ts []descriptor.Target) []labels.Target {
+	var out []labels.Target
+	for _, t := range ts {
+		lt := labels.Target{OS: t.OS, Arch: t.Arch, Variant: t.Variant}
+		for _, d := range t.Distros {
+			lt.Distros = append(lt.Distros, labels.TargetDistro{Name: d.Name, Version: d.Version})
+		}
+		out = append(out, lt)
+	}
+	return out
+}

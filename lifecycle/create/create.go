@@ -1,0 +1,347 @@
+package create
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/kiln-build/kiln/lifecycle/archive"
+	"github.com/kiln-build/kiln/lifecycle/builder"
+	"github.com/kiln-build/kiln/lifecycle/descriptor"
+	"github.com/kiln-build/kiln/lifecycle/export"
+	"github.com/kiln-build/kiln/lifecycle/failure"
+	"github.com/kiln-build/kiln/lifecycle/imageio"
+	"github.com/kiln-build/kiln/lifecycle/labels"
+	"github.com/kiln-build/kiln/lifecycle/launch"
+	"github.com/kiln-build/kiln/lifecycle/sandbox"
+)
+
+// Paths inside the build container.
+const (
+	AppPath        = "/workspace"
+	LayersPath     = "/layers"
+	PlatformPath   = "/platform"
+	KilnBinPath    = "/kiln/bin/kiln"
+	ConfigPath     = "/kiln/config"
+	ExtraBPPath    = "/kiln/buildpacks"
+	OrderPath      = ConfigPath + "/order.toml"
+	DetectErrorRel = ".kiln/detect-error.txt"
+	BuildErrorRel  = ".kiln/build-error.txt"
+)
+
+// Options describe one build.
+type Options struct {
+	// Name is the app image name.
+	Name string
+	// Output is where the image goes.
+	Output imageio.Location
+	// SourceDir is the app's source tree.
+	SourceDir string
+	// Builder names the builder image (store, registry, oci:, docker-archive:).
+	Builder string
+	// RunImage overrides the builder's run image.
+	RunImage string
+	// Buildpacks, when given, replace the builder's order with one group:
+	// each is a buildpack id[@version] in the builder, or a directory.
+	Buildpacks []string
+	// Env is the platform environment, KEY=VALUE.
+	Env []string
+	// DefaultProcess overrides the buildpacks' default process type.
+	DefaultProcess string
+	// Runtime is the OCI runtime binary (runc, crun, runsc).
+	Runtime string
+	// CACerts are extra PEM files the build trusts besides the host's CAs.
+	CACerts []string
+	// KilnBinary is the static kiln binary mounted into the container.
+	KilnBinary string
+	// Launcher is the launcher binary put into the image.
+	Launcher        []byte
+	LauncherVersion string
+	// CacheDir is kiln's cache root (builder root file systems, work dirs).
+	CacheDir string
+	// ModTime is the time of every new file; zero means SOURCE_DATE_EPOCH
+	// or the CNB constant.
+	ModTime time.Time
+	// Out gets progress and the buildpacks' output.
+	Out io.Writer
+}
+
+// Result is a finished build.
+type Result struct {
+	Image  v1.Image
+	Digest v1.Hash
+	Output imageio.Location
+}
+
+// Run builds the app and writes its image to o.Output.
+func Run(ctx context.Context, iio *imageio.IO, o Options) (*Result, error) {
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	logf := func(format string, a ...any) { fmt.Fprintf(o.Out, "===> "+format+"\n", a...) }
+
+	// Builder and run image.
+	logf("BUILDER %s", o.Builder)
+	bloc, err := imageio.ParseSource(o.Builder)
+	if err != nil {
+		return nil, failure.New("builder", failure.InvalidInput, err)
+	}
+	bimg, err := iio.Open(ctx, bloc, true)
+	if err != nil {
+		return nil, failure.New("builder", failure.Generic, err)
+	}
+	b, err := builder.Open(ctx, bimg, o.CacheDir, o.Out)
+	if err != nil {
+		return nil, failure.New("builder", failure.Generic, fmt.Errorf("%s: %w", o.Builder, err))
+	}
+	runName, mirrors, err := chooseRunImage(b, o.RunImage)
+	if err != nil {
+		return nil, failure.New("builder", failure.InvalidInput, err)
+	}
+	logf("RUN IMAGE %s", runName)
+	rloc, err := imageio.ParseSource(runName)
+	if err != nil {
+		return nil, failure.New("run image", failure.InvalidInput, err)
+	}
+	runImg, err := iio.Open(ctx, rloc, true)
+	if err != nil {
+		return nil, failure.New("run image", failure.Generic, err)
+	}
+	runRef, err := runReference(runImg, runName, rloc)
+	if err != nil {
+		return nil, failure.New("run image", failure.Generic, err)
+	}
+	target, err := targetOf(runImg)
+	if err != nil {
+		return nil, failure.New("run image", failure.Generic, err)
+	}
+
+	// Work dir.
+	if err := os.MkdirAll(filepath.Join(o.CacheDir, "work"), 0o755); err != nil {
+		return nil, err
+	}
+	work, err := os.MkdirTemp(filepath.Join(o.CacheDir, "work"), "build-")
+	if err != nil {
+		return nil, fmt.Errorf("creating work dir: %w", err)
+	}
+	defer os.RemoveAll(work)
+	w := workDirs(work)
+	if err := w.prepare(b.UID, b.GID); err != nil {
+		return nil, err
+	}
+	if err := writePlatformEnv(w.platform, o.Env); err != nil {
+		return nil, failure.New("platform", failure.InvalidInput, err)
+	}
+	logf("SOURCE %s", o.SourceDir)
+	if err := copySource(ctx, o.SourceDir, w.app, b.UID, b.GID, o.Out); err != nil {
+		return nil, failure.New("source", failure.InvalidInput, err)
+	}
+	order, extraBP, err := effectiveOrder(b, o.Buildpacks, w.extraBP)
+	if err != nil {
+		return nil, failure.New("buildpacks", failure.InvalidInput, err)
+	}
+	if err := descriptor.WriteOrder(filepath.Join(w.config, "order.toml"), order); err != nil {
+		return nil, err
+	}
+
+	caBundle, cleanCA, err := sandbox.CABundle(ctx, w.tmp, o.CACerts...)
+	if errors.Is(err, sandbox.ErrNoCABundle) && len(o.CACerts) == 0 {
+		fmt.Fprintln(o.Out, "warning: the host has no CA bundle; TLS downloads in the build may fail")
+		caBundle, err = "", nil
+	}
+	if err != nil {
+		return nil, failure.New("ca-cert", failure.InvalidInput, err)
+	}
+	defer cleanCA()
+	cb := containerBase{
+		runtime: o.Runtime, rootfs: b.RootFS, uid: b.UID, gid: b.GID,
+		env: append(b.Env(), "CNB_PLATFORM_API="+export.PlatformAPI),
+		out: o.Out, caBundle: caBundle, tempDir: w.tmp,
+		mounts: []sandbox.Mount{
+			{Source: w.app, Destination: AppPath},
+			{Source: w.layers, Destination: LayersPath},
+			{Source: w.platform, Destination: PlatformPath},
+			{Source: o.KilnBinary, Destination: KilnBinPath, ReadOnly: true},
+			{Source: w.config, Destination: ConfigPath, ReadOnly: true},
+		},
+	}
+	bpRoots := descriptor.DefaultBuildpacksDir
+	if extraBP {
+		cb.mounts = append(cb.mounts, sandbox.Mount{Source: w.extraBP, Destination: ExtraBPPath, ReadOnly: true})
+		bpRoots = ExtraBPPath + ":" + bpRoots
+	}
+	phaseArgs := []string{
+		"--app", AppPath, "--layers", LayersPath, "--platform", PlatformPath,
+		"--buildpacks", bpRoots,
+		"--target-os", target.OS, "--target-arch", target.Arch, "--target-arch-variant", target.ArchVariant,
+		"--target-distro-name", target.DistroName, "--target-distro-version", target.DistroVersion,
+	}
+
+	// Detect.
+	logf("DETECTING")
+	code, err := cb.run(ctx, append([]string{KilnBinPath, "phase", "detect", "--order", OrderPath}, phaseArgs...))
+	if err != nil {
+		return nil, failure.New("detect", failure.SandboxUnavailable, err)
+	}
+	if code != 0 {
+		msg := "no buildpack group passed detection"
+		if b, err := os.ReadFile(filepath.Join(w.layers, DetectErrorRel)); err == nil && len(b) > 0 {
+			msg = strings.TrimSpace(string(b))
+		}
+		if code != failure.DetectNoGroup && code != failure.DetectError {
+			code = failure.DetectError
+		}
+		return nil, failure.New("detect", code, errors.New(msg))
+	}
+	group, err := descriptor.ReadGroup(filepath.Join(w.layers, "group.toml"))
+	if err != nil {
+		return nil, failure.New("detect", failure.DetectError, err)
+	}
+
+	// Build.
+	logf("BUILDING")
+	code, err = cb.run(ctx, append([]string{KilnBinPath, "phase", "build"}, phaseArgs...))
+	if err != nil {
+		return nil, failure.New("build", failure.SandboxUnavailable, err)
+	}
+	if code != 0 {
+		msg := "the build failed (see the output above)"
+		if b, err := os.ReadFile(filepath.Join(w.layers, BuildErrorRel)); err == nil && len(b) > 0 {
+			msg = strings.TrimSpace(string(b))
+		}
+		if code != failure.BuildpackFailed {
+			code = failure.BuildError
+		}
+		return nil, failure.New("build", code, errors.New(msg))
+	}
+	md, err := launch.ReadMetadata(filepath.Join(w.layers, "config", "metadata.toml"))
+	if err != nil {
+		return nil, failure.New("build", failure.BuildError, err)
+	}
+
+	// Export.
+	logf("EXPORTING")
+	modTime := o.ModTime
+	if modTime.IsZero() {
+		if modTime, err = SourceDateEpoch(); err != nil {
+			return nil, failure.New("export", failure.InvalidInput, err)
+		}
+	}
+	var previous v1.Image
+	if o.Output.Kind == imageio.Store || o.Output.Kind == imageio.Registry {
+		if p, err := iio.Open(ctx, o.Output, false); err == nil {
+			previous = p
+		}
+	}
+	res, err := export.Export(ctx, export.Options{
+		RunImage:          runImg,
+		RunImageInfo:      labels.RunImage{Image: runName, Mirrors: mirrors},
+		RunImageReference: runRef,
+		LayersDir:         w.layers, AppDir: w.app,
+		LayersPath: LayersPath, AppPath: AppPath,
+		Group:           group,
+		Metadata:        md,
+		Launcher:        o.Launcher,
+		LauncherVersion: o.LauncherVersion,
+		UID:             b.UID, GID: b.GID,
+		ModTime:        modTime,
+		DefaultProcess: o.DefaultProcess,
+		Previous:       previous,
+		TempDir:        w.tmp,
+		Log:            o.Out,
+	})
+	if err != nil {
+		return nil, failure.New("export", failure.ExportError, err)
+	}
+	if err := iio.Write(ctx, o.Output, res.Image); err != nil {
+		return nil, failure.New("export", failure.ExportError, err)
+	}
+	digest, err := res.Image.Digest()
+	if err != nil {
+		return nil, failure.New("export", failure.ExportError, err)
+	}
+	logf("IMAGE %s@%s (%s)", o.Name, digest, o.Output.Kind)
+	return &Result{Image: res.Image, Digest: digest, Output: o.Output}, nil
+}
+
+// SourceDateEpoch is $SOURCE_DATE_EPOCH as a time, else the CNB constant.
+func SourceDateEpoch() (time.Time, error) {
+	s := os.Getenv("SOURCE_DATE_EPOCH")
+	if s == "" {
+		return archive.DefaultModTime, nil
+	}
+	var n int64
+	if _, err := fmt.Sscanf(s, "%d", &n); err != nil || n < 0 {
+		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a Unix time", s)
+	}
+	return time.Unix(n, 0).UTC(), nil
+}
+
+func chooseRunImage(b *builder.Builder, override string) (string, []string, error) {
+	if override != "" {
+		return override, nil, nil
+	}
+	if len(b.Run.Images) == 0 || b.Run.Images[0].Image == "" {
+		return "", nil, errors.New("the builder names no run image (/cnb/run.toml): pass --run-image")
+	}
+	return b.Run.Images[0].Image, b.Run.Images[0].Mirrors, nil
+}
+
+// runReference names the run image uniquely: a digest reference for a
+// registry image, else its image ID.
+func runReference(img v1.Image, runName string, loc imageio.Location) (string, error) {
+	if loc.Kind == imageio.Store || loc.Kind == imageio.Registry {
+		d, err := img.Digest()
+		if err != nil {
+			return "", err
+		}
+		ref, err := name.ParseReference(runName, name.WeakValidation)
+		if err == nil {
+			return ref.Context().Digest(d.String()).String(), nil
+		}
+	}
+	id, err := img.ConfigName()
+	if err != nil {
+		return "", err
+	}
+	return id.String(), nil
+}
+
+func targetOf(img v1.Image) (descriptor.RunTarget, error) {
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return descriptor.RunTarget{}, fmt.Errorf("reading run image config: %w", err)
+	}
+	t := descriptor.RunTarget{OS: cfg.OS, Arch: cfg.Architecture, ArchVariant: cfg.Variant}
+	if t.OS == "" {
+		t.OS = "linux"
+	}
+	t.DistroName = cfg.Config.Labels[labels.BaseDistroName]
+	t.DistroVersion = cfg.Config.Labels[labels.BaseDistroVersion]
+	return t, nil
+}
+
+// writePlatformEnv writes KEY=VALUE pairs as <platform>/env/KEY files.
+func writePlatformEnv(platform string, env []string) error {
+	dir := filepath.Join(platform, "env")
+	sort.Strings(env)
+	for _, kv := range env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || strings.ContainsAny(k, "/\x00") || k == "." || k == ".." {
+			return fmt.Errorf("--env %q: want KEY=VALUE", kv)
+		}
+		if err := os.WriteFile(filepath.Join(dir, k), []byte(v), 0o644); err != nil {
+			return fmt.Errorf("writing platform env %s: %w", k, err)
+		}
+	}
+	return nil
+}
