@@ -155,8 +155,8 @@ func Create(ctx context.Context, base v1.Image, opts CreateOptions) (v1.Image, e
 	md.Lifecycle.APIs.Buildpack = labels.APISet{Deprecated: []string{}, Supported: SupportedBuildpackAPIs}
 	md.Lifecycle.APIs.Platform = labels.APISet{Deprecated: []string{}, Supported: SupportedPlatformAPIs}
 	newLabels := map[string]any{
-		labels.BuilderMetadata:    md,
-		labels.BuildpackOrder:     labelOrder(opts.Order),
+		labels.BuilderMetadata: md,
+		labels.BuildpackOrder:  labelOrder(opts.Order),
 		labels.BuildpackLayers: layersLabel,
 	}
 	cfg, err = img.ConfigFile()
