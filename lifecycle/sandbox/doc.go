@@ -1,0 +1,24 @@
+// Package sandbox runs one process in an OCI container started with a
+// runc-compatible runtime (runc, crun, runsc).
+//
+// It is the isolation kiln puts around buildpack code: the build image's root
+// file system is mounted read-only, only the caller's mounts and a fresh /tmp
+// are writable, the process has no capabilities and no new privileges, and it
+// shares the host's network so downloads work. The host's certificate
+// authorities are mounted in (see [CABundle]) so that TLS works on networks
+// that intercept it.
+//
+// Run works both as root and rootless. Rootless, it creates a user namespace
+// in which the host's effective uid and gid appear as the requested uid and
+// gid, so files the process writes to its mounts belong to the calling user
+// on the host. The runtime needs a root inside that namespace too, which an
+// unprivileged user can only map through a subordinate id range in
+// /etc/subuid and /etc/subgid and the setuid helpers newuidmap and newgidmap
+// (package uidmap); see the README for why.
+//
+// Every Run is supervised by a short-lived copy of the calling executable
+// (re-executed through /proc/self/exe): the package's init function
+// recognises that copy by its argv[0] and never returns to the program's
+// main. Any program that imports this package therefore supports Run with no
+// extra wiring.
+package sandbox

@@ -1,0 +1,240 @@
+package sandbox
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// supervisorArg0 is the argv[0] by which a re-executed copy of the program
+// knows it is to supervise one container.
+const supervisorArg0 = "kiln-sandbox-supervisor"
+
+// File descriptors the supervisor gets besides stdio.
+const (
+	resultFD = 3 // the supervisor writes its supervisorResult here
+	syncFD   = 4 // rootless: one byte arrives once the id maps are written
+)
+
+// prSetChildSubreaper is PR_SET_CHILD_SUBREAPER from <linux/prctl.h>.
+const prSetChildSubreaper = 36
+
+func init() {
+	if len(os.Args) == 2 && os.Args[0] == supervisorArg0 {
+		os.Exit(superviseMain(os.Args[1]))
+	}
+}
+
+// supervisorParams tell the supervisor which container to run.
+type supervisorParams struct {
+	Runtime  string   // absolute path of the runtime
+	Global   []string // global flags: --root, --log, --log-format
+	ID       string
+	Bundle   string
+	PidFile  string
+	Rootless bool // wait for the id maps on syncFD, then become root in the namespace
+}
+
+// supervisorResult is what the supervisor reports back.
+type supervisorResult struct {
+	Started   bool   // the process was started
+	ExitCode  int    // its exit status, when it exited
+	Signal    int    // the signal that ended it, if one did
+	Cancelled bool   // the supervisor was told to stop and killed the container
+	Error     string // a sandbox failure: the step and what went wrong
+	Cleanup   string // the container's state could not be deleted
+}
+
+// superviseMain is the supervisor process: it runs the container with the
+// runtime detached, so the process inherits the stdio pipes Run prepared
+// instead of pipes the runtime would make (and give to the container's root),
+// then reaps it as a child subreaper, deletes it, and reports.
+func superviseMain(arg string) int {
+	syscall.CloseOnExec(resultFD)
+	out := os.NewFile(resultFD, "result")
+	var p supervisorParams
+	var res supervisorResult
+	if err := json.Unmarshal([]byte(arg), &p); err != nil {
+		res.Error = fmt.Sprintf("decoding supervisor parameters: %v", err)
+	} else {
+		res = supervise(p)
+	}
+	if err := json.NewEncoder(out).Encode(res); err != nil {
+		return 1
+	}
+	return 0
+}
+
+func supervise(p supervisorParams) (res supervisorResult) {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+
+	if p.Rootless {
+		if err := awaitIDMaps(); err != nil {
+			res.Error = err.Error()
+			return res
+		}
+	}
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0); errno != 0 {
+		res.Error = fmt.Sprintf("becoming child subreaper: %v", errno)
+		return res
+	}
+	select {
+	case <-sigs:
+		res.Cancelled = true
+		return res
+	default:
+	}
+
+	name := filepath.Base(p.Runtime)
+	run := exec.Command(p.Runtime, append(append([]string(nil), p.Global...),
+		"run", "--detach", "--bundle", p.Bundle, "--pid-file", p.PidFile, p.ID)...)
+	run.Stdin, run.Stdout, run.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := run.Run(); err != nil {
+		res.Error = fmt.Sprintf("%s run: %v", name, err)
+		res.Cleanup = p.delete()
+		return res
+	}
+	pid, err := readPidFile(p.PidFile)
+	if err != nil {
+		res.Error = fmt.Sprintf("%s run: %v", name, err)
+		_ = p.runtime("kill", p.ID, "KILL")
+		time.Sleep(100 * time.Millisecond)
+		res.Cleanup = p.delete()
+		return res
+	}
+	res.Started = true
+
+	type waited struct {
+		ws  syscall.WaitStatus
+		err error
+	}
+	done := make(chan waited, 1)
+	go func() {
+		// The process was re-parented to us when the detached runtime
+		// exited; being unreaped, its pid cannot be reused meanwhile.
+		var ws syscall.WaitStatus
+		for {
+			_, err := syscall.Wait4(pid, &ws, 0, nil)
+			if errors.Is(err, syscall.EINTR) {
+				continue
+			}
+			done <- waited{ws, err}
+			return
+		}
+	}()
+	var retry <-chan time.Time
+	for {
+		select {
+		case <-sigs:
+			if !res.Cancelled {
+				res.Cancelled = true
+				p.kill(pid)
+				t := time.NewTicker(500 * time.Millisecond)
+				defer t.Stop()
+				retry = t.C
+			}
+		case <-retry:
+			p.kill(pid)
+		case w := <-done:
+			switch {
+			case w.err != nil:
+				res.Error = fmt.Sprintf("waiting for container process %d: %v", pid, w.err)
+			case w.ws.Signaled():
+				res.Signal = int(w.ws.Signal())
+			default:
+				res.ExitCode = w.ws.ExitStatus()
+			}
+			res.Cleanup = p.delete()
+			return res
+		}
+	}
+}
+
+// awaitIDMaps waits until Run has written the user namespace's id maps, then
+// makes the supervisor root in it, so the runtime runs as the namespace's
+// root and may own its state and chown its files.
+func awaitIDMaps() error {
+	syscall.CloseOnExec(syncFD)
+	f := os.NewFile(syncFD, "sync")
+	defer f.Close()
+	var b [1]byte
+	if n, err := f.Read(b[:]); n != 1 {
+		return fmt.Errorf("waiting for the user namespace's id maps: %v", err)
+	}
+	if err := syscall.Setresgid(0, 0, 0); err != nil {
+		return fmt.Errorf("becoming gid 0 in the user namespace: %w", err)
+	}
+	if sg, err := os.ReadFile("/proc/self/setgroups"); err == nil && strings.TrimSpace(string(sg)) == "allow" {
+		if err := syscall.Setgroups(nil); err != nil {
+			return fmt.Errorf("dropping supplementary groups in the user namespace: %w", err)
+		}
+	}
+	if err := syscall.Setresuid(0, 0, 0); err != nil {
+		return fmt.Errorf("becoming uid 0 in the user namespace: %w", err)
+	}
+	return nil
+}
+
+// runtime runs one runtime subcommand and returns its failure, if any.
+func (p supervisorParams) runtime(args ...string) error {
+	cmd := exec.Command(p.Runtime, append(append([]string(nil), p.Global...), args...)...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s %s: %v: %s", filepath.Base(p.Runtime), args[0], err, strings.TrimSpace(out.String()))
+	}
+	return nil
+}
+
+// kill asks the runtime to kill the container and, should that fail, kills
+// the container's init directly; with init gone the kernel kills the rest of
+// its pid namespace.
+func (p supervisorParams) kill(pid int) {
+	if p.runtime("kill", p.ID, "KILL") != nil {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// delete removes the container's state; an already absent container is fine.
+func (p supervisorParams) delete() string {
+	err := p.runtime("delete", "--force", p.ID)
+	if err == nil {
+		return ""
+	}
+	if _, serr := os.Stat(filepath.Join(stateRoot(p.Global), p.ID)); errors.Is(serr, os.ErrNotExist) {
+		return ""
+	}
+	return err.Error()
+}
+
+// stateRoot returns the value of --root among the global flags.
+func stateRoot(global []string) string {
+	for i := 0; i+1 < len(global); i++ {
+		if global[i] == "--root" {
+			return global[i+1]
+		}
+	}
+	return ""
+}
+
+func readPidFile(p string) (int, error) {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return 0, fmt.Errorf("reading pid file %s: %w", p, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("reading pid file %s: bad pid %q", p, strings.TrimSpace(string(b)))
+	}
+	return pid, nil
+}
