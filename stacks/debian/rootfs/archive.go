@@ -268,6 +268,30 @@ func (a *Archive) WriteFile(name string, data []byte) error {
 	return nil
 }
 
+// Create makes name a regular file with the given content, permission
+// bits and owner, replacing whatever non-directory entry had that name (a
+// hard link to other names is broken off). Its parent must be a directory.
+func (a *Archive) Create(name string, data []byte, perm int64, uid, gid int) error {
+	clean, err := cleanName(name)
+	if err != nil || clean == "" {
+		return fmt.Errorf("creating file %q: not a path below the root", name)
+	}
+	if e := a.entries[clean]; e != nil && e.hdr.Typeflag == tar.TypeDir {
+		return fmt.Errorf("creating file /%s: it exists and is a directory", clean)
+	}
+	if parent := path.Dir(clean); parent != "." {
+		p := a.entries[parent]
+		if p == nil || p.hdr.Typeflag != tar.TypeDir {
+			return fmt.Errorf("creating file /%s: parent /%s is not a directory", clean, parent)
+		}
+	}
+	a.entries[clean] = &entry{
+		hdr:  tar.Header{Typeflag: tar.TypeReg, Name: clean, Mode: perm, Uid: uid, Gid: gid},
+		data: &blob{content: append([]byte(nil), data...), replaced: true},
+	}
+	return nil
+}
+
 // Remove drops the entry called name and, if it is a directory, everything
 // under it. It returns how many entries were dropped.
 func (a *Archive) Remove(name string) int {

@@ -190,11 +190,19 @@ func TestWriteTo(t *testing.T) {
 			if err := a.Mkdir("/tmp/", 0o700, 5, 6); err != nil {
 				t.Fatal(err)
 			}
+			if err := a.Create("etc/hostname", nil, 0o644, 0, 0); err != nil {
+				t.Fatal(err)
+			}
+			// Replacing a symbolic link with a file.
+			if err := a.Create("/etc/os-release", []byte("ID=x\n"), 0o600, 7, 8); err != nil {
+				t.Fatal(err)
+			}
 		},
 		want: []outEntry{
 			{Typ: tar.TypeSymlink, Name: "bin", Link: "usr/bin", ModTime: epoch},
 			dir("etc/", 0o755),
-			{Typ: tar.TypeSymlink, Name: "etc/os-release", Link: "../usr/lib/os-release", ModTime: epoch},
+			{Typ: tar.TypeReg, Name: "etc/hostname", Mode: 0o644, ModTime: epoch},
+			{Typ: tar.TypeReg, Name: "etc/os-release", Body: "ID=x\n", Mode: 0o600, UID: 7, GID: 8, ModTime: epoch},
 			{Typ: tar.TypeReg, Name: "etc/passwd", Mode: 0o644, ModTime: epoch},
 			dir("home/", 0o755),
 			{Typ: tar.TypeDir, Name: "home/cnb/", Mode: 0o755, UID: 1234, GID: 1235, ModTime: epoch},
@@ -289,6 +297,8 @@ func TestEditErrors(t *testing.T) {
 		{"mkdir root", a.Mkdir("/", 0o755, 0, 0), "not a path below the root"},
 		{"write missing", a.WriteFile("etc/shadow", nil), "file does not exist"},
 		{"write dir", a.WriteFile("etc", nil), "not a regular file"},
+		{"create over a dir", a.Create("usr", nil, 0o644, 0, 0), "exists and is a directory"},
+		{"create without parent", a.Create("nope/file", nil, 0o644, 0, 0), "parent /nope is not a directory"},
 	}
 	for _, tc := range tests {
 		if tc.err == nil || !strings.Contains(tc.err.Error(), tc.want) {
