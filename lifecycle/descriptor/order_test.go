@@ -43,6 +43,7 @@ version = "1"
 		{name: "missing id", in: "[[order]]\n[[order.group]]\nversion = \"1\"\n", wantErr: "id is missing"},
 		{name: "empty group", in: "[[order]]\n", wantErr: "empty group"},
 		{name: "syntax", in: "[[order]]\n[[order.group]]\nid = = 1\n", wantErr: "line 3"},
+		{name: "syntax at end of line", in: "[[order]\nx = 1\n", wantErr: "line 1:"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

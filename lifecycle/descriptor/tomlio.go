@@ -17,7 +17,13 @@ func decodeTOML(name string, data []byte, v any) (toml.MetaData, error) {
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) && pe.Position.Line > 0 {
-			return md, fmt.Errorf("parsing %s: line %d: %s", name, pe.Position.Line, pe.Message)
+			line := pe.Position.Line
+			if st := pe.Position.Start; st >= 0 && st <= len(data) {
+				// the decoder counts a newline that ends the bad token
+				// as the next line; the offset is exact
+				line = 1 + bytes.Count(data[:st], []byte("\n"))
+			}
+			return md, fmt.Errorf("parsing %s: line %d: %s", name, line, pe.Message)
 		}
 		return md, fmt.Errorf("parsing %s: %w", name, err)
 	}
