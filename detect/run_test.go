@@ -16,7 +16,7 @@ import (
 
 var linuxAMD64 = descriptor.RunTarget{OS: "linux", Arch: "amd64", DistroName: "debian", DistroVersion: "12"}
 
-func pass(id string) bpSpec { return bpSpec{id: id, exit: 0} }
+func pass(id string) bpSpec    { return bpSpec{id: id, exit: 0} }
 func failing(id string) bpSpec { return bpSpec{id: id, exit: 100} }
 
 func withPlan(s bpSpec, plan string) bpSpec { s.plan = plan; return s }
