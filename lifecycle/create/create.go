@@ -2,6 +2,8 @@ package create
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/kiln-build/kiln/lifecycle/archive"
 	"github.com/kiln-build/kiln/lifecycle/builder"
+	"github.com/kiln-build/kiln/lifecycle/cache"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
 	"github.com/kiln-build/kiln/lifecycle/export"
 	"github.com/kiln-build/kiln/lifecycle/failure"
@@ -68,6 +71,8 @@ type Options struct {
 	LauncherVersion string
 	// CacheDir is kiln's cache root (builder root file systems, work dirs).
 	CacheDir string
+	// ClearCache empties the app's layer cache before the build.
+	ClearCache bool
 	// ModTime is the time of every new file; zero means SOURCE_DATE_EPOCH
 	// or the CNB constant.
 	ModTime time.Time
@@ -207,6 +212,28 @@ func Run(ctx context.Context, iio *imageio.IO, o Options) (*Result, error) {
 		return nil, failure.New("detect", failure.DetectError, err)
 	}
 
+	// Restore.
+	appCache, err := cache.Open(ctx, cacheDirFor(o.CacheDir, o.Name))
+	if err != nil {
+		return nil, failure.New("restore", failure.RestoreError, err)
+	}
+	defer appCache.Close()
+	if o.ClearCache {
+		if err := appCache.Clear(); err != nil {
+			return nil, failure.New("restore", failure.RestoreError, err)
+		}
+	}
+	restored, err := appCache.Restore(ctx, cache.RestoreOptions{
+		LayersDir: w.layers, Group: group, Owner: owner(b.UID, b.GID),
+		Warn: func(f string, a ...any) { fmt.Fprintf(o.Out, "warning: "+f+"\n", a...) },
+	})
+	if err != nil {
+		return nil, failure.New("restore", failure.RestoreError, err)
+	}
+	if len(restored) > 0 {
+		logf("RESTORED %s", strings.Join(restored, ", "))
+	}
+
 	// Build.
 	logf("BUILDING")
 	code, err = cb.run(ctx, append([]string{KilnBinPath, "phase", "build"}, phaseArgs...))
@@ -270,7 +297,16 @@ func Run(ctx context.Context, iio *imageio.IO, o Options) (*Result, error) {
 		return nil, failure.New("export", failure.ExportError, err)
 	}
 	logf("IMAGE %s@%s (%s)", o.Name, digest, o.Output.Kind)
+	if err := appCache.Save(ctx, cache.SaveOptions{LayersDir: w.layers, Group: group, Owner: archive.Owner{UID: b.UID, GID: b.GID}, ModTime: modTime}); err != nil {
+		fmt.Fprintf(o.Out, "warning: the layer cache was not updated: %v\n", err)
+	}
 	return &Result{Image: res.Image, Digest: digest, Output: o.Output}, nil
+}
+
+// cacheDirFor is the layer cache of one app image name.
+func cacheDirFor(root, imageName string) string {
+	sum := sha256.Sum256([]byte(imageName))
+	return filepath.Join(root, "layers", hex.EncodeToString(sum[:8]))
 }
 
 // SourceDateEpoch is $SOURCE_DATE_EPOCH as a time, else the CNB constant.

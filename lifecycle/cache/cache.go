@@ -1,0 +1,342 @@
+package cache
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"syscall"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/kiln-build/kiln/lifecycle/archive"
+	"github.com/kiln-build/kiln/lifecycle/descriptor"
+	"github.com/kiln-build/kiln/lifecycle/labels"
+	"github.com/kiln-build/kiln/lifecycle/launch"
+)
+
+// Metadata is the cache's index, in the shape of the lifecycle label's
+// buildpacks section.
+type Metadata struct {
+	Buildpacks []labels.BuildpackEntry `json:"buildpacks"`
+}
+
+func (m Metadata) find(id string) *labels.BuildpackEntry {
+	for i := range m.Buildpacks {
+		if m.Buildpacks[i].Key == id {
+			return &m.Buildpacks[i]
+		}
+	}
+	return nil
+}
+
+// Cache is one app's layer cache.
+type Cache struct {
+	dir  string
+	lock *os.File
+}
+
+// Open locks and opens the cache at dir, creating it if needed. Close
+// releases the lock.
+func Open(ctx context.Context, dir string) (*Cache, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating cache %s: %w", dir, err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("opening cache lock: %w", err)
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("locking cache %s: %w", dir, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return &Cache{dir: dir, lock: f}, nil
+}
+
+// Close releases the cache lock.
+func (c *Cache) Close() error { return c.lock.Close() }
+
+// Dir is the cache directory.
+func (c *Cache) Dir() string { return c.dir }
+
+// Clear empties the cache.
+func (c *Cache) Clear() error {
+	for _, d := range []string{"committed", "staging"} {
+		if err := os.RemoveAll(filepath.Join(c.dir, d)); err != nil {
+			return fmt.Errorf("clearing cache: %w", err)
+		}
+	}
+	return nil
+}
+
+// Metadata reads the committed index; an empty cache has none.
+func (c *Cache) Metadata() (Metadata, error) {
+	var m Metadata
+	b, err := os.ReadFile(filepath.Join(c.dir, "committed", "metadata.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return m, nil
+	}
+	if err != nil {
+		return m, fmt.Errorf("reading cache metadata: %w", err)
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return Metadata{}, fmt.Errorf("reading cache metadata %s: %w", filepath.Join(c.dir, "committed", "metadata.json"), err)
+	}
+	return m, nil
+}
+
+// RestoreOptions describe where cached layers go.
+type RestoreOptions struct {
+	// LayersDir is the build's layers dir (host path).
+	LayersDir string
+	// Group is the detected group: only its buildpacks get layers back.
+	Group []descriptor.GroupEntry
+	// Owner owns restored files when kiln runs as root.
+	Owner *archive.Owner
+	// Warn receives problems that skip an entry.
+	Warn func(format string, a ...any)
+}
+
+// Restore puts every cached layer of the group's buildpacks back: its
+// <layer>.toml (metadata only, no [types]) and its contents. An entry whose
+// tar is missing or does not match its diffID is skipped with a warning.
+func (c *Cache) Restore(ctx context.Context, o RestoreOptions) ([]string, error) {
+	md, err := c.Metadata()
+	if err != nil {
+		o.Warn("cache: %v; starting without it", err)
+		return nil, nil
+	}
+	var restored []string
+	for _, g := range o.Group {
+		bp := md.find(g.ID)
+		if bp == nil {
+			continue
+		}
+		names := make([]string, 0, len(bp.Layers))
+		for n := range bp.Layers {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			lm := bp.Layers[name]
+			if !lm.Cache {
+				continue
+			}
+			if err := c.restoreLayer(ctx, o, g.ID, name, lm); err != nil {
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				o.Warn("cache: skipping layer %s:%s: %v", g.ID, name, err)
+				continue
+			}
+			restored = append(restored, g.ID+":"+name)
+		}
+	}
+	return restored, nil
+}
+
+func (c *Cache) restoreLayer(ctx context.Context, o RestoreOptions, id, name string, lm labels.LayerMetadata) error {
+	tarPath := filepath.Join(c.dir, "committed", tarName(lm.SHA))
+	if err := verify(tarPath, lm.SHA); err != nil {
+		return err
+	}
+	bpDir := filepath.Join(o.LayersDir, descriptor.EscapeID(id))
+	dest := filepath.Join(bpDir, name)
+	f, err := os.Open(tarPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	// The tar holds the layer dir's contents under the name of the layer.
+	staging, err := os.MkdirTemp(o.LayersDir, ".restore-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(staging)
+	if err := archive.Extract(ctx, f, staging, archive.ExtractOptions{PreserveOwner: o.Owner != nil}); err != nil {
+		return fmt.Errorf("extracting %s: %w", tarPath, err)
+	}
+	if err := mkdirOwned(bpDir, o.Owner); err != nil {
+		return err
+	}
+	os.RemoveAll(dest)
+	if err := os.Rename(filepath.Join(staging, name), dest); err != nil {
+		return fmt.Errorf("restoring %s: %w", dest, err)
+	}
+	toml := filepath.Join(bpDir, name+".toml")
+	if err := launch.WriteLayerMetadataOnly(toml, launch.Layer{Metadata: lm.Data}); err != nil {
+		os.RemoveAll(dest)
+		return err
+	}
+	if o.Owner != nil {
+		os.Chown(toml, o.Owner.UID, o.Owner.GID)
+	}
+	return nil
+}
+
+func mkdirOwned(p string, o *archive.Owner) error {
+	if _, err := os.Stat(p); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		return err
+	}
+	if o != nil {
+		return os.Chown(p, o.UID, o.GID)
+	}
+	return nil
+}
+
+// verify checks that the tar at p hashes to diffID.
+func verify(p, diffID string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return fmt.Errorf("cached contents missing: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return fmt.Errorf("reading %s: %w", p, err)
+	}
+	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != diffID {
+		return fmt.Errorf("%s has digest %s, metadata says %s", p, got, diffID)
+	}
+	return nil
+}
+
+func tarName(diffID string) string {
+	h, err := v1.NewHash(diffID)
+	if err != nil {
+		return "invalid.tar"
+	}
+	return h.Hex + ".tar"
+}
+
+// SaveOptions describe what a finished build leaves to cache.
+type SaveOptions struct {
+	LayersDir string
+	Group     []descriptor.GroupEntry
+	// Owner is written into the tars (the CNB user).
+	Owner   archive.Owner
+	ModTime time.Time
+}
+
+// Save replaces the cache with the group's cache = true layers.
+func (c *Cache) Save(ctx context.Context, o SaveOptions) error {
+	staging := filepath.Join(c.dir, "staging")
+	os.RemoveAll(staging)
+	if err := os.MkdirAll(staging, 0o755); err != nil {
+		return fmt.Errorf("saving cache: %w", err)
+	}
+	var md Metadata
+	for _, g := range o.Group {
+		bpDir := filepath.Join(o.LayersDir, descriptor.EscapeID(g.ID))
+		entries, err := os.ReadDir(bpDir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("saving cache: %w", err)
+		}
+		bp := labels.BuildpackEntry{Key: g.ID, Version: g.Version, Layers: map[string]labels.LayerMetadata{}}
+		for _, e := range entries {
+			name, ok := cutSuffix(e.Name(), ".toml")
+			if !ok || e.IsDir() || name == "launch" || name == "build" || name == "store" {
+				continue
+			}
+			lt, err := launch.ReadLayer(filepath.Join(bpDir, e.Name()))
+			if err != nil {
+				return fmt.Errorf("saving cache: %w", err)
+			}
+			dir := filepath.Join(bpDir, name)
+			if !lt.Types.Cache {
+				continue
+			}
+			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+				continue
+			}
+			diffID, err := writeTar(ctx, dir, name, staging, o)
+			if err != nil {
+				return fmt.Errorf("saving cache layer %s:%s: %w", g.ID, name, err)
+			}
+			bp.Layers[name] = labels.LayerMetadata{SHA: diffID, Data: lt.Metadata, Build: lt.Types.Build, Launch: lt.Types.Launch, Cache: true}
+		}
+		if len(bp.Layers) > 0 {
+			md.Buildpacks = append(md.Buildpacks, bp)
+		}
+	}
+	b, err := json.Marshal(md)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(staging, "metadata.json"), b, 0o644); err != nil {
+		return fmt.Errorf("saving cache: %w", err)
+	}
+	// Swap generations.
+	committed := filepath.Join(c.dir, "committed")
+	old := filepath.Join(c.dir, "old")
+	os.RemoveAll(old)
+	if err := os.Rename(committed, old); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("saving cache: %w", err)
+	}
+	if err := os.Rename(staging, committed); err != nil {
+		os.Rename(old, committed)
+		return fmt.Errorf("saving cache: %w", err)
+	}
+	return os.RemoveAll(old)
+}
+
+// writeTar writes the layer dir as <staging>/<hex>.tar with entries under
+// the layer's name, returning its diffID.
+func writeTar(ctx context.Context, dir, name, staging string, o SaveOptions) (string, error) {
+	t := archive.NewTar(archive.WithModTime(o.ModTime))
+	if err := t.AddDir(ctx, dir, path.Clean(name), archive.DirOptions{Owner: o.Owner, ParentOwner: o.Owner}); err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp(staging, ".layer-")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(f.Name())
+	h := sha256.New()
+	if err := t.Write(ctx, io.MultiWriter(f, h)); err != nil {
+		f.Close()
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	hexSum := hex.EncodeToString(h.Sum(nil))
+	if err := os.Rename(f.Name(), filepath.Join(staging, hexSum+".tar")); err != nil {
+		return "", err
+	}
+	return "sha256:" + hexSum, nil
+}
+
+func cutSuffix(s, suf string) (string, bool) {
+	if len(s) > len(suf) && s[len(s)-len(suf):] == suf {
+		return s[:len(s)-len(suf)], true
+	}
+	return "", false
+}
