@@ -24,7 +24,7 @@ const DefaultMaxOutput = 1 << 20
 // (buildpack.md §Detection, §Environment):
 //
 //   - working directory: the app dir;
-//   - environment: BaseEnv as it is; HOME, HOSTNAME and the proxy
+//   - environment: BaseEnv (default os.Environ()) as it is; HOME, HOSTNAME and the proxy
 //     variables from HostEnv (env.PassThrough); the user's
 //     <platform>/env/ files unless the buildpack sets clear-env (path-like
 //     variables prepended, others overridden); the operator's
@@ -38,7 +38,9 @@ const DefaultMaxOutput = 1 << 20
 //
 // The zero value is ready to use.
 type ProcessExecutor struct {
-	// BaseEnv is the build image's environment ("NAME=value").
+	// BaseEnv is the build image's environment ("NAME=value"). When nil,
+	// the process's own environment (os.Environ) is used: inside the build
+	// container, where kiln drives the phases, that is the build image's.
 	BaseEnv []string
 	// HostEnv is the lifecycle's own environment; only env.PassThrough's
 	// variables are taken from it.
@@ -109,7 +111,7 @@ func (e *ProcessExecutor) Detect(ctx context.Context, bp *descriptor.Buildpack, 
 	case errors.As(runErr, &exitErr):
 		o.ExitCode = exitErr.ExitCode()
 		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			o.Status, o.Err = Error, fmt.Errorf("%s was killed by signal %s", bin, ws.Signal())
+			o.Status, o.Err = Error, fmt.Errorf("bin/detect was killed by signal %s", ws.Signal())
 			return o, nil
 		}
 	default:
@@ -127,14 +129,18 @@ func (e *ProcessExecutor) Detect(ctx context.Context, bp *descriptor.Buildpack, 
 	case CodeFail:
 		o.Status = Fail
 	default:
-		o.Status, o.Err = Error, fmt.Errorf("%s exited with code %d", bin, o.ExitCode)
+		o.Status, o.Err = Error, fmt.Errorf("bin/detect exited with code %d", o.ExitCode)
 	}
 	return o, nil
 }
 
 // environ assembles bin/detect's environment.
 func (e *ProcessExecutor) environ(bp *descriptor.Buildpack, in Inputs, planPath string) ([]string, error) {
-	ev := env.New(e.BaseEnv)
+	base := e.BaseEnv
+	if base == nil {
+		base = os.Environ()
+	}
+	ev := env.New(base)
 	for _, kv := range env.PassThrough(e.HostEnv) {
 		name, value, _ := strings.Cut(kv, "=")
 		ev.Set(name, value)

@@ -238,3 +238,24 @@ func TestProcessExecutorOutcomes(t *testing.T) {
 		})
 	}
 }
+
+func TestProcessExecutorDefaultBaseEnv(t *testing.T) {
+	dumpDir := t.TempDir()
+	t.Setenv("DUMP_DIR", dumpDir)
+	t.Setenv("KILN_FROM_IMAGE", "yes")
+	w := newWorld(t)
+	dir := w.add(t, bpSpec{id: "a", script: envDump})
+	bp, err := descriptor.ReadBuildpack(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e ProcessExecutor // zero value: the process's own environment is the base
+	o, err := e.Detect(context.Background(), bp, Inputs{AppDir: w.app, PlatformDir: w.platform})
+	if err != nil || o.Status != Pass {
+		t.Fatalf("Detect: %v, %v (%v)", o.Status, err, o.Err)
+	}
+	got := readDump(t, filepath.Join(dumpDir, "1.0.0-a.env"))
+	if got["KILN_FROM_IMAGE"] != "yes" || got["PATH"] != os.Getenv("PATH") {
+		t.Errorf("KILN_FROM_IMAGE = %q, PATH = %q: want the process environment", got["KILN_FROM_IMAGE"], got["PATH"])
+	}
+}
