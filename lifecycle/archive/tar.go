@@ -137,6 +137,9 @@ func (t *Tar) Add(e Entry) error {
 	switch e.Kind {
 	case KindDir:
 	case KindFile:
+		if e.Data != nil && e.HostPath != "" {
+			return fmt.Errorf("adding file %s: both Data and HostPath are set", name)
+		}
 		it.data, it.hostPath = e.Data, e.HostPath
 	case KindSymlink:
 		if e.Target == "" {
@@ -207,13 +210,19 @@ func (t *Tar) AddDir(ctx context.Context, hostDir, prefix string, o DirOptions) 
 	if err != nil {
 		return fmt.Errorf("adding %s: %w", hostDir, err)
 	}
-	fi, err := os.Stat(hostDir)
+	// Follow a symlinked hostDir once, so the walk starts at a directory.
+	resolved, err := filepath.EvalSymlinks(hostDir)
+	if err != nil {
+		return fmt.Errorf("adding dir: %w", err)
+	}
+	fi, err := os.Stat(resolved)
 	if err != nil {
 		return fmt.Errorf("adding dir: %w", err)
 	}
 	if !fi.IsDir() {
 		return fmt.Errorf("adding %s: not a directory", hostDir)
 	}
+	hostDir = resolved
 	if pre != "." {
 		t.implyParents(pre, o.parentMode(), o.ParentOwner)
 	}
@@ -230,6 +239,11 @@ func (t *Tar) AddPaths(ctx context.Context, hostDir, prefix string, paths []stri
 	if err != nil {
 		return fmt.Errorf("adding paths of %s: %w", hostDir, err)
 	}
+	resolved, err := filepath.EvalSymlinks(hostDir)
+	if err != nil {
+		return fmt.Errorf("adding paths: %w", err)
+	}
+	hostDir = resolved
 	root, err := os.OpenRoot(hostDir)
 	if err != nil {
 		return fmt.Errorf("adding paths: %w", err)

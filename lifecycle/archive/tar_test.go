@@ -238,19 +238,41 @@ func TestTarAddDir(t *testing.T) {
 	}
 }
 
-func TestTarAddDirEmptyPrefix(t *testing.T) {
+func TestTarAddDirRoots(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "a", "f"), "f", 0o644)
 	if err := os.Chmod(filepath.Join(dir, "a"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	tr := NewTar()
-	if err := tr.AddDir(context.Background(), dir, "", DirOptions{}); err != nil {
-		t.Fatal(err)
+	link := filepath.Join(t.TempDir(), "link")
+	mustSymlink(t, dir, link)
+	tests := []struct {
+		name    string
+		hostDir string
+		prefix  string
+		want    []string
+	}{
+		{"empty prefix: no root entry", dir, "", []string{"a/", "a/f"}},
+		{"slash prefix is the root too", dir, "/", []string{"a/", "a/f"}},
+		{"symlinked host dir is followed once", link, "w", []string{"w/", "w/a/", "w/a/f"}},
 	}
-	want := []string{"a/", "a/f"}
-	if diff := cmp.Diff(want, tr.Names()); diff != "" {
-		t.Errorf("names (-want +got):\n%s", diff)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := NewTar()
+			if err := tr.AddDir(context.Background(), tc.hostDir, tc.prefix, DirOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, tr.Names()); diff != "" {
+				t.Errorf("names (-want +got):\n%s", diff)
+			}
+			tr = NewTar()
+			if err := tr.AddPaths(context.Background(), tc.hostDir, tc.prefix, []string{"a/f"}, DirOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, tr.Names()); diff != "" {
+				t.Errorf("AddPaths names (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
@@ -340,6 +362,12 @@ func TestTarErrors(t *testing.T) {
 		name:    "unknown kind",
 		build:   func(tr *Tar) error { return tr.Add(Entry{Name: "x"}) },
 		wantMsg: "unknown kind",
+	}, {
+		name: "file with two contents",
+		build: func(tr *Tar) error {
+			return tr.Add(Entry{Name: "x", Kind: KindFile, Data: []byte("a"), HostPath: "/etc/hostname"})
+		},
+		wantMsg: "both Data and HostPath",
 	}, {
 		name:    "symlink without target",
 		build:   func(tr *Tar) error { return tr.Add(Symlink("x", "", Owner{})) },
