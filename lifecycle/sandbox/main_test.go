@@ -181,9 +181,19 @@ func (w *watchWriter) Write(p []byte) (int, error) {
 
 var _ io.Writer = (*watchWriter)(nil)
 
+// testSubIDs gives nobody 65536 subordinate ids from 200000.
+const testSubIDs = "# test range\nnobody:200000:65536\n"
+
 // runRootless runs req as uid 65534 (nobody) with the subordinate ranges
-// nobody:200000:65536 and returns what Run returned there.
+// testSubIDs and returns what Run returned there.
 func runRootless(t *testing.T, req helperRequest) helperResponse {
+	t.Helper()
+	return runRootlessWith(t, req, testSubIDs)
+}
+
+// runRootlessWith runs req as nobody with subIDs as /etc/subuid and
+// /etc/subgid.
+func runRootlessWith(t *testing.T, req helperRequest, subIDs string) helperResponse {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Fatalf("the rootless test starts an unprivileged user with a subordinate id range and needs to run as root to do so (euid is %d)", os.Geteuid())
@@ -196,7 +206,7 @@ func runRootless(t *testing.T, req helperRequest) helperResponse {
 	bin := filepath.Join(dir, "sandbox.test")
 	copyFile(t, self, bin, 0o755)
 	ranges := filepath.Join(dir, "subids")
-	if err := os.WriteFile(ranges, []byte("# test range\nnobody:200000:65536\n"), 0o644); err != nil {
+	if err := os.WriteFile(ranges, []byte(subIDs), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	reqJSON, err := json.Marshal(req)

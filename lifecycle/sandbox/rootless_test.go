@@ -3,6 +3,7 @@ package sandbox
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -163,6 +164,55 @@ func rootlessConfig(t *testing.T, dirs testDirs) Config {
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+// TestRootlessWithoutSubIDs checks what works for a user with no
+// subordinate ids: running as root inside, not running as anyone else.
+func TestRootlessWithoutSubIDs(t *testing.T) {
+	requireRuntime(t)
+	tests := []struct {
+		name       string
+		uid, gid   uint32
+		wantStdout string
+		wantErr    string
+	}{{
+		name:       "root inside needs only the caller's own ids",
+		uid:        0,
+		gid:        0,
+		wantStdout: "uid=0 gid=0 groups=\n",
+	}, {
+		name:    "another uid needs a subordinate uid for root",
+		uid:     testUID,
+		gid:     0,
+		wantErr: "running as uid 4321 needs a subordinate uid range for user nobody (uid 65534) in /etc/subuid",
+	}, {
+		name:    "another gid needs a subordinate gid for root",
+		uid:     0,
+		gid:     testGID,
+		wantErr: "running as gid 5432 with 0 supplementary groups needs a range of 1 subordinate gids for user nobody (uid 65534) in /etc/subgid",
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dirs := newTestDirs(t, nobody, nobody)
+			cfg := rootlessConfig(t, dirs)
+			cfg.UID, cfg.GID = tt.uid, tt.gid
+			cfg.Args = []string{"/bin/probe", "id"}
+			resp := runRootlessWith(t, helperRequest{Config: cfg}, "")
+			if tt.wantErr != "" {
+				if !strings.Contains(resp.Err, tt.wantErr) || !strings.Contains(resp.Err, ErrNoSubIDs.Error()) {
+					t.Fatalf("Run = %d, %q; want an error containing %q", resp.Exit, resp.Err, tt.wantErr)
+				}
+				return
+			}
+			if resp.Err != "" || resp.Exit != 0 {
+				t.Fatalf("Run = %d, %q (stderr %q)", resp.Exit, resp.Err, resp.Stderr)
+			}
+			if diff := cmp.Diff(tt.wantStdout, resp.Stdout); diff != "" {
+				t.Errorf("stdout (-want +got):\n%s", diff)
+			}
+			assertEmptyDir(t, dirs.state)
+		})
+	}
 }
 
 func runtimeTempDirs(t *testing.T) []string {

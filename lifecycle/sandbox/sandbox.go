@@ -59,9 +59,11 @@ func Run(ctx context.Context, cfg Config) (exitCode int, err error) {
 	if err != nil {
 		return -1, fmt.Errorf("sandbox: finding the OCI runtime %q (install runc or name another runtime): %w", name, err)
 	}
-	if runtimePath, err = filepath.Abs(runtimePath); err != nil {
+	abs, err := filepath.Abs(runtimePath)
+	if err != nil {
 		return -1, fmt.Errorf("sandbox: resolving runtime path %s: %w", runtimePath, err)
 	}
+	runtimePath = abs
 
 	rootless := os.Geteuid() != 0
 	var uidMaps, gidMaps []idMap
@@ -157,7 +159,8 @@ func Run(ctx context.Context, cfg Config) (exitCode int, err error) {
 		ExtraFiles: extra,
 		// Its own process group, so a terminal's ^C reaches only the
 		// caller, which then cancels ctx.
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+		// SIGTERM, as on cancel, should the caller die first.
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM},
 	}
 	if rootless {
 		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWUSER
@@ -181,6 +184,9 @@ func Run(ctx context.Context, cfg Config) (exitCode int, err error) {
 		if err := writeIDMaps(ctx, cmd.Process.Pid, uidMaps, gidMaps); err != nil {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
+			if ctx.Err() != nil {
+				return -1, ctx.Err()
+			}
 			return -1, err
 		}
 		if _, err := syncW.Write([]byte{1}); err != nil {

@@ -3,7 +3,12 @@ package sandbox
 import (
 	"bytes"
 	"context"
+	"encoding/pem"
 	"errors"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -195,6 +200,62 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// TestRunTrustsCABundle fetches from a TLS server on the host whose
+// certificate only the extra CA file vouches for: the host network is
+// shared and the bundle is trusted through SSL_CERT_FILE.
+func TestRunTrustsCABundle(t *testing.T) {
+	requireRuntime(t)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello over TLS\n")
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the failing handshake is expected
+	srv.StartTLS()
+	defer srv.Close()
+	certFile := filepath.Join(t.TempDir(), "corp.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := publicTempDir(t)
+	bundle, cleanup, err := CABundle(context.Background(), out, certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+
+	for _, tc := range []struct {
+		name       string
+		bundle     string
+		wantCode   int
+		wantStdout string
+		wantStderr string
+	}{
+		{name: "with the bundle", bundle: bundle, wantStdout: "hello over TLS\n"},
+		{name: "without it", wantCode: 2, wantStderr: "certificate signed by unknown authority"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dirs := newTestDirs(t, testUID, testGID)
+			cfg := baseConfig(t, dirs)
+			cfg.CABundle = tc.bundle
+			cfg.Args = []string{"/bin/probe", "get", srv.URL}
+			var stdout, stderr bytes.Buffer
+			cfg.Stdout, cfg.Stderr = &stdout, &stderr
+			code, err := Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.wantCode {
+				t.Errorf("exit code = %d, want %d (stderr %q)", code, tc.wantCode, stderr.String())
+			}
+			if diff := cmp.Diff(tc.wantStdout, stdout.String()); diff != "" {
+				t.Errorf("stdout (-want +got):\n%s", diff)
+			}
+			if !strings.Contains(stderr.String(), tc.wantStderr) {
+				t.Errorf("stderr = %q, want it to contain %q", stderr.String(), tc.wantStderr)
+			}
+		})
+	}
+}
+
 func TestRunCancel(t *testing.T) {
 	requireRuntime(t)
 	dirs := newTestDirs(t, testUID, testGID)
@@ -279,6 +340,7 @@ func TestRunFailures(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("Run = %d, %v; want an error containing %q", code, err, tt.wantErr)
 			}
+			t.Logf("error: %v", err)
 			if code != -1 {
 				t.Errorf("exit code = %d, want -1", code)
 			}

@@ -28,11 +28,17 @@ const (
 // prSetChildSubreaper is PR_SET_CHILD_SUBREAPER from <linux/prctl.h>.
 const prSetChildSubreaper = 36
 
+// prSetPdeathsig is PR_SET_PDEATHSIG from <linux/prctl.h>.
+const prSetPdeathsig = 1
+
 func init() {
 	if len(os.Args) == 2 && os.Args[0] == supervisorArg0 {
 		os.Exit(superviseMain(os.Args[1]))
 	}
 }
+
+// parentPid is the pid of the process that started the supervisor.
+var parentPid = os.Getppid()
 
 // supervisorParams tell the supervisor which container to run.
 type supervisorParams struct {
@@ -181,6 +187,14 @@ func awaitIDMaps() error {
 	}
 	if err := syscall.Setresuid(0, 0, 0); err != nil {
 		return fmt.Errorf("becoming uid 0 in the user namespace: %w", err)
+	}
+	// Changing ids cleared the parent-death signal Run asked for; ask
+	// again, and stop if Run is already gone.
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetPdeathsig, uintptr(syscall.SIGTERM), 0); errno != 0 {
+		return fmt.Errorf("setting the parent-death signal: %v", errno)
+	}
+	if os.Getppid() != parentPid {
+		return errors.New("the caller exited before the container started")
 	}
 	return nil
 }

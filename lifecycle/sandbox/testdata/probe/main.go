@@ -11,6 +11,7 @@
 //	probe pwd                working directory
 //	probe hostname           host name
 //	probe cat PATH           contents of PATH
+//	probe get URL            print the body of an HTTP(S) GET of URL
 //	probe reopen             write through freshly opened /dev/stdout and /dev/stderr
 //	probe exit N             print "out" to stdout, "err" to stderr, exit N
 //	probe sleep TOKEN        print "sleeping TOKEN" and sleep until killed
@@ -19,6 +20,8 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -108,6 +111,15 @@ func main() {
 			fail(err.Error())
 		}
 		os.Stdout.Write(b)
+	case "get":
+		resp, err := http.Get(args[0])
+		if err != nil {
+			fail(err.Error())
+		}
+		defer resp.Body.Close()
+		if _, err := io.Copy(os.Stdout, resp.Body); err != nil {
+			fail(err.Error())
+		}
 	case "reopen":
 		for _, p := range []string{"/dev/stdout", "/dev/stderr"} {
 			f, err := os.OpenFile(p, os.O_WRONLY, 0)
