@@ -84,25 +84,9 @@ func Run(ctx context.Context, cfg Config) (exitCode int, err error) {
 		return -1, fmt.Errorf("sandbox: creating bundle directory: %w", err)
 	}
 	defer os.RemoveAll(bundle)
-	tmpMode := filepath.Join(bundle, "tmp-mode")
-	if err := os.Mkdir(tmpMode, 0o700); err != nil {
-		return -1, fmt.Errorf("sandbox: creating %s: %w", tmpMode, err)
-	}
-	if err := os.Chmod(tmpMode, 0o777|os.ModeSticky); err != nil {
-		return -1, fmt.Errorf("sandbox: setting the mode of %s: %w", tmpMode, err)
-	}
-	spec := buildSpec(&cfg, specMode{userNS: rootless || runningInUserNS(), tmpModeDir: tmpMode})
-	specJSON, err := json.Marshal(spec)
+	logPath, err := writeBundle(&cfg, bundle, specMode{userNS: rootless || runningInUserNS()})
 	if err != nil {
-		return -1, fmt.Errorf("sandbox: encoding runtime spec: %w", err)
-	}
-	configPath := filepath.Join(bundle, "config.json")
-	if err := os.WriteFile(configPath, specJSON, 0o600); err != nil {
-		return -1, fmt.Errorf("sandbox: writing %s: %w", configPath, err)
-	}
-	logPath := filepath.Join(bundle, "runtime.log")
-	if err := os.WriteFile(logPath, nil, 0o600); err != nil {
-		return -1, fmt.Errorf("sandbox: creating %s: %w", logPath, err)
+		return -1, err
 	}
 	id, err := newID()
 	if err != nil {
@@ -158,8 +142,8 @@ func Run(ctx context.Context, cfg Config) (exitCode int, err error) {
 		Stderr:     pipes.childErr,
 		ExtraFiles: extra,
 		// Its own process group, so a terminal's ^C reaches only the
-		// caller, which then cancels ctx.
-		// SIGTERM, as on cancel, should the caller die first.
+		// caller, which then cancels ctx; SIGTERM, as on cancel,
+		// should the caller die first.
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM},
 	}
 	if rootless {
@@ -227,6 +211,36 @@ func Run(ctx context.Context, cfg Config) (exitCode int, err error) {
 		}
 		return -1, fmt.Errorf("sandbox: supervisor of container %s ended without a result (%v)%s", id, waitErr, logSuffix(logPath))
 	}
+	return res.outcome(ctx, id, logPath)
+}
+
+// writeBundle writes the bundle's config.json, the mode-1777 directory bound
+// under /tmp (see specMode) and an empty runtime log, whose path it returns.
+func writeBundle(cfg *Config, bundle string, m specMode) (logPath string, err error) {
+	m.tmpModeDir = filepath.Join(bundle, "tmp-mode")
+	if err := os.Mkdir(m.tmpModeDir, 0o700); err != nil {
+		return "", fmt.Errorf("sandbox: creating %s: %w", m.tmpModeDir, err)
+	}
+	if err := os.Chmod(m.tmpModeDir, 0o777|os.ModeSticky); err != nil {
+		return "", fmt.Errorf("sandbox: setting the mode of %s: %w", m.tmpModeDir, err)
+	}
+	specJSON, err := json.Marshal(buildSpec(cfg, m))
+	if err != nil {
+		return "", fmt.Errorf("sandbox: encoding runtime spec: %w", err)
+	}
+	configPath := filepath.Join(bundle, "config.json")
+	if err := os.WriteFile(configPath, specJSON, 0o600); err != nil {
+		return "", fmt.Errorf("sandbox: writing %s: %w", configPath, err)
+	}
+	logPath = filepath.Join(bundle, "runtime.log")
+	if err := os.WriteFile(logPath, nil, 0o600); err != nil {
+		return "", fmt.Errorf("sandbox: creating %s: %w", logPath, err)
+	}
+	return logPath, nil
+}
+
+// outcome turns the supervisor's report into Run's results.
+func (res supervisorResult) outcome(ctx context.Context, id, logPath string) (int, error) {
 	if res.Cancelled {
 		if err := ctx.Err(); err != nil {
 			return -1, err
