@@ -462,3 +462,41 @@ func randomToken(t *testing.T) string {
 	}
 	return "token-" + id
 }
+
+// TestRunConcurrent runs several containers at once in one state directory:
+// ids must not collide and each keeps its own output.
+func TestRunConcurrent(t *testing.T) {
+	requireRuntime(t)
+	dirs := newTestDirs(t, testUID, testGID)
+	const n = 4
+	type result struct {
+		code int
+		err  error
+		out  string
+	}
+	results := make(chan result, n)
+	for i := range n {
+		cfg := baseConfig(t, dirs)
+		cfg.Args = []string{"/bin/probe", "getenv", "N"}
+		cfg.Env = []string{"N=" + string(rune('a'+i))}
+		go func() {
+			var stdout bytes.Buffer
+			cfg.Stdout = &stdout
+			code, err := Run(context.Background(), cfg)
+			results <- result{code, err, stdout.String()}
+		}()
+	}
+	got := map[string]bool{}
+	for range n {
+		r := <-results
+		if r.err != nil || r.code != 0 {
+			t.Errorf("Run = %d, %v", r.code, r.err)
+		}
+		got[r.out] = true
+	}
+	want := map[string]bool{"N=a\n": true, "N=b\n": true, "N=c\n": true, "N=d\n": true}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("outputs (-want +got):\n%s", diff)
+	}
+	assertEmptyDir(t, dirs.state)
+}
