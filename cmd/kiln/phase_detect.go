@@ -1,9 +1,7 @@
 package main
 
 import (
-	"fmt"
 	"path/filepath"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -34,10 +32,5 @@ func phaseDetect(c *cli.Context) error {
 	if err := res.WriteFiles(filepath.Join(layers, "group.toml"), filepath.Join(layers, "plan.toml")); err != nil {
 		return phaseFailed(c, create.DetectErrorRel, failure.New("detect", failure.DetectError, err))
 	}
-	var refs []string
-	for _, g := range res.Group {
-		refs = append(refs, g.Ref())
-	}
-	fmt.Fprintf(c.App.Writer, "detected: %s\n", strings.Join(refs, ", "))
 	return nil
 }

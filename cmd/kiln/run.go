@@ -23,6 +23,7 @@ func runCommand() *cli.Command {
 		ArgsUsage: "NAME [-- ARGS...]",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "process type to start instead of the default"},
+			&cli.StringFlag{Name: "entrypoint", Usage: "program to start instead of the image's entrypoint"},
 			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "env var KEY=VALUE for the app (repeatable)"},
 			&cli.StringFlag{Name: "runtime", Value: "runc", Usage: "OCI runtime (runc, crun, runsc)", EnvVars: []string{"KILN_RUNTIME"}},
 		},
@@ -58,7 +59,14 @@ func runRun(c *cli.Context) error {
 	if p := c.String("process"); p != "" {
 		args = []string{"/cnb/process/" + p}
 	}
-	if user := c.Args().Tail(); len(user) > 0 {
+	if e := c.String("entrypoint"); e != "" {
+		args = []string{e}
+	}
+	user := c.Args().Tail()
+	if len(user) > 0 && user[0] == "--" {
+		user = user[1:]
+	}
+	if len(user) > 0 {
 		args = append(args, user...)
 	} else {
 		args = append(args, cfg.Config.Cmd...)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"path"
 	"sort"
 	"time"
 
@@ -13,7 +12,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/kiln-build/kiln/lifecycle/archive"
+	"github.com/kiln-build/kiln/lifecycle/buildpackage"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
+	"github.com/kiln-build/kiln/lifecycle/export"
 	"github.com/kiln-build/kiln/lifecycle/labels"
 )
 
@@ -29,8 +30,11 @@ type CreateOptions struct {
 	// Buildpacks are buildpack directories (each holding buildpack.toml),
 	// composite buildpacks included.
 	Buildpacks []*descriptor.Buildpack
-	Order      descriptor.Order
-	Run        RunImages
+	// Packaged are buildpacks that come with their layer (from a
+	// buildpackage); each layer is added as it is, keeping its diffID.
+	Packaged []buildpackage.Buildpack
+	Order    descriptor.Order
+	Run      RunImages
 	// Description goes into the builder label.
 	Description string
 	// Version is the kiln version recorded as creator.
@@ -42,9 +46,10 @@ type CreateOptions struct {
 }
 
 // Create returns a builder image made of base, one layer per buildpack
-// and one layer with order.toml, run.toml and stack.toml. Every order entry
-// must name a buildpack among opts.Buildpacks (or one already in base's
-// buildpack layers label).
+// (sorted by id and version) and one layer with order.toml, run.toml and
+// stack.toml. Every order entry, and every entry of a composite
+// buildpack's order, must name a buildpack among opts.Buildpacks and
+// opts.Packaged.
 func Create(ctx context.Context, base v1.Image, opts CreateOptions) (v1.Image, error) {
 	mt := opts.ModTime
 	if mt.IsZero() {
@@ -57,21 +62,40 @@ func Create(ctx context.Context, base v1.Image, opts CreateOptions) (v1.Image, e
 	if _, _, err := cnbUser(cfg); err != nil {
 		return nil, fmt.Errorf("build image: %w", err)
 	}
-	bps := append([]*descriptor.Buildpack(nil), opts.Buildpacks...)
-	sort.Slice(bps, func(i, j int) bool { return bps[i].Ref() < bps[j].Ref() })
-	have := map[string]*descriptor.Buildpack{}
-	for _, bp := range bps {
-		if prev, ok := have[bp.Ref()]; ok {
-			return nil, fmt.Errorf("buildpack %s is given twice (%s and %s)", bp.Ref(), prev.Dir, bp.Dir)
-		}
-		have[bp.Ref()] = bp
-		have[bp.Buildpack.ID+"@"] = bp
-	}
-	if err := checkOrder(opts.Order, have, "order"); err != nil {
+	// New layers match the build image's manifest type.
+	layerType, err := export.LayerMediaType(base)
+	if err != nil {
 		return nil, err
 	}
-	for _, bp := range bps {
-		if err := checkOrder(bp.Order, have, bp.Ref()); err != nil {
+	type pending struct {
+		bp     *descriptor.Buildpack
+		ready  *buildpackage.Buildpack
+		source string
+	}
+	var all []pending
+	for _, bp := range opts.Buildpacks {
+		all = append(all, pending{bp: bp, source: bp.Dir})
+	}
+	for i := range opts.Packaged {
+		p := &opts.Packaged[i]
+		all = append(all, pending{bp: p.Descriptor, ready: p, source: p.Source})
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].bp.Ref() < all[j].bp.Ref() })
+	have := map[string]*pending{}
+	for i := range all {
+		p := &all[i]
+		if prev, ok := have[p.bp.Ref()]; ok {
+			return nil, fmt.Errorf("buildpack %s is given twice (%s and %s)", p.bp.Ref(), prev.source, p.source)
+		}
+		have[p.bp.Ref()] = p
+		have[p.bp.Buildpack.ID+"@"] = p
+	}
+	known := func(ref string) bool { return have[ref] != nil }
+	if err := checkOrder(opts.Order, known, "order"); err != nil {
+		return nil, err
+	}
+	for _, p := range all {
+		if err := checkOrder(p.bp.Order, known, p.bp.Ref()); err != nil {
 			return nil, err
 		}
 	}
@@ -79,32 +103,25 @@ func Create(ctx context.Context, base v1.Image, opts CreateOptions) (v1.Image, e
 	img := base
 	layersLabel := labels.BuildpackLayersLabel{}
 	var bpRefs []labels.BuildpackRef
-	for _, bp := range bps {
-		t := archive.NewTar(archive.WithModTime(mt))
-		prefix := path.Join("cnb", "buildpacks", descriptor.EscapeID(bp.Buildpack.ID), bp.Buildpack.Version)
-		if err := t.AddDir(ctx, bp.Dir, prefix, archive.DirOptions{}); err != nil {
-			return nil, fmt.Errorf("adding buildpack %s from %s: %w", bp.Ref(), bp.Dir, err)
-		}
-		l, err := archive.NewLayer(ctx, t, archive.WithTempDir(opts.TempDir))
-		if err != nil {
-			return nil, fmt.Errorf("adding buildpack %s: %w", bp.Ref(), err)
-		}
-		diffID, _ := l.DiffID()
-		if img, err = appendLayer(img, l, mt, "buildpack "+bp.Ref()); err != nil {
+	for _, p := range all {
+		var b buildpackage.Buildpack
+		if p.ready != nil {
+			b = *p.ready
+		} else if b, err = buildpackage.FromDescriptor(ctx, p.bp, buildpackage.LayerOptions{ModTime: mt, TempDir: opts.TempDir, MediaType: layerType}); err != nil {
 			return nil, err
 		}
-		if layersLabel[bp.Buildpack.ID] == nil {
-			layersLabel[bp.Buildpack.ID] = map[string]labels.BuildpackLayerInfo{}
+		info, err := b.LayerInfo()
+		if err != nil {
+			return nil, err
 		}
-		layersLabel[bp.Buildpack.ID][bp.Buildpack.Version] = labels.BuildpackLayerInfo{
-			API:         bp.API,
-			Targets:     labelTargets(bp.Targets),
-			Order:       labelOrder(bp.Order),
-			LayerDiffID: diffID.String(),
-			Homepage:    bp.Buildpack.Homepage,
-			Name:        bp.Buildpack.Name,
+		if img, err = appendLayer(img, buildpackage.WithMediaType(b.Layer, layerType), mt, "buildpack "+b.Ref()); err != nil {
+			return nil, err
 		}
-		bpRefs = append(bpRefs, labels.BuildpackRef{ID: bp.Buildpack.ID, Version: bp.Buildpack.Version, Homepage: bp.Buildpack.Homepage})
+		if layersLabel[b.ID()] == nil {
+			layersLabel[b.ID()] = map[string]labels.BuildpackLayerInfo{}
+		}
+		layersLabel[b.ID()][b.Version()] = info
+		bpRefs = append(bpRefs, labels.BuildpackRef{ID: b.ID(), Version: b.Version(), Homepage: b.Descriptor.Buildpack.Homepage})
 	}
 
 	// The platform files.
@@ -136,7 +153,7 @@ func Create(ctx context.Context, base v1.Image, opts CreateOptions) (v1.Image, e
 			return nil, err
 		}
 	}
-	l, err := archive.NewLayer(ctx, t, archive.WithTempDir(opts.TempDir))
+	l, err := archive.NewLayer(ctx, t, archive.WithTempDir(opts.TempDir), archive.WithMediaType(layerType))
 	if err != nil {
 		return nil, fmt.Errorf("writing builder config layer: %w", err)
 	}
@@ -156,7 +173,7 @@ func Create(ctx context.Context, base v1.Image, opts CreateOptions) (v1.Image, e
 	md.Lifecycle.APIs.Platform = labels.APISet{Deprecated: []string{}, Supported: SupportedPlatformAPIs}
 	newLabels := map[string]any{
 		labels.BuilderMetadata: md,
-		labels.BuildpackOrder:  labelOrder(opts.Order),
+		labels.BuildpackOrder:  buildpackage.LabelOrder(opts.Order),
 		labels.BuildpackLayers: layersLabel,
 	}
 	cfg, err = img.ConfigFile()
@@ -193,37 +210,13 @@ func appendLayer(img v1.Image, l v1.Layer, mt time.Time, what string) (v1.Image,
 	return out, nil
 }
 
-func checkOrder(o descriptor.Order, have map[string]*descriptor.Buildpack, where string) error {
+func checkOrder(o descriptor.Order, known func(ref string) bool, where string) error {
 	for gi, g := range o {
 		for _, e := range g.Group {
-			if have[e.ID+"@"+e.Version] == nil {
+			if !known(e.ID + "@" + e.Version) {
 				return fmt.Errorf("%s: group %d names buildpack %s, which the builder lacks", where, gi+1, e.Ref())
 			}
 		}
 	}
 	return nil
-}
-
-func labelOrder(o descriptor.Order) labels.Order {
-	var out labels.Order
-	for _, g := range o {
-		var lg labels.OrderGroup
-		for _, e := range g.Group {
-			lg.Group = append(lg.Group, labels.BuildpackRef{ID: e.ID, Version: e.Version, Optional: e.Optional})
-		}
-		out = append(out, lg)
-	}
-	return out
-}
-
-func labelTargets(ts []descriptor.Target) []labels.Target {
-	var out []labels.Target
-	for _, t := range ts {
-		lt := labels.Target{OS: t.OS, Arch: t.Arch, Variant: t.Variant}
-		for _, d := range t.Distros {
-			lt.Distros = append(lt.Distros, labels.TargetDistro{Name: d.Name, Version: d.Version})
-		}
-		out = append(out, lt)
-	}
-	return out
 }

@@ -16,6 +16,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/kiln-build/kiln/lifecycle/archive"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
@@ -98,10 +99,6 @@ func Export(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	runCfg, err := o.RunImage.ConfigFile()
-	if err != nil {
-		return nil, fmt.Errorf("reading run image config: %w", err)
-	}
 	runLayers, err := o.RunImage.Layers()
 	if err != nil {
 		return nil, fmt.Errorf("reading run image layers: %w", err)
@@ -137,8 +134,12 @@ func Export(ctx context.Context, o Options) (*Result, error) {
 
 	var add []appended
 	owner := archive.Owner{UID: o.UID, GID: o.GID}
+	layerType, err := LayerMediaType(o.RunImage)
+	if err != nil {
+		return nil, err
+	}
 	newLayer := func(t *archive.Tar, what string) (v1.Layer, error) {
-		l, err := archive.NewLayer(ctx, t, archive.WithTempDir(o.TempDir))
+		l, err := archive.NewLayer(ctx, t, archive.WithTempDir(o.TempDir), archive.WithMediaType(layerType))
 		if err != nil {
 			return nil, fmt.Errorf("writing %s layer: %w", what, err)
 		}
@@ -173,7 +174,7 @@ func Export(ctx context.Context, o Options) (*Result, error) {
 				if err != nil {
 					return nil, fmt.Errorf("launch layer %s has no contents: %w", what, err)
 				}
-				add = append(add, appended{l, what + " (reused)"})
+				add = append(add, appended{l, what})
 				d, _ := l.DiffID()
 				lm.SHA = d.String()
 				fmt.Fprintf(o.Log, "Reusing layer %s\n", what)
@@ -306,7 +307,12 @@ func Export(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	build := buildLabel(o)
-	cfg := runCfg.DeepCopy()
+	// The config of img, not of the run image: it carries the new diffIDs.
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading image config: %w", err)
+	}
+	cfg = cfg.DeepCopy()
 	if err := setConfig(cfg, o, entrypoint, md, build); err != nil {
 		return nil, err
 	}
@@ -314,6 +320,19 @@ func Export(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("writing image config: %w", err)
 	}
 	return &Result{Image: img, Lifecycle: md, Build: build}, nil
+}
+
+// LayerMediaType is the layer media type that fits base's manifest: Docker
+// layers in a Docker v2 manifest, OCI layers otherwise.
+func LayerMediaType(base v1.Image) (types.MediaType, error) {
+	mt, err := base.MediaType()
+	if err != nil {
+		return "", fmt.Errorf("reading base image media type: %w", err)
+	}
+	if mt == types.DockerManifestSchema2 {
+		return types.DockerLayer, nil
+	}
+	return types.OCILayer, nil
 }
 
 // entrypoint chooses the image ENTRYPOINT per platform.md's exporter rules.

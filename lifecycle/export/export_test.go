@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/kiln-build/kiln/lifecycle/archive"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
@@ -113,6 +114,9 @@ func TestExport(t *testing.T) {
 	res, err := Export(ctx, options(t, run, layers, app, md))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if err := validate.Image(res.Image); err != nil {
+		t.Fatalf("exported image is not valid: %v", err)
 	}
 	ls, err := res.Image.Layers()
 	if err != nil {
