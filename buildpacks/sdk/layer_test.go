@@ -1,0 +1,230 @@
+package sdk
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+type versionKey struct {
+	Version string `toml:"version"`
+	Hash    string `toml:"hash"`
+}
+
+func TestLayerReuse(t *testing.T) {
+	tests := []struct {
+		name      string
+		types     LayerTypes
+		restored  string // content of <layer>.toml before the build; "" for none
+		contents  bool   // whether the layer directory was restored
+		key       any
+		wantReuse bool
+		wantLog   string
+		wantKept  bool // the old file in the layer survives
+		wantNoDir bool
+		wantToml  string
+	}{
+		{
+			name:     "no previous layer",
+			types:    LayerTypes{Build: true, Cache: true},
+			key:      versionKey{Version: "1.22.5", Hash: "abc"},
+			wantLog:  "Creating layer l (build+cache): no cached layer",
+			wantToml: "[types]\n  launch = false\n  build = true\n  cache = true\n\n[metadata]\n  hash = \"abc\"\n  version = \"1.22.5\"\n",
+		},
+		{
+			name:      "same key is reused",
+			types:     LayerTypes{Build: true, Cache: true},
+			restored:  "[metadata]\nversion = \"1.22.5\"\nhash = \"abc\"\n",
+			contents:  true,
+			key:       versionKey{Version: "1.22.5", Hash: "abc"},
+			wantReuse: true,
+			wantLog:   "Reusing cached layer l",
+			wantKept:  true,
+		},
+		{
+			name:      "map key equal to struct metadata",
+			types:     LayerTypes{Launch: true, Cache: true},
+			restored:  "[metadata]\nversion = \"1.22.5\"\nhash = \"abc\"\n",
+			contents:  true,
+			key:       map[string]any{"version": "1.22.5", "hash": "abc"},
+			wantReuse: true,
+			wantLog:   "Reusing cached layer l",
+			wantKept:  true,
+		},
+		{
+			name:      "numbers compare across int and float",
+			types:     LayerTypes{Cache: true},
+			restored:  "[metadata]\nn = 3.0\n",
+			contents:  true,
+			key:       map[string]any{"n": 3},
+			wantReuse: true,
+			wantLog:   "Reusing cached layer l",
+			wantKept:  true,
+		},
+		{
+			name:     "changed key is rebuilt",
+			types:    LayerTypes{Build: true, Cache: true},
+			restored: "[metadata]\nversion = \"1.22.4\"\nhash = \"abc\"\n",
+			contents: true,
+			key:      versionKey{Version: "1.22.5", Hash: "abc"},
+			wantLog:  `Rebuilding layer l (build+cache): version changed from "1.22.4" to "1.22.5"`,
+		},
+		{
+			name:     "added key is rebuilt",
+			types:    LayerTypes{Cache: true},
+			restored: "[metadata]\nversion = \"1\"\n",
+			contents: true,
+			key:      map[string]any{"version": "1", "extra": "x"},
+			wantLog:  "extra is new",
+		},
+		{
+			name:     "cached metadata without contents is rebuilt",
+			types:    LayerTypes{Launch: true, Cache: true},
+			restored: "[metadata]\nversion = \"1\"\n",
+			key:      map[string]any{"version": "1"},
+			wantLog:  "its contents were not restored",
+		},
+		{
+			name:      "launch-only layer is reused from the previous image",
+			types:     LayerTypes{Launch: true},
+			restored:  "[metadata]\nversion = \"1\"\n",
+			key:       map[string]any{"version": "1"},
+			wantReuse: true,
+			wantLog:   "Reusing layer l from the previous image",
+			wantNoDir: true,
+			wantToml:  "[types]\n  launch = true\n  build = false\n  cache = false\n\n[metadata]\n  version = \"1\"\n",
+		},
+		{
+			name:     "unreadable toml is rebuilt",
+			types:    LayerTypes{Cache: true},
+			restored: "[metadata\n",
+			contents: true,
+			key:      map[string]any{"version": "1"},
+			wantLog:  "ignoring unreadable",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tt.restored != "" {
+				if err := os.WriteFile(filepath.Join(dir, "l.toml"), []byte(tt.restored), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.contents {
+				if err := os.MkdirAll(filepath.Join(dir, "l"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, "l", "old"), []byte("x"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var log bytes.Buffer
+			bc := &BuildContext{LayersDir: dir, Log: NewLogger(&log)}
+			l, err := bc.Layer("l", tt.types)
+			if err != nil {
+				t.Fatal(err)
+			}
+			reused, err := l.Reuse(tt.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if reused != tt.wantReuse {
+				t.Errorf("Reuse = %v, want %v", reused, tt.wantReuse)
+			}
+			if !strings.Contains(log.String(), tt.wantLog) {
+				t.Errorf("log %q does not contain %q", log.String(), tt.wantLog)
+			}
+			_, err = os.Stat(filepath.Join(dir, "l", "old"))
+			if kept := err == nil; kept != tt.wantKept {
+				t.Errorf("old file kept = %v, want %v", kept, tt.wantKept)
+			}
+			if err := bc.finish(); err != nil {
+				t.Fatal(err)
+			}
+			_, err = os.Stat(filepath.Join(dir, "l"))
+			if noDir := err != nil; noDir != tt.wantNoDir {
+				t.Errorf("layer directory missing = %v, want %v", noDir, tt.wantNoDir)
+			}
+			if tt.wantToml != "" {
+				got, err := os.ReadFile(filepath.Join(dir, "l.toml"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(tt.wantToml, string(got)); diff != "" {
+					t.Errorf("l.toml (-want +got):\n%s", diff)
+				}
+			}
+		})
+	}
+}
+
+func TestLayerNames(t *testing.T) {
+	tests := []struct {
+		name    string
+		wantErr string
+	}{
+		{"go", ""},
+		{"node_modules", ""},
+		{"build", "reserved"},
+		{"launch", "reserved"},
+		{"store", "reserved"},
+		{"", "not valid"},
+		{"..", "not valid"},
+		{"a/b", "path separator"},
+	}
+	for _, tt := range tests {
+		bc := &BuildContext{LayersDir: t.TempDir(), Log: NewLogger(nil)}
+		_, err := bc.Layer(tt.name, LayerTypes{Launch: true})
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if (tt.wantErr == "") != (err == nil) || !strings.Contains(got, tt.wantErr) {
+			t.Errorf("Layer(%q) error = %v, want containing %q", tt.name, err, tt.wantErr)
+		}
+	}
+}
+
+func TestLayerRemoveAndReset(t *testing.T) {
+	dir := t.TempDir()
+	bc := &BuildContext{LayersDir: dir, Log: NewLogger(nil)}
+	keep, err := bc.Layer("keep", LayerTypes{Launch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "keep", "stale"), nil, 0o644); err == nil {
+		t.Fatal("layer directory exists before Reset")
+	}
+	if err := keep.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(keep.Path, "bin"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gone, err := bc.Layer("gone", LayerTypes{Cache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gone.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gone.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if err := bc.finish(); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if diff := cmp.Diff([]string{"keep", "keep.toml"}, names); diff != "" {
+		t.Errorf("layers dir (-want +got):\n%s", diff)
+	}
+}
