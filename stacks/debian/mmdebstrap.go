@@ -131,7 +131,7 @@ func runMmdebstrap(ctx context.Context, program string, r Recipe, out string, sd
 	// mounted inside its chroot and removes its temporary directory.
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = time.Minute
-	tail := &tailLines{n: 25}
+	tail := &tailLines{n: 15}
 	w := io.MultiWriter(log, tail)
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Run(); err != nil {

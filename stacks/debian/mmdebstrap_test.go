@@ -134,3 +134,31 @@ func TestTailLines(t *testing.T) {
 		t.Error("unterminated last line lost")
 	}
 }
+
+// FuzzBlame feeds arbitrary tool output: blame must name a known recipe
+// key, or none, and a value taken from the recipe or the output.
+func FuzzBlame(f *testing.F) {
+	f.Add("E: Unable to locate package nope\nE: mmdebstrap failed to run")
+	f.Add("E: The repository 'http://deb.debian.org/debian sid Release' does not have a Release file.")
+	f.Add("  Could not resolve 'deb.debian.org'")
+	r := Recipe{Suite: "bookworm", Mirror: DefaultMirror, Sources: []string{"deb http://x.example/d s main"}}
+	f.Fuzz(func(t *testing.T, out string) {
+		key, value := blame(r, strings.Split(out, "\n"))
+		switch key {
+		case "":
+			if value != "" {
+				t.Fatalf("value %q without a key", value)
+			}
+		case "packages":
+			if !strings.Contains(out, value) {
+				t.Fatalf("package %q is not in the output", value)
+			}
+		case "suite", "mirror", "sources":
+			if value != r.Suite && value != r.Mirror && value != r.Sources[0] {
+				t.Fatalf("%s value %q is not from the recipe", key, value)
+			}
+		default:
+			t.Fatalf("unknown key %q", key)
+		}
+	})
+}

@@ -213,3 +213,18 @@ func FuzzChangelogDate(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseRef(f *testing.F) {
+	f.Add("libc6:amd64=2.36-9+deb12u4")
+	f.Add("zlib1g:amd64=1:1.2.13.dfsg-1")
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParseRef(s)
+		if err != nil {
+			return
+		}
+		back, err := ParseRef(p.String())
+		if err != nil || back != p {
+			t.Fatalf("round trip of %q: %+v, %v", s, back, err)
+		}
+	})
+}
