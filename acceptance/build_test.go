@@ -158,6 +158,42 @@ func TestBuildPublishRun(t *testing.T) {
 	// The second process type.
 	out = mustKiln(t, "run", "--process", "worker", ref)
 	wantContains(t, out, "worker from-args hello from the launch layer")
+
+	// A second build gets the cached build layer back.
+	out = mustKiln(t, "build", ref, "--builder", env.builder, "--path", app, "--publish")
+	wantContains(t, out, "RESTORED kiln-test/runtime:cache", "runtime: cache restored, count=1")
+	wantNotContains(t, out, "runtime: cache empty")
+	if d := builtDigest(t, out); d != digest {
+		t.Errorf("a rebuild of the same source changed the digest: %s -> %s", digest, d)
+	}
+	// --clear-cache starts over.
+	out = mustKiln(t, "build", ref, "--builder", env.builder, "--path", app, "--publish", "--clear-cache")
+	wantContains(t, out, "runtime: cache empty")
+}
+
+// TestBadReferences: unreachable registries and bad names are reported
+// with the reference, and nothing is written.
+func TestBadReferences(t *testing.T) {
+	app := appSource(t)
+	r := kiln(t, "build", "x", "--builder", "127.0.0.1:1/no/builder:latest", "--path", app)
+	if r.code == 0 {
+		t.Fatal("build with an unreachable builder succeeded")
+	}
+	wantContains(t, r.out, "127.0.0.1:1/no/builder:latest")
+	r = kiln(t, "build", "127.0.0.1:1/no/app", "--builder", env.builder, "--path", app, "--publish")
+	if r.code != 62 {
+		t.Errorf("push to an unreachable registry: exit %d, want 62", r.code)
+	}
+	wantContains(t, r.out, "127.0.0.1:1/no/app")
+	r = kiln(t, "build", "Bad Name", "--builder", env.builder, "--path", app)
+	if r.code != 2 {
+		t.Errorf("bad image name: exit %d, want 2", r.code)
+	}
+	r = kiln(t, "build", "x", "--builder", env.builder, "--path", filepath.Join(app, "missing"))
+	if r.code == 0 {
+		t.Error("build of a missing source dir succeeded")
+	}
+	wantContains(t, r.out, "missing")
 }
 
 // TestBuildpackFailure: a failing bin/build surfaces its output and exit
