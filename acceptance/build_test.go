@@ -181,10 +181,11 @@ func TestBadReferences(t *testing.T) {
 	}
 	wantContains(t, r.out, "127.0.0.1:1/no/builder:latest")
 	r = kiln(t, "build", "127.0.0.1:1/no/app", "--builder", env.builder, "--path", app, "--publish")
-	if r.code != 62 {
-		t.Errorf("push to an unreachable registry: exit %d, want 62", r.code)
+	if r.code != 30 {
+		t.Errorf("push to an unreachable registry: exit %d, want 30 (found before building)", r.code)
 	}
 	wantContains(t, r.out, "127.0.0.1:1/no/app")
+	wantNotContains(t, r.out, "BUILDING")
 	r = kiln(t, "build", "Bad Name", "--builder", env.builder, "--path", app)
 	if r.code != 2 {
 		t.Errorf("bad image name: exit %d, want 2", r.code)

@@ -94,6 +94,11 @@ func Run(ctx context.Context, iio *imageio.IO, o Options) (*Result, error) {
 	}
 	logf := func(format string, a ...any) { fmt.Fprintf(o.Out, "===> "+format+"\n", a...) }
 
+	// The destination must take the image before any work is done.
+	if err := iio.CheckWritable(ctx, o.Output); err != nil {
+		return nil, failure.New("analyze", failure.AnalyzeError, err)
+	}
+
 	// Builder and run image.
 	logf("BUILDER %s", o.Builder)
 	bloc, err := imageio.ParseSource(o.Builder)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -111,6 +112,22 @@ func (o *IO) Remote(ctx context.Context, ref string) (v1.Image, error) {
 		return nil, fmt.Errorf("pulling %s from registry %s: %w", ref, r.Context().RegistryStr(), err)
 	}
 	return img, nil
+}
+
+// CheckWritable fails early when loc is a registry kiln cannot push to
+// (unreachable, or no push permission), before any work is done.
+func (o *IO) CheckWritable(ctx context.Context, loc Location) error {
+	if loc.Kind != Registry {
+		return nil
+	}
+	r, err := name.ParseReference(loc.Name, name.WeakValidation)
+	if err != nil {
+		return fmt.Errorf("image reference %q: %w", loc.Name, err)
+	}
+	if err := remote.CheckPushPermission(r, o.keychain, http.DefaultTransport); err != nil {
+		return fmt.Errorf("cannot push %s to registry %s: %w", loc.Name, r.Context().RegistryStr(), err)
+	}
+	return nil
 }
 
 // Write puts img at loc. Nothing is visible at loc until every blob is in
