@@ -1,0 +1,283 @@
+package unpack
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bytes"
+	"compress/gzip"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+)
+
+type entry struct {
+	name, link string
+	typ        byte
+	body       string
+	mode       int64
+}
+
+func makeTar(t testing.TB, entries []entry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range entries {
+		h := &tar.Header{Name: e.name, Linkname: e.link, Typeflag: e.typ, Mode: e.mode, Size: int64(len(e.body))}
+		if h.Typeflag == 0 {
+			h.Typeflag = tar.TypeReg
+		}
+		if h.Mode == 0 {
+			h.Mode = 0o644
+		}
+		if h.Typeflag != tar.TypeReg {
+			h.Size = 0
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag == tar.TypeReg {
+			if _, err := tw.Write([]byte(e.body)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// tree lists dir as "name -> target" for links, "name/" for directories
+// and "name=content (mode)" for files.
+func tree(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			target, _ := os.Readlink(p)
+			out = append(out, rel+" -> "+target)
+		case fi.IsDir():
+			out = append(out, rel+"/")
+		default:
+			b, _ := os.ReadFile(p)
+			out = append(out, rel+"="+string(b)+" ("+fi.Mode().Perm().String()+")")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestTar(t *testing.T) {
+	tests := []struct {
+		name    string
+		entries []entry
+		opts    Options
+		want    []string
+		wantErr string
+	}{
+		{
+			name: "npm package stripped",
+			entries: []entry{
+				{name: "package/bin/node", body: "ELF", mode: 0o755},
+				{name: "package/LICENSE", body: "MIT"},
+				{name: "package", typ: tar.TypeDir, mode: 0o755},
+			},
+			opts: Options{StripComponents: 1},
+			want: []string{"LICENSE=MIT (-rw-r--r--)", "bin/", "bin/node=ELF (-rwxr-xr-x)"},
+		},
+		{
+			name: "debian data with absolute link rebased and docs skipped",
+			entries: []entry{
+				{name: "./", typ: tar.TypeDir, mode: 0o755},
+				{name: "./usr/bin/python3.11", body: "py", mode: 0o755},
+				{name: "./usr/share/doc/python3.11/copyright", body: "c"},
+				{name: "./usr/lib/libx.so", typ: tar.TypeSymlink, link: "/usr/lib/libx.so.1"},
+				{name: "./usr/lib/libx.so.1", body: "lib"},
+			},
+			opts: Options{RebaseAbsoluteLinks: true, Skip: func(n string) bool { return n == "usr/share/doc" }},
+			want: []string{"usr/", "usr/bin/", "usr/bin/python3.11=py (-rwxr-xr-x)", "usr/lib/", "usr/lib/libx.so -> libx.so.1", "usr/lib/libx.so.1=lib (-rw-r--r--)"},
+		},
+		{
+			name: "hard link inside",
+			entries: []entry{
+				{name: "a", body: "x"},
+				{name: "b", typ: tar.TypeLink, link: "a"},
+			},
+			want: []string{"a=x (-rw-r--r--)", "b=x (-rw-r--r--)"},
+		},
+		{
+			name: "setuid bits dropped",
+			entries: []entry{
+				{name: "s", body: "x", mode: 0o4755},
+			},
+			want: []string{"s=x (-rwxr-xr-x)"},
+		},
+		{name: "dot-dot", entries: []entry{{name: "../evil", body: "x"}}, wantErr: "escapes"},
+		{name: "inner dot-dot", entries: []entry{{name: "a/../../evil", body: "x"}}, wantErr: "escapes"},
+		{name: "absolute", entries: []entry{{name: "/etc/evil", body: "x"}}, wantErr: "absolute"},
+		{
+			name: "write through an outside link",
+			entries: []entry{
+				{name: "out", typ: tar.TypeSymlink, link: "../outside"},
+				{name: "out/evil", body: "x"},
+			},
+			wantErr: "leaves the destination",
+		},
+		{
+			name: "hard link to outside",
+			entries: []entry{
+				{name: "h", typ: tar.TypeLink, link: "../outside/secret"},
+			},
+			wantErr: "escapes",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base := t.TempDir()
+			if err := os.MkdirAll(filepath.Join(base, "outside"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(base, "outside", "secret"), []byte("s"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			dest := filepath.Join(base, "dest")
+			err := Tar(bytes.NewReader(makeTar(t, tt.entries)), dest, tt.opts)
+			if got := tree(t, filepath.Join(base, "outside")); len(got) != 1 {
+				t.Errorf("outside directory changed: %v", got)
+			}
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, tree(t, dest)); diff != "" {
+				t.Errorf("tree (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDecompress(t *testing.T) {
+	raw := makeTar(t, []entry{{name: "f", body: "hello"}})
+	var gz, xzb, zs bytes.Buffer
+	gw := gzip.NewWriter(&gz)
+	gw.Write(raw)
+	gw.Close()
+	xw, err := xz.NewWriter(&xzb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xw.Write(raw)
+	xw.Close()
+	zw, err := zstd.NewWriter(&zs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw.Write(raw)
+	zw.Close()
+	for name, data := range map[string][]byte{"plain": raw, "gzip": gz.Bytes(), "xz": xzb.Bytes(), "zstd": zs.Bytes()} {
+		dest := t.TempDir()
+		if err := Tar(bytes.NewReader(data), dest, Options{}); err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if b, _ := os.ReadFile(filepath.Join(dest, "f")); string(b) != "hello" {
+			t.Errorf("%s: extracted %q", name, b)
+		}
+	}
+}
+
+func TestZip(t *testing.T) {
+	tests := []struct {
+		name    string
+		files   []string
+		want    []string
+		wantErr string
+	}{
+		{
+			name:  "toolchain module zip",
+			files: []string{"golang.org/toolchain@v0.0.1-go1.22.5.linux-amd64/bin/go", "golang.org/toolchain@v0.0.1-go1.22.5.linux-amd64/src/fmt/print.go"},
+			want:  []string{"bin/", "bin/go=golang.org/toolchain@v0.0.1-go1.22.5.linux-amd64/bin/go (-rwxr-xr-x)", "src/", "src/fmt/", "src/fmt/print.go=golang.org/toolchain@v0.0.1-go1.22.5.linux-amd64/src/fmt/print.go (-rw-r--r--)"},
+		},
+		{name: "escape", files: []string{"golang.org/toolchain@v0.0.1-go1.22.5.linux-amd64/../../../x"}, wantErr: "escapes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			zp := filepath.Join(t.TempDir(), "m.zip")
+			f, err := os.Create(zp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			zw := zip.NewWriter(f)
+			for _, n := range tt.files {
+				w, err := zw.Create(n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				w.Write([]byte(n))
+			}
+			zw.Close()
+			f.Close()
+			dest := t.TempDir()
+			err = Zip(zp, dest, Options{StripComponents: 2, Executable: func(n string) bool { return strings.HasPrefix(n, "bin/") }})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, tree(t, dest)); diff != "" {
+				t.Errorf("tree (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// FuzzTar feeds arbitrary archives to Tar and checks that nothing is
+// written outside the destination.
+func FuzzTar(f *testing.F) {
+	f.Add(makeTar(f, []entry{{name: "a/b", body: "x"}, {name: "l", typ: tar.TypeSymlink, link: "/etc"}}))
+	f.Add(makeTar(f, []entry{{name: "l", typ: tar.TypeSymlink, link: "../x"}, {name: "l/y", body: "x"}}))
+	f.Add(makeTar(f, []entry{{name: "h", typ: tar.TypeLink, link: "../x"}}))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		base := t.TempDir()
+		dest := filepath.Join(base, "dest")
+		_ = Tar(bytes.NewReader(data), dest, Options{RebaseAbsoluteLinks: true})
+		entries, err := os.ReadDir(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if e.Name() != "dest" {
+				t.Fatalf("%s was created outside the destination", e.Name())
+			}
+		}
+	})
+}
