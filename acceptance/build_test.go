@@ -159,16 +159,32 @@ func TestBuildPublishRun(t *testing.T) {
 	out = mustKiln(t, "run", "--process", "worker", ref)
 	wantContains(t, out, "worker from-args hello from the launch layer")
 
-	// A second build gets the cached build layer back.
+	// A second build gets the cached build layer back, reuses the
+	// launch-only layer from the previous image and uploads no layer.
+	uploads := env.reg.Uploads()
 	out = mustKiln(t, "build", ref, "--builder", env.builder, "--path", app, "--publish")
-	wantContains(t, out, "RESTORED kiln-test/runtime:cache", "runtime: cache restored, count=1")
+	wantContains(t, out, "RESTORED kiln-test/runtime:cache", "runtime: cache restored, count=1",
+		"RESTORED METADATA kiln-test/runtime:assets", "runtime: reusing assets layer", "Reusing layer kiln-test/runtime:assets")
 	wantNotContains(t, out, "runtime: cache empty")
+	if n := env.reg.Uploads() - uploads; n != 0 {
+		t.Errorf("a no-op rebuild uploaded %d blobs", n)
+	}
 	if d := builtDigest(t, out); d != digest {
 		t.Errorf("a rebuild of the same source changed the digest: %s -> %s", digest, d)
 	}
+	out = mustKiln(t, "run", "--entrypoint", "/cnb/lifecycle/launcher", ref, "--", "cat", "/layers/kiln-test_runtime/assets/data.txt")
+	wantContains(t, out, "asset data")
 	// --clear-cache starts over.
 	out = mustKiln(t, "build", ref, "--builder", env.builder, "--path", app, "--publish", "--clear-cache")
 	wantContains(t, out, "runtime: cache empty")
+	// A changed app uploads only the app layer (and the config).
+	os.WriteFile(filepath.Join(app, "app.sh"), []byte("#!/usr/bin/env bash\necho changed app\n"), 0o755)
+	uploads = env.reg.Uploads()
+	out = mustKiln(t, "build", ref, "--builder", env.builder, "--path", app, "--publish")
+	if n := env.reg.Uploads() - uploads; n != 2 {
+		t.Errorf("a one-file change uploaded %d blobs, want 2 (app layer, config)", n)
+	}
+	wantContains(t, mustKiln(t, "run", ref), "changed app")
 }
 
 // TestBadReferences: unreachable registries and bad names are reported

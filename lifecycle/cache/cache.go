@@ -112,48 +112,142 @@ type RestoreOptions struct {
 	LayersDir string
 	// Group is the detected group: only its buildpacks get layers back.
 	Group []descriptor.GroupEntry
+	// Previous is the lifecycle metadata of the app's previous image, if
+	// any; its layer metadata wins over the cache's.
+	Previous *labels.Lifecycle
 	// Owner owns restored files when kiln runs as root.
 	Owner *archive.Owner
 	// Warn receives problems that skip an entry.
 	Warn func(format string, a ...any)
 }
 
-// Restore puts every cached layer of the group's buildpacks back: its
-// <layer>.toml (metadata only, no [types]) and its contents. An entry whose
-// tar is missing or does not match its diffID is skipped with a warning.
-func (c *Cache) Restore(ctx context.Context, o RestoreOptions) ([]string, error) {
+// Restored says what Restore put back.
+type Restored struct {
+	// Contents are the layers restored with their contents (id:name).
+	Contents []string
+	// MetadataOnly are launch layers whose metadata came back from the
+	// previous image without contents: a buildpack that finds them
+	// unchanged keeps them, and export reuses the previous image's layer.
+	MetadataOnly []string
+}
+
+func find(bps []labels.BuildpackEntry, id string) *labels.BuildpackEntry {
+	for i := range bps {
+		if bps[i].Key == id {
+			return &bps[i]
+		}
+	}
+	return nil
+}
+
+// Restore applies the spec's restore rules to the group's buildpacks:
+// launch-only layers get their metadata back from the previous image;
+// launch+cache layers get metadata and contents when the cache holds the
+// same diffID as the previous image, else nothing; cache-only layers come
+// back from the cache; store.toml comes from the previous image. An entry
+// whose cached tar is missing or does not match its diffID is skipped with
+// a warning.
+func (c *Cache) Restore(ctx context.Context, o RestoreOptions) (Restored, error) {
+	var out Restored
 	md, err := c.Metadata()
 	if err != nil {
 		o.Warn("cache: %v; starting without it", err)
-		return nil, nil
+		md = Metadata{}
 	}
-	var restored []string
+	var prevBPs []labels.BuildpackEntry
+	if o.Previous != nil {
+		prevBPs = o.Previous.Buildpacks
+	}
 	for _, g := range o.Group {
-		bp := md.find(g.ID)
-		if bp == nil {
-			continue
-		}
-		names := make([]string, 0, len(bp.Layers))
-		for n := range bp.Layers {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, name := range names {
-			lm := bp.Layers[name]
-			if !lm.Cache {
-				continue
+		cached, prev := md.find(g.ID), find(prevBPs, g.ID)
+		names := map[string]bool{}
+		if cached != nil {
+			for n := range cached.Layers {
+				names[n] = true
 			}
-			if err := c.restoreLayer(ctx, o, g.ID, name, lm); err != nil {
-				if ctx.Err() != nil {
-					return nil, ctx.Err()
+		}
+		if prev != nil {
+			for n := range prev.Layers {
+				names[n] = true
+			}
+			if prev.Store != nil && len(prev.Store.Metadata) > 0 {
+				if err := c.writeStore(o, g.ID, prev.Store); err != nil {
+					return out, err
 				}
-				o.Warn("cache: skipping layer %s:%s: %v", g.ID, name, err)
+			}
+		}
+		sorted := make([]string, 0, len(names))
+		for n := range names {
+			sorted = append(sorted, n)
+		}
+		sort.Strings(sorted)
+		for _, name := range sorted {
+			var p, cl labels.LayerMetadata
+			inPrev, inCache := false, false
+			if prev != nil {
+				p, inPrev = prev.Layers[name]
+			}
+			if cached != nil {
+				cl, inCache = cached.Layers[name]
+				inCache = inCache && cl.Cache
+			}
+			ref := g.ID + ":" + name
+			switch {
+			case inPrev && p.Launch && !p.Cache:
+				if err := c.writeLayerTOML(o, g.ID, name, p.Data); err != nil {
+					return out, err
+				}
+				out.MetadataOnly = append(out.MetadataOnly, ref)
+				continue
+			case inPrev && p.Launch && p.Cache:
+				if !inCache || cl.SHA != p.SHA {
+					continue
+				}
+				cl.Data = p.Data
+			case !inCache:
 				continue
 			}
-			restored = append(restored, g.ID+":"+name)
+			if err := c.restoreLayer(ctx, o, g.ID, name, cl); err != nil {
+				if ctx.Err() != nil {
+					return out, ctx.Err()
+				}
+				o.Warn("cache: skipping layer %s: %v", ref, err)
+				continue
+			}
+			out.Contents = append(out.Contents, ref)
 		}
 	}
-	return restored, nil
+	return out, nil
+}
+
+func (c *Cache) writeLayerTOML(o RestoreOptions, id, name string, data map[string]any) error {
+	bpDir := filepath.Join(o.LayersDir, descriptor.EscapeID(id))
+	if err := mkdirOwned(bpDir, o.Owner); err != nil {
+		return err
+	}
+	p := filepath.Join(bpDir, name+".toml")
+	if err := launch.WriteLayerMetadataOnly(p, launch.Layer{Metadata: data}); err != nil {
+		return err
+	}
+	if o.Owner != nil {
+		return os.Chown(p, o.Owner.UID, o.Owner.GID)
+	}
+	return nil
+}
+
+func (c *Cache) writeStore(o RestoreOptions, id string, st *labels.Store) error {
+	bpDir := filepath.Join(o.LayersDir, descriptor.EscapeID(id))
+	if err := mkdirOwned(bpDir, o.Owner); err != nil {
+		return err
+	}
+	p := filepath.Join(bpDir, "store.toml")
+	if err := launch.WriteStore(p, launch.Store{Metadata: st.Metadata}); err != nil {
+		return err
+	}
+	if o.Owner != nil {
+		return os.Chown(p, o.Owner.UID, o.Owner.GID)
+	}
+	return nil
 }
 
 func (c *Cache) restoreLayer(ctx context.Context, o RestoreOptions, id, name string, lm labels.LayerMetadata) error {
@@ -184,13 +278,9 @@ func (c *Cache) restoreLayer(ctx context.Context, o RestoreOptions, id, name str
 	if err := os.Rename(filepath.Join(staging, name), dest); err != nil {
 		return fmt.Errorf("restoring %s: %w", dest, err)
 	}
-	toml := filepath.Join(bpDir, name+".toml")
-	if err := launch.WriteLayerMetadataOnly(toml, launch.Layer{Metadata: lm.Data}); err != nil {
+	if err := c.writeLayerTOML(o, id, name, lm.Data); err != nil {
 		os.RemoveAll(dest)
 		return err
-	}
-	if o.Owner != nil {
-		os.Chown(toml, o.Owner.UID, o.Owner.GID)
 	}
 	return nil
 }

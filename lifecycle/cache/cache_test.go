@@ -8,7 +8,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
+	"github.com/kiln-build/kiln/lifecycle/labels"
 )
 
 func write(t *testing.T, p, s string) {
@@ -43,7 +46,8 @@ func TestSaveRestore(t *testing.T) {
 	fresh := t.TempDir()
 	var warnings []string
 	warn := func(f string, a ...any) { warnings = append(warnings, f) }
-	got, err := c.Restore(ctx, RestoreOptions{LayersDir: fresh, Group: group, Warn: warn})
+	res, err := c.Restore(ctx, RestoreOptions{LayersDir: fresh, Group: group, Warn: warn})
+	got := res.Contents
 	if err != nil || len(got) != 1 || got[0] != "acme/go:gocache" {
 		t.Fatalf("Restore = %v, %v", got, err)
 	}
@@ -60,7 +64,7 @@ func TestSaveRestore(t *testing.T) {
 	}
 	// Another group gets nothing.
 	other := t.TempDir()
-	if got, _ := c.Restore(ctx, RestoreOptions{LayersDir: other, Group: []descriptor.GroupEntry{{ID: "x"}}, Warn: warn}); len(got) != 0 {
+	if got, _ := c.Restore(ctx, RestoreOptions{LayersDir: other, Group: []descriptor.GroupEntry{{ID: "x"}}, Warn: warn}); len(got.Contents) != 0 {
 		t.Errorf("restored %v for another group", got)
 	}
 	if len(warnings) != 0 {
@@ -90,21 +94,21 @@ func TestCorruptEntryWarnsAndIsSkipped(t *testing.T) {
 	got, err := c.Restore(ctx, RestoreOptions{LayersDir: t.TempDir(), Group: group, Warn: func(f string, a ...any) {
 		warnings = append(warnings, f)
 	}})
-	if err != nil || len(got) != 0 || len(warnings) != 1 {
+	if err != nil || len(got.Contents) != 0 || len(warnings) != 1 {
 		t.Errorf("Restore = %v, %v; warnings %v", got, err, warnings)
 	}
 	// The next save rewrites it.
 	if err := c.Save(ctx, SaveOptions{LayersDir: build(t), Group: group}); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := c.Restore(ctx, RestoreOptions{LayersDir: t.TempDir(), Group: group, Warn: func(string, ...any) {}}); len(got) != 1 {
+	if got, _ := c.Restore(ctx, RestoreOptions{LayersDir: t.TempDir(), Group: group, Warn: func(string, ...any) {}}); len(got.Contents) != 1 {
 		t.Errorf("after a new save, restored %v", got)
 	}
 	// Garbage metadata also only warns.
 	os.WriteFile(filepath.Join(dir, "committed", "metadata.json"), []byte("{"), 0o644)
 	warnings = nil
 	got, err = c.Restore(ctx, RestoreOptions{LayersDir: t.TempDir(), Group: group, Warn: func(f string, a ...any) { warnings = append(warnings, f) }})
-	if err != nil || len(got) != 0 || len(warnings) != 1 {
+	if err != nil || len(got.Contents) != 0 || len(warnings) != 1 {
 		t.Errorf("bad metadata: %v %v %v", got, err, warnings)
 	}
 }
@@ -137,7 +141,63 @@ func TestConcurrentSaves(t *testing.T) {
 	}
 	c, _ := Open(ctx, dir)
 	defer c.Close()
-	if got, _ := c.Restore(ctx, RestoreOptions{LayersDir: t.TempDir(), Group: group, Warn: func(f string, a ...any) { t.Errorf(f, a...) }}); len(got) != 1 {
+	if got, _ := c.Restore(ctx, RestoreOptions{LayersDir: t.TempDir(), Group: group, Warn: func(f string, a ...any) { t.Errorf(f, a...) }}); len(got.Contents) != 1 {
 		t.Errorf("restored %v", got)
+	}
+}
+
+// The restore table: the previous image's metadata wins; launch-only
+// layers get metadata without contents; launch+cache layers need the same
+// diffID in the cache.
+func TestRestoreWithPreviousImage(t *testing.T) {
+	ctx := context.Background()
+	c, err := Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	layers := build(t)
+	write(t, filepath.Join(layers, "acme_go", "deps.toml"), "[types]\ncache = true\nlaunch = true\n[metadata]\nk = \"cache\"\n")
+	write(t, filepath.Join(layers, "acme_go", "deps", "d"), "deps")
+	write(t, filepath.Join(layers, "acme_go", "stale.toml"), "[types]\ncache = true\nlaunch = true\n")
+	write(t, filepath.Join(layers, "acme_go", "stale", "s"), "s")
+	if err := c.Save(ctx, SaveOptions{LayersDir: layers, Group: group}); err != nil {
+		t.Fatal(err)
+	}
+	md, _ := c.Metadata()
+	deps := md.Buildpacks[0].Layers["deps"]
+	prev := &labels.Lifecycle{Buildpacks: []labels.BuildpackEntry{{
+		Key: "acme/go", Version: "1",
+		Layers: map[string]labels.LayerMetadata{
+			"bin":   {SHA: "sha256:aaaa", Launch: true, Data: map[string]any{"v": "prev"}},
+			"deps":  {SHA: deps.SHA, Launch: true, Cache: true, Data: map[string]any{"k": "image"}},
+			"stale": {SHA: "sha256:bbbb", Launch: true, Cache: true},
+		},
+		Store: &labels.Store{Metadata: map[string]any{"runs": int64(3)}},
+	}}}
+	fresh := t.TempDir()
+	res, err := c.Restore(ctx, RestoreOptions{LayersDir: fresh, Group: group, Previous: prev, Warn: func(f string, a ...any) { t.Errorf(f, a...) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(Restored{Contents: []string{"acme/go:deps", "acme/go:gocache"}, MetadataOnly: []string{"acme/go:bin"}}, res); d != "" {
+		t.Errorf("restored (-want +got):\n%s", d)
+	}
+	bp := filepath.Join(fresh, "acme_go")
+	for _, tc := range []struct{ file, want string }{
+		{"bin.toml", `v = "prev"`},
+		{"deps.toml", `k = "image"`},
+		{"deps/d", "deps"},
+		{"store.toml", "runs = 3"},
+	} {
+		b, err := os.ReadFile(filepath.Join(bp, tc.file))
+		if err != nil || !strings.Contains(string(b), tc.want) {
+			t.Errorf("%s = %q, %v; want %q", tc.file, b, err, tc.want)
+		}
+	}
+	for _, absent := range []string{"bin", "stale", "stale.toml"} {
+		if _, err := os.Stat(filepath.Join(bp, absent)); !os.IsNotExist(err) {
+			t.Errorf("%s restored", absent)
+		}
 	}
 }

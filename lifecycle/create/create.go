@@ -99,6 +99,24 @@ func Run(ctx context.Context, iio *imageio.IO, o Options) (*Result, error) {
 		return nil, failure.New("analyze", failure.AnalyzeError, err)
 	}
 
+	// Analyze: the previous image of this app, if any, for layer reuse.
+	var previous v1.Image
+	var prevMD *labels.Lifecycle
+	if o.Output.Kind == imageio.Store || o.Output.Kind == imageio.Registry {
+		if p, err := iio.Open(ctx, o.Output, false); err == nil {
+			var md labels.Lifecycle
+			if cfg, err := p.ConfigFile(); err == nil {
+				if ok, err := labels.Decode(cfg, labels.LifecycleMetadata, &md); ok && err == nil {
+					previous, prevMD = p, &md
+				}
+			}
+		}
+	}
+	if previous != nil {
+		d, _ := previous.Digest()
+		logf("ANALYZED previous image %s", d)
+	}
+
 	// Builder and run image.
 	logf("BUILDER %s", o.Builder)
 	bloc, err := imageio.ParseSource(o.Builder)
@@ -229,14 +247,17 @@ func Run(ctx context.Context, iio *imageio.IO, o Options) (*Result, error) {
 		}
 	}
 	restored, err := appCache.Restore(ctx, cache.RestoreOptions{
-		LayersDir: w.layers, Group: group, Owner: owner(b.UID, b.GID),
+		LayersDir: w.layers, Group: group, Previous: prevMD, Owner: owner(b.UID, b.GID),
 		Warn: func(f string, a ...any) { fmt.Fprintf(o.Out, "warning: "+f+"\n", a...) },
 	})
 	if err != nil {
 		return nil, failure.New("restore", failure.RestoreError, err)
 	}
-	if len(restored) > 0 {
-		logf("RESTORED %s", strings.Join(restored, ", "))
+	if len(restored.Contents) > 0 {
+		logf("RESTORED %s", strings.Join(restored.Contents, ", "))
+	}
+	if len(restored.MetadataOnly) > 0 {
+		logf("RESTORED METADATA %s", strings.Join(restored.MetadataOnly, ", "))
 	}
 
 	// Build.
@@ -266,12 +287,6 @@ func Run(ctx context.Context, iio *imageio.IO, o Options) (*Result, error) {
 	if modTime.IsZero() {
 		if modTime, err = SourceDateEpoch(); err != nil {
 			return nil, failure.New("export", failure.InvalidInput, err)
-		}
-	}
-	var previous v1.Image
-	if o.Output.Kind == imageio.Store || o.Output.Kind == imageio.Registry {
-		if p, err := iio.Open(ctx, o.Output, false); err == nil {
-			previous = p
 		}
 	}
 	res, err := export.Export(ctx, export.Options{
