@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -303,6 +304,7 @@ func Run(ctx context.Context, iio *imageio.IO, o Options) (*Result, error) {
 		ModTime:        modTime,
 		DefaultProcess: o.DefaultProcess,
 		Previous:       previous,
+		Memo:           loadMemo(appCache.Dir()),
 		TempDir:        w.tmp,
 		Log:            o.Out,
 	})
@@ -317,10 +319,35 @@ func Run(ctx context.Context, iio *imageio.IO, o Options) (*Result, error) {
 		return nil, failure.New("export", failure.ExportError, err)
 	}
 	logf("IMAGE %s@%s (%s)", o.Name, digest, o.Output.Kind)
+	saveMemo(appCache.Dir(), res.Memo, o.Out)
 	if err := appCache.Save(ctx, cache.SaveOptions{LayersDir: w.layers, Group: group, Owner: archive.Owner{UID: b.UID, GID: b.GID}, ModTime: modTime}); err != nil {
 		fmt.Fprintf(o.Out, "warning: the layer cache was not updated: %v\n", err)
 	}
 	return &Result{Image: res.Image, Digest: digest, Output: o.Output}, nil
+}
+
+// loadMemo reads the layer fingerprint memo kept beside the app's cache.
+func loadMemo(dir string) export.Memo {
+	var m export.Memo
+	b, err := os.ReadFile(filepath.Join(dir, "fingerprints.json"))
+	if err != nil || json.Unmarshal(b, &m) != nil {
+		return nil
+	}
+	return m
+}
+
+// saveMemo replaces the memo with the one of the image just written.
+func saveMemo(dir string, m export.Memo, log io.Writer) {
+	b, err := json.Marshal(m)
+	if err == nil {
+		tmp := filepath.Join(dir, "fingerprints.json.tmp")
+		if err = os.WriteFile(tmp, b, 0o644); err == nil {
+			err = os.Rename(tmp, filepath.Join(dir, "fingerprints.json"))
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(log, "warning: layer fingerprints not saved: %v\n", err)
+	}
 }
 
 // cacheDirFor is the layer cache of one app image name.

@@ -61,6 +61,9 @@ type Options struct {
 	// Previous is the app's previous image, for launch layers a buildpack
 	// reuses without restoring their contents.
 	Previous v1.Image
+	// Memo maps directory fingerprints to the diffIDs they produced in
+	// the previous image; with Previous, unchanged layers are reused.
+	Memo Memo
 	// TempDir holds layer files until the image is written.
 	TempDir string
 	Log     io.Writer
@@ -68,7 +71,10 @@ type Options struct {
 
 // Result is the exported image and what went into it.
 type Result struct {
-	Image     v1.Image
+	Image v1.Image
+	// Memo is the fingerprint memo of this image's layers, for the next
+	// build.
+	Memo      Memo
 	Lifecycle labels.Lifecycle
 	Build     labels.Build
 }
@@ -147,6 +153,40 @@ func Export(ctx context.Context, o Options) (*Result, error) {
 		return l, nil
 	}
 	tarOpt := archive.WithModTime(o.ModTime)
+	memo := Memo{}
+	// dirLayer makes the layer of a host tree (or of some of its paths),
+	// reusing the previous image's layer when the tree is unchanged.
+	dirLayer := func(what, root string, paths []string, prefix string) (v1.Layer, error) {
+		salt := fmt.Sprintf("%s|%d:%d|%d|%s|%t", prefix, o.UID, o.GID, o.ModTime.Unix(), layerType, paths == nil)
+		fp, err := fingerprint(root, paths, salt)
+		if err != nil {
+			return nil, fmt.Errorf("layer %s: %w", what, err)
+		}
+		if l, ok := reusable(o.Previous, o.Memo, fp); ok {
+			d, _ := l.DiffID()
+			memo[fp] = d.String()
+			add = append(add, appended{l, what})
+			fmt.Fprintf(o.Log, "Reusing unchanged layer %s\n", what)
+			return l, nil
+		}
+		t := archive.NewTar(tarOpt)
+		opts := archive.DirOptions{Owner: owner, ParentOwner: owner}
+		if paths == nil {
+			err = t.AddDir(ctx, root, prefix, opts)
+		} else {
+			err = t.AddPaths(ctx, root, prefix, paths, opts)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("layer %s: %w", what, err)
+		}
+		l, err := newLayer(t, what)
+		if err != nil {
+			return nil, err
+		}
+		d, _ := l.DiffID()
+		memo[fp] = d.String()
+		return l, nil
+	}
 	layersRel := strings.TrimPrefix(path.Clean(o.LayersPath), "/")
 	appRel := strings.TrimPrefix(path.Clean(o.AppPath), "/")
 
@@ -181,11 +221,7 @@ func Export(ctx context.Context, o Options) (*Result, error) {
 				entry.Layers[name] = lm
 				continue
 			}
-			t := archive.NewTar(tarOpt)
-			if err := t.AddDir(ctx, dir, path.Join(layersRel, descriptor.EscapeID(g.ID), name), archive.DirOptions{Owner: owner, ParentOwner: owner}); err != nil {
-				return nil, fmt.Errorf("layer %s: %w", what, err)
-			}
-			l, err := newLayer(t, what)
+			l, err := dirLayer(what, dir, nil, path.Join(layersRel, descriptor.EscapeID(g.ID), name))
 			if err != nil {
 				return nil, err
 			}
@@ -226,27 +262,14 @@ func Export(ctx context.Context, o Options) (*Result, error) {
 		if len(paths) == 0 {
 			continue
 		}
-		t := archive.NewTar(tarOpt)
-		if err := t.AddPaths(ctx, o.AppDir, appRel, paths, archive.DirOptions{Owner: owner, ParentOwner: owner}); err != nil {
-			return nil, fmt.Errorf("app slice %d: %w", i+1, err)
-		}
-		l, err := newLayer(t, fmt.Sprintf("app slice %d", i+1))
+		l, err := dirLayer(fmt.Sprintf("app slice %d", i+1), o.AppDir, paths, appRel)
 		if err != nil {
 			return nil, err
 		}
 		d, _ := l.DiffID()
 		md.App = append(md.App, labels.LayerSHA{SHA: d.String()})
 	}
-	t := archive.NewTar(tarOpt)
-	if rest == nil {
-		err = t.AddDir(ctx, o.AppDir, appRel, archive.DirOptions{Owner: owner, ParentOwner: owner})
-	} else {
-		err = t.AddPaths(ctx, o.AppDir, appRel, rest, archive.DirOptions{Owner: owner, ParentOwner: owner})
-	}
-	if err != nil {
-		return nil, fmt.Errorf("app layer: %w", err)
-	}
-	l, err := newLayer(t, "app")
+	l, err := dirLayer("app", o.AppDir, rest, appRel)
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +279,7 @@ func Export(ctx context.Context, o Options) (*Result, error) {
 
 	// 4. Launcher layer.
 	root := archive.Owner{}
-	t = archive.NewTar(tarOpt)
+	t := archive.NewTar(tarOpt)
 	for _, e := range []archive.Entry{
 		archive.Dir("cnb", 0o755, root),
 		archive.Dir("cnb/lifecycle", 0o755, root),
@@ -319,7 +342,7 @@ func Export(ctx context.Context, o Options) (*Result, error) {
 	if img, err = mutate.ConfigFile(img, cfg); err != nil {
 		return nil, fmt.Errorf("writing image config: %w", err)
 	}
-	return &Result{Image: img, Lifecycle: md, Build: build}, nil
+	return &Result{Image: img, Memo: memo, Lifecycle: md, Build: build}, nil
 }
 
 // LayerMediaType is the layer media type that fits base's manifest: Docker

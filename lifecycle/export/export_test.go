@@ -3,6 +3,7 @@ package export
 import (
 	"archive/tar"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -251,3 +252,51 @@ func TestExportReusesLaunchLayerFromPreviousImage(t *testing.T) {
 var time1980 = mustTime()
 
 func mustTime() time.Time { return archive.DefaultModTime }
+
+// Unchanged trees are taken from the previous image without re-tarring;
+// a changed one is written anew.
+func TestExportReusesUnchangedLayers(t *testing.T) {
+	ctx := context.Background()
+	run, _ := random.Image(10, 1)
+	layers, app, md := fixture(t)
+	var log strings.Builder
+	o := options(t, run, layers, app, md)
+	o.Log = &log
+	first, err := Export(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.Memo) != 3 || strings.Contains(log.String(), "Reusing") {
+		t.Fatalf("memo %v, log:\n%s", first.Memo, log.String())
+	}
+	log.Reset()
+	o.Previous, o.Memo = first.Image, first.Memo
+	second, err := Export(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(log.String(), "Reusing unchanged layer"); got != 3 {
+		t.Errorf("reused %d layers, want 3:\n%s", got, log.String())
+	}
+	d1, _ := first.Image.Digest()
+	d2, _ := second.Image.Digest()
+	if d1 != d2 {
+		t.Errorf("reuse changed the digest: %s -> %s", d1, d2)
+	}
+	write(t, filepath.Join(app, "main.sh"), "echo changed")
+	log.Reset()
+	third, err := Export(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(log.String(), "Reusing unchanged layer"); got != 2 {
+		t.Errorf("reused %d layers after an app change, want 2:\n%s", got, log.String())
+	}
+	ls, _ := third.Image.Layers()
+	if !strings.Contains(fmt.Sprint(names(files(t, ls[4]))), "workspace/main.sh") {
+		t.Error("app layer missing main.sh")
+	}
+	if d3, _ := third.Image.Digest(); d3 == d1 {
+		t.Error("a changed app kept the digest")
+	}
+}

@@ -1,0 +1,13 @@
+package export
+
+import (
+	"io/fs"
+	"syscall"
+)
+
+func owner(fi fs.FileInfo) (uint32, uint32) {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Uid, st.Gid
+	}
+	return 0, 0
+}
