@@ -80,4 +80,3 @@ func reusable(prev v1.Image, memo Memo, fp string) (v1.Layer, bool) {
 	}
 	return l, true
 }
-
