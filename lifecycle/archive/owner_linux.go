@@ -1,11 +1,11 @@
-package export
+package archive
 
 import (
 	"io/fs"
 	"syscall"
 )
 
-func owner(fi fs.FileInfo) (uint32, uint32) {
+func statOwner(fi fs.FileInfo) (uint32, uint32) {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		return st.Uid, st.Gid
 	}

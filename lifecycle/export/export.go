@@ -158,7 +158,7 @@ func Export(ctx context.Context, o Options) (*Result, error) {
 	// reusing the previous image's layer when the tree is unchanged.
 	dirLayer := func(what, root string, paths []string, prefix string) (v1.Layer, error) {
 		salt := fmt.Sprintf("%s|%d:%d|%d|%s|%t", prefix, o.UID, o.GID, o.ModTime.Unix(), layerType, paths == nil)
-		fp, err := fingerprint(root, paths, salt)
+		fp, err := archive.Fingerprint(root, paths, salt)
 		if err != nil {
 			return nil, fmt.Errorf("layer %s: %w", what, err)
 		}

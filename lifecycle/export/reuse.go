@@ -1,0 +1,33 @@
+package export
+
+import (
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Memo remembers, from one build to the next, which layer diffID a
+// directory's state (its archive.Fingerprint) produced. A layer whose
+// fingerprint is unchanged, and whose diffID the previous image has, is
+// taken from the previous image without being tarred, hashed or
+// compressed again.
+type Memo map[string]string
+
+// reusable returns the previous image's layer for fp, if the memo knows
+// fp and the previous image holds that diffID.
+func reusable(prev v1.Image, memo Memo, fp string) (v1.Layer, bool) {
+	if prev == nil || memo == nil || fp == "" {
+		return nil, false
+	}
+	d, ok := memo[fp]
+	if !ok {
+		return nil, false
+	}
+	h, err := v1.NewHash(d)
+	if err != nil {
+		return nil, false
+	}
+	l, err := prev.LayerByDiffID(h)
+	if err != nil {
+		return nil, false
+	}
+	return l, true
+}
