@@ -1,0 +1,191 @@
+package builder
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/kiln-build/kiln/lifecycle/buildpackage"
+	"github.com/kiln-build/kiln/lifecycle/descriptor"
+)
+
+// ConfigFile is the usual name of a builder configuration.
+const ConfigFile = "builder.toml"
+
+// Config is a builder.toml as pack users write it.
+type Config struct {
+	// Path is the file the configuration came from; relative buildpack
+	// URIs are relative to its directory.
+	Path        string            `toml:"-"`
+	Description string            `toml:"description"`
+	Buildpacks  []ConfigBuildpack `toml:"buildpacks"`
+	Order       []ConfigGroup     `toml:"order"`
+	Stack       ConfigStack       `toml:"stack"`
+	Build       ConfigBuild       `toml:"build"`
+	Run         ConfigRun         `toml:"run"`
+	// Lifecycle is accepted and ignored: kiln runs its own lifecycle.
+	Lifecycle toml.Primitive `toml:"lifecycle"`
+}
+
+// ConfigBuildpack is one [[buildpacks]] entry.
+type ConfigBuildpack struct {
+	// URI is a buildpack directory, a .tgz of one, a .cnb file or an
+	// image reference (see buildpackage.Resolver).
+	URI string `toml:"uri"`
+	// Image is pack's deprecated spelling of an image URI.
+	Image string `toml:"image"`
+	// ID and Version, when set, must name a buildpack the URI brings.
+	ID      string `toml:"id"`
+	Version string `toml:"version"`
+}
+
+// Ref is what the entry names: its uri, else docker://image.
+func (b ConfigBuildpack) Ref() string {
+	if b.URI != "" {
+		return b.URI
+	}
+	return "docker://" + b.Image
+}
+
+// ConfigGroup is one [[order]] entry.
+type ConfigGroup struct {
+	Group []ConfigGroupEntry `toml:"group"`
+}
+
+// ConfigGroupEntry is one [[order.group]] entry. An empty version is the
+// only version of the buildpack the builder has.
+type ConfigGroupEntry struct {
+	ID       string `toml:"id"`
+	Version  string `toml:"version"`
+	Optional bool   `toml:"optional"`
+}
+
+// ConfigStack is the legacy [stack] table.
+type ConfigStack struct {
+	ID              string   `toml:"id"`
+	BuildImage      string   `toml:"build-image"`
+	RunImage        string   `toml:"run-image"`
+	RunImageMirrors []string `toml:"run-image-mirrors"`
+}
+
+// ConfigBuild is the [build] table.
+type ConfigBuild struct {
+	Image string `toml:"image"`
+}
+
+// ConfigRun is the [run] table.
+type ConfigRun struct {
+	Images []RunImage `toml:"images"`
+}
+
+// BuildImage is [build] image, else the legacy [stack] build-image.
+func (c *Config) BuildImage() string {
+	if c.Build.Image != "" {
+		return c.Build.Image
+	}
+	return c.Stack.BuildImage
+}
+
+// RunImages are the [[run.images]], else the legacy [stack] run-image
+// with its mirrors.
+func (c *Config) RunImages() RunImages {
+	if len(c.Run.Images) > 0 {
+		return RunImages{Images: append([]RunImage(nil), c.Run.Images...)}
+	}
+	if c.Stack.RunImage != "" {
+		return RunImages{Images: []RunImage{{Image: c.Stack.RunImage, Mirrors: c.Stack.RunImageMirrors}}}
+	}
+	return RunImages{}
+}
+
+// DescriptorOrder is the [[order]] in the descriptor shape, versions as
+// written.
+func (c *Config) DescriptorOrder() descriptor.Order {
+	var out descriptor.Order
+	for _, g := range c.Order {
+		var dg descriptor.Group
+		for _, e := range g.Group {
+			dg.Group = append(dg.Group, descriptor.GroupEntry{ID: e.ID, Version: e.Version, Optional: e.Optional})
+		}
+		out = append(out, dg)
+	}
+	return out
+}
+
+// ReadConfig reads and checks the builder.toml at path.
+func ReadConfig(path string) (*Config, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	data, err := os.ReadFile(abs)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return DecodeConfig(abs, data)
+}
+
+// DecodeConfig decodes and checks a builder.toml; name (the file path)
+// starts every error and becomes Path. Errors are
+// *buildpackage.InputError: a key pack does not define ([lifecycle] is
+// accepted and ignored), image extensions, a [[buildpacks]] entry with
+// neither or both of uri and image, an empty group or a group entry
+// without id, no build image, a run image entry without image, and no
+// run image at all.
+func DecodeConfig(name string, data []byte) (*Config, error) {
+	c := &Config{}
+	md, err := toml.Decode(string(data), c)
+	if err != nil {
+		return nil, bad("parsing %s: %w", name, err)
+	}
+	for _, k := range []string{"extensions", "order-extensions"} {
+		if md.IsDefined(k) {
+			return nil, bad("%s: [[%s]]: image extensions are not supported by kiln", name, k)
+		}
+	}
+	if err := buildpackage.UnknownKeys(name, md, "lifecycle"); err != nil {
+		return nil, err
+	}
+	c.Path = name
+	for i, b := range c.Buildpacks {
+		switch {
+		case b.URI == "" && b.Image == "":
+			return nil, bad("%s: [[buildpacks]] #%d: uri is missing", name, i+1)
+		case b.URI != "" && b.Image != "":
+			return nil, bad("%s: [[buildpacks]] #%d: give uri or image, not both", name, i+1)
+		case b.ID != "" && descriptor.ValidateID(b.ID) != nil:
+			return nil, bad("%s: [[buildpacks]] #%d: %v", name, i+1, descriptor.ValidateID(b.ID))
+		}
+	}
+	for gi, g := range c.Order {
+		if len(g.Group) == 0 {
+			return nil, bad("%s: [[order]] #%d: empty group", name, gi+1)
+		}
+		for ei, e := range g.Group {
+			if e.ID == "" {
+				return nil, bad("%s: [[order]] #%d, [[order.group]] #%d: id is missing", name, gi+1, ei+1)
+			}
+		}
+	}
+	if c.Build.Image != "" && c.Stack.BuildImage != "" && c.Build.Image != c.Stack.BuildImage {
+		return nil, bad("%s: [build] image %q and [stack] build-image %q differ", name, c.Build.Image, c.Stack.BuildImage)
+	}
+	if c.BuildImage() == "" {
+		return nil, bad("%s: no build image: set [build] image", name)
+	}
+	for i, r := range c.Run.Images {
+		if r.Image == "" {
+			return nil, bad("%s: [[run.images]] #%d: image is missing", name, i+1)
+		}
+	}
+	if len(c.RunImages().Images) == 0 {
+		return nil, bad("%s: no run image: add [[run.images]] with an image", name)
+	}
+	return c, nil
+}
+
+func bad(format string, a ...any) error {
+	return &buildpackage.InputError{Err: fmt.Errorf(format, a...)}
+}
