@@ -79,3 +79,24 @@ func TestReproducibleAcrossOwnersAndPaths(t *testing.T) {
 		t.Errorf("digests differ: %s vs %s", d1, d2)
 	}
 }
+
+// TestCacheImage: the cache lives in a registry image; a rebuild restores
+// from it and uploads nothing when nothing changed.
+func TestCacheImage(t *testing.T) {
+	app := appSource(t)
+	ref := env.reg.Host + "/kiln-test/cached-app:latest"
+	cacheRef := env.reg.Host + "/kiln-test/cached-app-cache:latest"
+	out := mustKiln(t, "build", ref, "--builder", env.builder, "--path", app, "--publish", "--cache-image", cacheRef)
+	wantContains(t, out, "runtime: cache empty")
+	pull(t, cacheRef)
+	// Another machine: an empty local cache dir.
+	t.Setenv("KILN_CACHE", filepath.Join(t.TempDir(), "cache"))
+	uploads := env.reg.Uploads()
+	out = mustKiln(t, "build", ref, "--builder", env.builder, "--path", app, "--publish", "--cache-image", cacheRef)
+	wantContains(t, out, "runtime: cache restored, count=1")
+	// The counter layer changes each build (count+1): that layer and the
+	// cache image's config are the only uploads.
+	if n := env.reg.Uploads() - uploads; n != 2 {
+		t.Errorf("rebuild uploaded %d blobs, want 2 (the changed cache layer and the cache config)", n)
+	}
+}

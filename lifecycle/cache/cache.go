@@ -43,11 +43,21 @@ func (m Metadata) find(id string) *labels.BuildpackEntry {
 type Cache struct {
 	dir  string
 	lock *os.File
+	// image, when set, keeps the cache in a registry image instead of dir.
+	image *imageCache
+	// restored remembers each restored layer's fingerprint and diffID, so
+	// an untouched layer is not tarred again on Save.
+	restored map[string]restoredLayer
 }
+
+type restoredLayer struct{ fingerprint, diffID string }
+
+// Option configures Open.
+type Option func(*Cache)
 
 // Open locks and opens the cache at dir, creating it if needed. Close
 // releases the lock.
-func Open(ctx context.Context, dir string) (*Cache, error) {
+func Open(ctx context.Context, dir string, opts ...Option) (*Cache, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating cache %s: %w", dir, err)
 	}
@@ -71,7 +81,11 @@ func Open(ctx context.Context, dir string) (*Cache, error) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return &Cache{dir: dir, lock: f}, nil
+	c := &Cache{dir: dir, lock: f, restored: map[string]restoredLayer{}}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
 }
 
 // Close releases the cache lock.
@@ -82,6 +96,9 @@ func (c *Cache) Dir() string { return c.dir }
 
 // Clear empties the cache.
 func (c *Cache) Clear() error {
+	if c.image != nil {
+		c.image.clear()
+	}
 	for _, d := range []string{"committed", "staging"} {
 		if err := os.RemoveAll(filepath.Join(c.dir, d)); err != nil {
 			return fmt.Errorf("clearing cache: %w", err)
@@ -92,6 +109,9 @@ func (c *Cache) Clear() error {
 
 // Metadata reads the committed index; an empty cache has none.
 func (c *Cache) Metadata() (Metadata, error) {
+	if c.image != nil {
+		return c.image.metadata()
+	}
 	var m Metadata
 	b, err := os.ReadFile(filepath.Join(c.dir, "committed", "metadata.json"))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -250,14 +270,22 @@ func (c *Cache) writeStore(o RestoreOptions, id string, st *labels.Store) error 
 	return nil
 }
 
-func (c *Cache) restoreLayer(ctx context.Context, o RestoreOptions, id, name string, lm labels.LayerMetadata) error {
-	tarPath := filepath.Join(c.dir, "committed", tarName(lm.SHA))
-	if err := verify(tarPath, lm.SHA); err != nil {
-		return err
+// open returns the contents of the cached layer diffID.
+func (c *Cache) open(ctx context.Context, diffID string) (io.ReadCloser, error) {
+	if c.image != nil {
+		return c.image.open(diffID)
 	}
+	tarPath := filepath.Join(c.dir, "committed", tarName(diffID))
+	if err := verify(tarPath, diffID); err != nil {
+		return nil, err
+	}
+	return os.Open(tarPath)
+}
+
+func (c *Cache) restoreLayer(ctx context.Context, o RestoreOptions, id, name string, lm labels.LayerMetadata) error {
 	bpDir := filepath.Join(o.LayersDir, descriptor.EscapeID(id))
 	dest := filepath.Join(bpDir, name)
-	f, err := os.Open(tarPath)
+	f, err := c.open(ctx, lm.SHA)
 	if err != nil {
 		return err
 	}
@@ -269,7 +297,7 @@ func (c *Cache) restoreLayer(ctx context.Context, o RestoreOptions, id, name str
 	}
 	defer os.RemoveAll(staging)
 	if err := archive.Extract(ctx, f, staging, archive.ExtractOptions{PreserveOwner: o.Owner != nil}); err != nil {
-		return fmt.Errorf("extracting %s: %w", tarPath, err)
+		return fmt.Errorf("extracting cached layer %s: %w", lm.SHA, err)
 	}
 	if err := mkdirOwned(bpDir, o.Owner); err != nil {
 		return err
@@ -281,6 +309,9 @@ func (c *Cache) restoreLayer(ctx context.Context, o RestoreOptions, id, name str
 	if err := c.writeLayerTOML(o, id, name, lm.Data); err != nil {
 		os.RemoveAll(dest)
 		return err
+	}
+	if fp, err := archive.Fingerprint(dest, nil, ""); err == nil {
+		c.restored[id+":"+name] = restoredLayer{fingerprint: fp, diffID: lm.SHA}
 	}
 	return nil
 }
@@ -332,14 +363,18 @@ type SaveOptions struct {
 	ModTime time.Time
 }
 
-// Save replaces the cache with the group's cache = true layers.
-func (c *Cache) Save(ctx context.Context, o SaveOptions) error {
-	staging := filepath.Join(c.dir, "staging")
-	os.RemoveAll(staging)
-	if err := os.MkdirAll(staging, 0o755); err != nil {
-		return fmt.Errorf("saving cache: %w", err)
-	}
-	var md Metadata
+// cachedLayer is one cache = true layer a finished build leaves.
+type cachedLayer struct {
+	id, name, dir string
+	meta          labels.LayerMetadata
+	// unchanged is the diffID when the layer is as it was restored.
+	unchanged string
+}
+
+// collect lists the group's cache = true layers.
+func (c *Cache) collect(o SaveOptions) ([]cachedLayer, []labels.BuildpackEntry, error) {
+	var out []cachedLayer
+	var bps []labels.BuildpackEntry
 	for _, g := range o.Group {
 		bpDir := filepath.Join(o.LayersDir, descriptor.EscapeID(g.ID))
 		entries, err := os.ReadDir(bpDir)
@@ -347,9 +382,9 @@ func (c *Cache) Save(ctx context.Context, o SaveOptions) error {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("saving cache: %w", err)
+			return nil, nil, fmt.Errorf("saving cache: %w", err)
 		}
-		bp := labels.BuildpackEntry{Key: g.ID, Version: g.Version, Layers: map[string]labels.LayerMetadata{}}
+		bps = append(bps, labels.BuildpackEntry{Key: g.ID, Version: g.Version, Layers: map[string]labels.LayerMetadata{}})
 		for _, e := range entries {
 			name, ok := cutSuffix(e.Name(), ".toml")
 			if !ok || e.IsDir() || name == "launch" || name == "build" || name == "store" {
@@ -357,7 +392,7 @@ func (c *Cache) Save(ctx context.Context, o SaveOptions) error {
 			}
 			lt, err := launch.ReadLayer(filepath.Join(bpDir, e.Name()))
 			if err != nil {
-				return fmt.Errorf("saving cache: %w", err)
+				return nil, nil, fmt.Errorf("saving cache: %w", err)
 			}
 			dir := filepath.Join(bpDir, name)
 			if !lt.Types.Cache {
@@ -366,12 +401,54 @@ func (c *Cache) Save(ctx context.Context, o SaveOptions) error {
 			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 				continue
 			}
-			diffID, err := writeTar(ctx, dir, name, staging, o)
-			if err != nil {
-				return fmt.Errorf("saving cache layer %s:%s: %w", g.ID, name, err)
+			cl := cachedLayer{id: g.ID, name: name, dir: dir,
+				meta: labels.LayerMetadata{Data: lt.Metadata, Build: lt.Types.Build, Launch: lt.Types.Launch, Cache: true}}
+			if r, ok := c.restored[g.ID+":"+name]; ok {
+				if fp, err := archive.Fingerprint(dir, nil, ""); err == nil && fp == r.fingerprint {
+					cl.unchanged = r.diffID
+				}
 			}
-			bp.Layers[name] = labels.LayerMetadata{SHA: diffID, Data: lt.Metadata, Build: lt.Types.Build, Launch: lt.Types.Launch, Cache: true}
+			out = append(out, cl)
 		}
+	}
+	return out, bps, nil
+}
+
+// Save replaces the cache with the group's cache = true layers. A layer
+// left as it was restored keeps its cached tar: it is not read again.
+func (c *Cache) Save(ctx context.Context, o SaveOptions) error {
+	layers, bps, err := c.collect(o)
+	if err != nil {
+		return err
+	}
+	if c.image != nil {
+		return c.image.save(ctx, layers, bps, o)
+	}
+	staging := filepath.Join(c.dir, "staging")
+	os.RemoveAll(staging)
+	if err := os.MkdirAll(staging, 0o755); err != nil {
+		return fmt.Errorf("saving cache: %w", err)
+	}
+	var md Metadata
+	for _, l := range layers {
+		diffID := l.unchanged
+		if diffID != "" {
+			// Hardlink the committed tar into the new generation.
+			name := tarName(diffID)
+			if err := os.Link(filepath.Join(c.dir, "committed", name), filepath.Join(staging, name)); err != nil && !errors.Is(err, fs.ErrExist) {
+				diffID = ""
+			}
+		}
+		if diffID == "" {
+			if diffID, err = writeTar(ctx, l.dir, l.name, staging, o); err != nil {
+				return fmt.Errorf("saving cache layer %s:%s: %w", l.id, l.name, err)
+			}
+		}
+		l.meta.SHA = diffID
+		bp := find(bps, l.id)
+		bp.Layers[l.name] = l.meta
+	}
+	for _, bp := range bps {
 		if len(bp.Layers) > 0 {
 			md.Buildpacks = append(md.Buildpacks, bp)
 		}

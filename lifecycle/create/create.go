@@ -72,6 +72,9 @@ type Options struct {
 	LauncherVersion string
 	// CacheDir is kiln's cache root (builder root file systems, work dirs).
 	CacheDir string
+	// CacheImage, when set, keeps the layer cache in this registry image
+	// instead of the local cache dir.
+	CacheImage string
 	// ClearCache empties the app's layer cache before the build.
 	ClearCache bool
 	// ModTime is the time of every new file; zero means SOURCE_DATE_EPOCH
@@ -237,7 +240,11 @@ func Run(ctx context.Context, iio *imageio.IO, o Options) (*Result, error) {
 	}
 
 	// Restore.
-	appCache, err := cache.Open(ctx, cacheDirFor(o.CacheDir, o.Name))
+	var cacheOpts []cache.Option
+	if o.CacheImage != "" {
+		cacheOpts = append(cacheOpts, cache.WithImage(iio, o.CacheImage))
+	}
+	appCache, err := cache.Open(ctx, cacheDirFor(o.CacheDir, o.Name), cacheOpts...)
 	if err != nil {
 		return nil, failure.New("restore", failure.RestoreError, err)
 	}
