@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/kiln-build/kiln/buildpacks/internal/fetch"
+	"github.com/kiln-build/kiln/buildpacks/internal/gotoolchain"
+	"github.com/kiln-build/kiln/buildpacks/sdk"
+)
+
+// Default go build flags; BP_GO_BUILD_FLAGS are added after them, so a
+// later -ldflags replaces the default one.
+var defaultBuildFlags = []string{"-trimpath", "-buildvcs=false", "-ldflags=-s -w"}
+
+func build(ctx context.Context, bc *sdk.BuildContext) error {
+	log := bc.Log
+	modPath := filepath.Join(bc.AppDir, "go.mod")
+	mod, err := readGoMod(modPath)
+	if err != nil {
+		return sdk.Fix(err, "correct go.mod (running `go mod tidy` locally shows and fixes most problems)")
+	}
+	req, err := request(mod, bc.Getenv("BP_GO_VERSION"))
+	if err != nil {
+		return sdk.Fix(err, "set BP_GO_VERSION to a Go version at or above go.mod's go line, or remove it")
+	}
+
+	// the toolchain runs here, in the build container; the app is built
+	// for the run image's architecture
+	hostOS, hostArch := runtime.GOOS, runtime.GOARCH
+	targetArch := bc.Target.Arch
+	if targetArch == "" {
+		targetArch = hostArch
+	}
+	fc := fetch.New(bc.Getenv("BP_DOWNLOAD_CACHE"), log.Detail)
+	proxy, err := gotoolchain.ProxyFromEnv(bc.Getenv("GOPROXY"))
+	if err != nil {
+		return sdk.Fix(err, "set GOPROXY to a module proxy URL, such as https://proxy.golang.org")
+	}
+	sumdb, err := gotoolchain.SumDBFromEnv(bc.Getenv("GOSUMDB"))
+	if err != nil {
+		return sdk.Fix(err, "unset GOSUMDB or give the database's key")
+	}
+	src := &gotoolchain.Source{Proxy: proxy, SumDB: sumdb, Fetch: fc, Logf: log.Detail}
+
+	var available []string
+	if req.Exact == "" {
+		if available, err = src.Versions(ctx, hostOS, hostArch); err != nil {
+			return sdk.Fix(err, "make sure the module proxy %s is reachable, or pin the toolchain with a toolchain line in go.mod", proxy)
+		}
+	}
+	goVersion, err := resolve(req, available)
+	if err != nil {
+		return sdk.Fix(err, "change the go line in go.mod (or BP_GO_VERSION) to a released Go version")
+	}
+	log.Step("Using Go %s: %s", goVersion, req.Source)
+
+	goLayer, err := bc.Layer("go", sdk.LayerTypes{Build: true, Cache: true})
+	if err != nil {
+		return err
+	}
+	reused, err := goLayer.Reuse(map[string]string{"version": goVersion, "platform": hostOS + "/" + hostArch})
+	if err != nil {
+		return err
+	}
+	if !reused {
+		if err := src.Install(ctx, goVersion, hostOS, hostArch, goLayer.Path); err != nil {
+			return sdk.Fix(err, "check that Go %s exists (https://go.dev/dl) and that %s is reachable", goVersion, proxy)
+		}
+	}
+	// later buildpacks find go on PATH through the layer's bin/
+	if err := goLayer.SharedEnv().Override("GOROOT", goLayer.Path); err != nil {
+		return err
+	}
+
+	// module and build caches, kept between builds
+	modCache, err := cacheLayer(bc, "go-mod")
+	if err != nil {
+		return err
+	}
+	buildCache, err := cacheLayer(bc, "go-build")
+	if err != nil {
+		return err
+	}
+
+	targets, err := findTargets(bc.AppDir, mod.Module, bc.Getenv("BP_GO_TARGETS"), targetArch)
+	if err != nil {
+		return sdk.Fix(err, "put package main at the root of the module or in cmd/<name>, or list the main packages in BP_GO_TARGETS (for example ./cmd/web:./cmd/worker)")
+	}
+	userFlags, err := splitFlags(bc.Getenv("BP_GO_BUILD_FLAGS"))
+	if err != nil {
+		return sdk.Fix(fmt.Errorf("BP_GO_BUILD_FLAGS: %w", err), "quote BP_GO_BUILD_FLAGS as you would in a shell")
+	}
+
+	app, err := bc.Layer("app", sdk.LayerTypes{Launch: true})
+	if err != nil {
+		return err
+	}
+	if err := app.Reset(); err != nil {
+		return err
+	}
+	app.Metadata = map[string]any{"go-version": goVersion}
+	gopath, err := os.MkdirTemp("", "gopath-")
+	if err != nil {
+		return fmt.Errorf("creating GOPATH: %w", err)
+	}
+	defer os.RemoveAll(gopath)
+	environ := goEnv(bc.Getenv, goLayer.Path, modCache.Path, buildCache.Path, gopath, targetArch)
+
+	binDir := filepath.Join(app.Path, "bin")
+	for i, t := range targets {
+		out := filepath.Join(binDir, t.Name)
+		args := append([]string{"build", "-o", out}, defaultBuildFlags...)
+		args = append(args, userFlags...)
+		args = append(args, t.Pkg)
+		cmd := exec.CommandContext(ctx, filepath.Join(goLayer.Path, "bin", "go"), args...)
+		cmd.Dir = bc.AppDir
+		cmd.Env = environ
+		if err := log.RunCommand(cmd); err != nil {
+			return sdk.Fix(err, "fix the compile errors above; the build ran `go build` with Go %s", goVersion)
+		}
+		p := sdk.Process{Type: t.Name, Command: []string{out}}
+		if i == 0 {
+			p.Type, p.Default = "web", true
+		}
+		bc.Launch.AddProcess(p)
+		if i == 0 && t.Name != "web" {
+			bc.Launch.AddProcess(sdk.Process{Type: t.Name, Command: []string{out}})
+		}
+		log.Detail("process %q runs %s", p.Type, out)
+	}
+	return nil
+}
+
+// cacheLayer returns a cache-only layer that is kept as long as it is
+// there: Go's caches are keyed by content themselves.
+func cacheLayer(bc *sdk.BuildContext, name string) (*sdk.Layer, error) {
+	l, err := bc.Layer(name, sdk.LayerTypes{Cache: true})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := l.Reuse(map[string]string{"layout": "1"}); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// goEnv is the environment of the go commands: the buildpack's own, with
+// the toolchain first on PATH, the caches in their layers, the installed
+// toolchain forced (GOTOOLCHAIN=local), cgo off unless the user turned it
+// on, and a writable module cache so cached layers can be replaced.
+func goEnv(getenv func(string) string, goroot, modCache, buildCache, gopath, goarch string) []string {
+	env := map[string]string{}
+	var order []string
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		if _, ok := env[k]; !ok {
+			order = append(order, k)
+		}
+		env[k] = v
+	}
+	set := func(k, v string) {
+		if _, ok := env[k]; !ok {
+			order = append(order, k)
+		}
+		env[k] = v
+	}
+	set("GOROOT", goroot)
+	set("PATH", filepath.Join(goroot, "bin")+string(os.PathListSeparator)+getenv("PATH"))
+	set("GOTOOLCHAIN", "local")
+	set("GOMODCACHE", modCache)
+	set("GOCACHE", buildCache)
+	set("GOPATH", gopath)
+	set("GOENV", "off")
+	set("GOOS", "linux")
+	set("GOARCH", goarch)
+	if getenv("CGO_ENABLED") == "" {
+		set("CGO_ENABLED", "0")
+	}
+	set("GOFLAGS", strings.TrimSpace("-modcacherw "+getenv("GOFLAGS")))
+	out := make([]string, 0, len(order))
+	for _, k := range order {
+		out = append(out, k+"="+env[k])
+	}
+	return out
+}
