@@ -39,6 +39,7 @@ func newApp() *cli.App {
 			buildCommand(),
 			imagesCommand(),
 			runCommand(),
+			rebaseCommand(),
 			rmCommand(),
 			phaseCommand(),
 		},

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/kiln-build/kiln/lifecycle/imageio"
+	"github.com/kiln-build/kiln/lifecycle/rebase"
+)
+
+func rebaseCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "rebase",
+		Usage:     "put an app image on a new run image without rebuilding it",
+		ArgsUsage: "NAME",
+		Description: "Swaps the run image layers under an app image for those of the new run image\n" +
+			"(--run-image, else the run image the app records, at its current digest, or a\n" +
+			"mirror) and keeps every layer above byte for byte. In a registry only the new\n" +
+			"config and manifest move. Unsafe rebases are refused unless --force is given.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "run-image", Usage: "new run image (reference, oci:DIR or docker-archive:FILE); default: the one the app records"},
+			&cli.BoolFlag{Name: "publish", Usage: "rebase the image in its registry instead of the local store"},
+			&cli.BoolFlag{Name: "force", Usage: "rebase even when the run image is not known to be compatible"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the result to oci:DIR or docker-archive:FILE instead of back where the image came from"},
+		},
+		Action: runRebase,
+	}
+}
+
+func runRebase(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usageError("rebase: give exactly one image NAME")
+	}
+	name, err := imageio.NormalizeName(c.Args().First())
+	if err != nil {
+		return usageError("rebase: %v", err)
+	}
+	var out *imageio.Location
+	if s := c.String("output"); s != "" {
+		loc, err := imageio.ParseOutput(s, name)
+		if err != nil {
+			return usageError("rebase: %v", err)
+		}
+		out = &loc
+	}
+	store, err := openStore()
+	if err != nil {
+		return err
+	}
+	res, err := rebase.Run(c.Context, imageio.New(store), rebase.RunOptions{
+		Image:    name,
+		Publish:  c.Bool("publish"),
+		Output:   out,
+		RunImage: c.String("run-image"),
+		Force:    c.Bool("force"),
+		Log:      c.App.ErrWriter,
+	})
+	if err != nil {
+		return err
+	}
+	w := c.App.Writer
+	fmt.Fprintf(w, "old run image: %s\n", res.Old.Reference)
+	fmt.Fprintf(w, "new run image: %s\n", res.New.Reference)
+	fmt.Fprintf(w, "Successfully rebased %s (%s)\n%s\n", name, res.Output, res.Digest)
+	return nil
+}
