@@ -1,0 +1,60 @@
+//go:build acceptance
+
+package acceptance
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestRunsInPodman: an image kiln built runs in another engine. podman
+// loads the docker-archive and runs it with runc; the app answers as it
+// does under kiln run.
+func TestRunsInPodman(t *testing.T) {
+	if _, err := exec.LookPath("podman"); err != nil {
+		t.Fatalf("podman is not installed (make deps installs it): %v", err)
+	}
+	arch := filepath.Join(t.TempDir(), "app.tar")
+	mustKiln(t, "build", "podman/app:v1", "--builder", env.builder, "--path", appSource(t), "--output", "docker-archive:"+arch)
+
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "containers.conf")
+	// Hybrid cgroups here: no default ulimits, cgroupfs manager.
+	if err := os.WriteFile(conf, []byte("[containers]\ndefault_ulimits = []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	podman := func(args ...string) (string, error) {
+		base := []string{"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"),
+			"--storage-driver", "overlay", "--runtime", "runc", "--cgroup-manager", "cgroupfs", "--events-backend", "none"}
+		cmd := exec.Command("podman", append(base, args...)...)
+		cmd.Env = append(os.Environ(), "CONTAINERS_CONF="+conf)
+		var buf bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &buf, &buf
+		err := cmd.Run()
+		t.Logf("$ podman %s\n%s", strings.Join(args, " "), buf.String())
+		return buf.String(), err
+	}
+	if _, err := podman("load", "-i", arch); err != nil {
+		t.Fatalf("podman load: %v", err)
+	}
+	out, err := podman("run", "--rm", "--network", "host", "podman/app:v1")
+	if err != nil {
+		t.Fatalf("podman run: %v", err)
+	}
+	wantContains(t, out, "app says: web | RUNTIME_VERSION=1.2.3 | GREETING=hello from the launch layer")
+	out, err = podman("run", "--rm", "--network", "host", "--entrypoint", "/cnb/process/worker", "podman/app:v1")
+	if err != nil {
+		t.Fatalf("podman run worker: %v", err)
+	}
+	wantContains(t, out, "worker from-args hello from the launch layer")
+	// The image runs as the CNB user.
+	out, err = podman("run", "--rm", "--entrypoint", "/cnb/lifecycle/launcher", "podman/app:v1", "id -u; id -g")
+	if err != nil {
+		t.Fatalf("podman run id: %v", err)
+	}
+	wantContains(t, out, "1001\n1002")
+}
