@@ -28,8 +28,8 @@ type IO struct {
 // Option configures an IO.
 type Option func(*IO)
 
-// WithKeychain sets the registry credentials source (default: the Docker
-// config, authn.DefaultKeychain).
+// WithKeychain sets the registry credentials source (default:
+// DefaultKeychain: CNB_REGISTRY_AUTH, then the Docker config).
 func WithKeychain(k authn.Keychain) Option { return func(o *IO) { o.keychain = k } }
 
 // WithJobs sets how many blobs move at once (default: 2 x CPUs, at least 4).
@@ -37,7 +37,7 @@ func WithJobs(n int) Option { return func(o *IO) { o.jobs = n } }
 
 // New returns an IO that uses store as the local store.
 func New(store *LocalStore, opts ...Option) *IO {
-	o := &IO{store: store, keychain: authn.DefaultKeychain, jobs: max(4, 2*runtime.NumCPU())}
+	o := &IO{store: store, keychain: DefaultKeychain, jobs: max(4, 2*runtime.NumCPU())}
 	for _, opt := range opts {
 		opt(o)
 	}

@@ -2,6 +2,7 @@ package imageio
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http/httptest"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 )
@@ -138,5 +140,47 @@ func TestOpenUnreachableRegistryNamesReference(t *testing.T) {
 	_, err := New(nil).Open(context.Background(), Location{Kind: Registry, Name: ref}, true)
 	if err == nil || !strings.Contains(err.Error(), ref) {
 		t.Errorf("error = %v, want one naming %s", err, ref)
+	}
+}
+
+func TestEnvKeychain(t *testing.T) {
+	res, _ := name.NewRegistry("registry.example.com")
+	for _, tc := range []struct {
+		env, wantAuth string
+		wantErr       bool
+	}{
+		{env: "", wantAuth: ""},
+		{env: `{"registry.example.com": "Basic dXNlcjpwYXNz"}`, wantAuth: "Basic dXNlcjpwYXNz"},
+		{env: `{"registry.example.com": "Bearer tok"}`, wantAuth: "Bearer tok"},
+		{env: `{"other.example.com": "Bearer tok"}`, wantAuth: ""},
+		{env: `not json`, wantErr: true},
+	} {
+		t.Setenv("CNB_REGISTRY_AUTH", tc.env)
+		a, err := envKeychain{}.Resolve(res)
+		if tc.wantErr {
+			if err == nil {
+				t.Errorf("%q: no error", tc.env)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%q: %v", tc.env, err)
+		}
+		cfg, err := a.Authorization()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		switch {
+		case cfg.Auth != "":
+			got = "Basic " + cfg.Auth
+		case cfg.Username != "":
+			got = "Basic " + base64.StdEncoding.EncodeToString([]byte(cfg.Username+":"+cfg.Password))
+		case cfg.RegistryToken != "":
+			got = "Bearer " + cfg.RegistryToken
+		}
+		if got != tc.wantAuth {
+			t.Errorf("%q: auth %q, want %q", tc.env, got, tc.wantAuth)
+		}
 	}
 }
