@@ -1,0 +1,173 @@
+// Command build is kiln's static site buildpack (id kiln/static), bin/build
+// and, through a symlink, bin/detect.
+//
+// Detection passes when the app has an index.html at its root or in
+// public/, dist/ or build/, or when it is a Node.js app whose build script
+// is expected to write one (a package.json with scripts.build and no way
+// to start a server). A Node.js server app (scripts.start, server.js or
+// main) is left to the Node.js buildpack. The build finds the site
+// directory (BP_STATIC_ROOT, else the first of dist/, build/, public/ and
+// the root that holds index.html), installs kiln's static file server
+// into a launch layer of its own and makes it the default "web" process,
+// listening on $PORT (default 8080). BP_STATIC_SPA=true serves index.html
+// for unknown paths.
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/kiln-build/kiln/buildpacks/internal/nodepkg"
+	"github.com/kiln-build/kiln/buildpacks/sdk"
+)
+
+func main() { sdk.Main(detect, build) }
+
+// siteDirs are where a site's index.html is looked for, build outputs
+// first: after a Node.js build, dist/ or build/ holds the real site while
+// public/ may hold its template.
+var siteDirs = []string{"dist", "build", "public", "."}
+
+// serverBinary is the static server's file name in the buildpack's bin/.
+const serverBinary = "static-server"
+
+func detect(_ context.Context, dc *sdk.DetectContext) (sdk.BuildPlan, error) {
+	app := dc.AppDir
+	if isFile(filepath.Join(app, "package.json")) {
+		pkg, err := nodepkg.Read(app)
+		if err == nil {
+			if start, ok := nodepkg.StartOf(app, pkg); ok {
+				return sdk.BuildPlan{}, sdk.Fail("Static: a Node.js server app (%s); the Node.js buildpack serves it", start.Source)
+			}
+		}
+		if dir, ok := findSite(app, dc.Getenv("BP_STATIC_ROOT")); ok {
+			dc.Log.Step("Static: found %s", filepath.Join(dir, "index.html"))
+			return sdk.BuildPlan{}, nil
+		}
+		if err == nil && pkg.Scripts["build"] != "" {
+			dc.Log.Step("Static: package.json has a build script and no start script; expecting index.html in dist/, build/ or public/ after it runs")
+			return sdk.BuildPlan{}, nil
+		}
+		return sdk.BuildPlan{}, sdk.Fail("Static: no index.html in dist/, build/, public/ or the app root")
+	}
+	if dir, ok := findSite(app, dc.Getenv("BP_STATIC_ROOT")); ok {
+		dc.Log.Step("Static: found %s", filepath.Join(dir, "index.html"))
+		return sdk.BuildPlan{}, nil
+	}
+	return sdk.BuildPlan{}, sdk.Fail("Static: no index.html in dist/, build/, public/ or the app root")
+}
+
+// findSite returns the site directory relative to app ("." for the root).
+func findSite(app, bpRoot string) (string, bool) {
+	dirs := siteDirs
+	if r := strings.TrimSpace(bpRoot); r != "" {
+		dirs = []string{filepath.Clean(r)}
+	}
+	for _, d := range dirs {
+		if isFile(filepath.Join(app, d, "index.html")) {
+			return d, true
+		}
+	}
+	return "", false
+}
+
+func build(_ context.Context, bc *sdk.BuildContext) error {
+	log := bc.Log
+	bpRoot := bc.Getenv("BP_STATIC_ROOT")
+	if r := filepath.Clean(strings.TrimSpace(bpRoot)); bpRoot != "" && (filepath.IsAbs(r) || r == ".." || strings.HasPrefix(r, "../")) {
+		return sdk.Fix(fmt.Errorf("BP_STATIC_ROOT=%q is not a directory inside the app", bpRoot), "set BP_STATIC_ROOT to a relative directory such as public")
+	}
+	dir, ok := findSite(bc.AppDir, bpRoot)
+	if !ok {
+		where := "dist/, build/, public/ or the app root"
+		if bpRoot != "" {
+			where = "BP_STATIC_ROOT=" + bpRoot
+		}
+		return sdk.Fix(errors.New("no index.html in "+where),
+			"add an index.html, make the build script write the site to dist/ or build/, or set BP_STATIC_ROOT to the directory that holds it")
+	}
+	log.Step("Serving %s", filepath.Join(dir, "index.html"))
+	if !isFile(filepath.Join(bc.AppDir, dir, "404.html")) {
+		log.Detail("no %s: missing pages get a plain 404 answer", filepath.Join(dir, "404.html"))
+	}
+
+	src := filepath.Join(bc.Buildpack.Dir, "bin", serverBinary)
+	sum, err := fileSHA256(src)
+	if err != nil {
+		return sdk.Fix(err, "reinstall the buildpack: its static server is missing")
+	}
+	layer, err := bc.Layer("server", sdk.LayerTypes{Launch: true})
+	if err != nil {
+		return err
+	}
+	// the server is small: copy it every time, the exporter will find
+	// the same layer digest as before
+	if err := layer.Reset(); err != nil {
+		return err
+	}
+	layer.Metadata = map[string]any{"server-sha256": sum}
+	dst := filepath.Join(layer.Path, "bin", "kiln-static")
+	if err := copyExecutable(src, dst); err != nil {
+		return err
+	}
+	log.Step("Installed kiln's static file server into layer %s", layer.Name)
+
+	cmd := []string{dst, "-root", dir}
+	spa, _ := strconv.ParseBool(bc.Getenv("BP_STATIC_SPA"))
+	if spa {
+		cmd = append(cmd, "-spa")
+		log.Detail("BP_STATIC_SPA: unknown paths get index.html")
+	}
+	bc.Launch.AddProcess(sdk.Process{Type: "web", Command: cmd, Default: true})
+	log.Detail("process \"web\" runs %s, listening on $PORT (default 8080)", strings.Join(cmd, " "))
+	return nil
+}
+
+func isFile(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+func fileSHA256(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", fmt.Errorf("opening %s: %w", p, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("reading %s: %w", p, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func copyExecutable(src, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", filepath.Dir(dst), err)
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", src, err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", dst, err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("copying %s to %s: %w", src, dst, err)
+	}
+	if err := out.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", dst, err)
+	}
+	return nil
+}
