@@ -37,7 +37,10 @@ func newApp() *cli.App {
 		EnableBashCompletion: true,
 		Commands: []*cli.Command{
 			buildCommand(),
+			builderCommand(),
+			buildpackCommand(),
 			imagesCommand(),
+			inspectCommand(),
 			runCommand(),
 			rebaseCommand(),
 			rmCommand(),

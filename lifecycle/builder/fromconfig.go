@@ -56,8 +56,8 @@ func CreateFromConfig(ctx context.Context, cfg *Config, o ConfigOptions) (v1.Ima
 		for _, b := range src.Buildpacks {
 			if !set.Add(b) {
 				kept, _ := set.Lookup(b.ID(), b.Version())
-				if kept.Source != b.Source {
-					fmt.Fprintf(log, "buildpack %s from %s is already in the builder from %s; keeping that one\n", b.Ref(), b.Source, kept.Source)
+				if !sameLayer(kept, b) {
+					fmt.Fprintf(log, "buildpack %s from %s differs from the one from %s; keeping the first\n", b.Ref(), b.Source, kept.Source)
 				}
 			}
 		}
@@ -101,6 +101,13 @@ func CreateFromConfig(ctx context.Context, cfg *Config, o ConfigOptions) (v1.Ima
 		return nil, fmt.Errorf("%s: %w", cfg.Path, err)
 	}
 	return img, nil
+}
+
+// sameLayer reports whether two buildpacks come as the same layer.
+func sameLayer(a, b buildpackage.Buildpack) bool {
+	da, errA := a.Layer.DiffID()
+	db, errB := b.Layer.DiffID()
+	return errA == nil && errB == nil && da == db
 }
 
 // checkDeclared checks that the id and version a [[buildpacks]] entry
