@@ -283,3 +283,26 @@ func TestOutputsAndStore(t *testing.T) {
 		t.Error("run after rm succeeded")
 	}
 }
+
+// TestBadBuildpackOutput: --buildpack with directories and builder ids;
+// a malformed launch.toml or buildpack.toml is named in the error.
+func TestBadBuildpackOutput(t *testing.T) {
+	app := appSource(t)
+	bp := func(n string) string { p, _ := filepath.Abs(filepath.Join("testdata", "buildpacks", n)); return p }
+	r := kiln(t, "build", "bad/launch", "--builder", env.builder, "--path", app,
+		"--buildpack", "kiln-test/runtime", "--buildpack", bp("bad-launch"))
+	if r.code != 52 {
+		t.Errorf("exit code %d, want 52", r.code)
+	}
+	wantContains(t, r.out, "launch.toml", "not a valid type!")
+	r = kiln(t, "build", "bad/toml", "--builder", env.builder, "--path", app, "--buildpack", bp("bad-toml"))
+	if r.code != 2 {
+		t.Errorf("exit code %d, want 2", r.code)
+	}
+	wantContains(t, r.out, "buildpack.toml", "line")
+	// A directory buildpack works beside the builder's.
+	out := mustKiln(t, "build", "bp/dir", "--builder", env.builder, "--path", app,
+		"--buildpack", "kiln-test/runtime", "--buildpack", bp("app"))
+	wantContains(t, out, "pass: kiln-test/app@2.1.0")
+	wantNotContains(t, out, "optional-fails")
+}

@@ -56,8 +56,13 @@ func phaseTarget(c *cli.Context) descriptor.RunTarget {
 // failure.
 func phaseFailed(c *cli.Context, rel string, err error) error {
 	p := filepath.Join(c.String("layers"), rel)
+	msg := err.Error()
+	var fe *failure.Error
+	if errors.As(err, &fe) {
+		msg = fe.Err.Error() // the host names the phase itself
+	}
 	if mkErr := os.MkdirAll(filepath.Dir(p), 0o755); mkErr == nil {
-		if wErr := os.WriteFile(p, []byte(err.Error()+"\n"), 0o644); wErr == nil {
+		if wErr := os.WriteFile(p, []byte(msg+"\n"), 0o644); wErr == nil {
 			return cli.Exit("", failure.Code(err))
 		}
 	}
