@@ -81,7 +81,7 @@ func CreateFromConfig(ctx context.Context, cfg *Config, o ConfigOptions) (v1.Ima
 		return nil, fmt.Errorf("%s: reading build image %s: %w", cfg.Path, cfg.BuildImage(), err)
 	}
 	if _, _, err := cnbUser(bcfg); err != nil {
-		return nil, bad("%s: build image %s: %w", cfg.Path, cfg.BuildImage(), err)
+		return nil, bad("%s: build image %s is not a CNB build image: its env must set CNB_USER_ID and CNB_GROUP_ID to numeric ids", cfg.Path, cfg.BuildImage())
 	}
 	if want := cfg.Stack.ID; want != "" {
 		if got := bcfg.Config.Labels[labels.StackID]; got != "" && got != want {
