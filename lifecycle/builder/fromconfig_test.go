@@ -257,6 +257,17 @@ image = "run:1"
 	if d := cmp.Diff(pll, ll); d != "" {
 		t.Errorf("builder layers label differs from the package's (-package +builder):\n%s", d)
 	}
+	// the buildpacks from the package are where kiln build looks for them
+	b, err := Open(bg, img, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lookup := descriptor.NewLookup(b.BuildpacksDir())
+	for _, ref := range [][2]string{{"acme/meta", "0.1.0"}, {"acme/go", "1.0.0"}, {"acme/node", "2.0.0"}} {
+		if _, err := lookup.Find(ref[0], ref[1]); err != nil {
+			t.Errorf("unpacked builder: %v", err)
+		}
+	}
 	// the builder's manifest names the layers in its own (Docker) style
 	m, _ := img.Manifest()
 	for _, l := range m.Layers {
