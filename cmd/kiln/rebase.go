@@ -62,6 +62,10 @@ func runRebase(c *cli.Context) error {
 	w := c.App.Writer
 	fmt.Fprintf(w, "old run image: %s\n", res.Old.Reference)
 	fmt.Fprintf(w, "new run image: %s\n", res.New.Reference)
-	fmt.Fprintf(w, "Successfully rebased %s (%s)\n%s\n", name, res.Output, res.Digest)
+	where := res.Output.Kind.String()
+	if res.Output.Kind == imageio.Layout || res.Output.Kind == imageio.Archive {
+		where = res.Output.String()
+	}
+	fmt.Fprintf(w, "Successfully rebased %s (%s)\n%s\n", name, where, res.Digest)
 	return nil
 }

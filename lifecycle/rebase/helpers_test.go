@@ -1,6 +1,8 @@
 package rebase
 
 import (
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -28,10 +30,10 @@ type testRegistry struct {
 	uploads  []string // digests of blob uploads that finished
 }
 
-func newRegistry(t *testing.T) *testRegistry {
+func newRegistry(t testing.TB) *testRegistry {
 	t.Helper()
 	r := &testRegistry{}
-	reg := registry.New()
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		p := req.URL.Path
 		r.mu.Lock()
@@ -64,7 +66,7 @@ func (r *testRegistry) seen() (gets, uploads []string) {
 
 // newIO is an imageio.IO with anonymous registry access and a store in a
 // temp dir.
-func newIO(t *testing.T) *imageio.IO {
+func newIO(t testing.TB) *imageio.IO {
 	t.Helper()
 	store, err := imageio.OpenStore(t.TempDir())
 	if err != nil {
@@ -95,7 +97,7 @@ func defaultBase() baseSpec {
 
 // makeBase is a random run image with the CNB base labels and an
 // empty-layer history entry on top.
-func makeBase(t *testing.T, s baseSpec) v1.Image {
+func makeBase(t testing.TB, s baseSpec) v1.Image {
 	t.Helper()
 	img, err := random.Image(512, int64(s.layers))
 	if err != nil {
@@ -132,11 +134,17 @@ func makeBase(t *testing.T, s baseSpec) v1.Image {
 
 // makeApp puts three app layers on base and labels the result the way the
 // exporter does.
-func makeApp(t *testing.T, base v1.Image, ri labels.RunImage) v1.Image {
+func makeApp(t testing.TB, base v1.Image, ri labels.RunImage) v1.Image {
+	t.Helper()
+	return makeAppSized(t, base, ri, 300)
+}
+
+// makeAppSized is makeApp with app layers of about size bytes each.
+func makeAppSized(t testing.TB, base v1.Image, ri labels.RunImage, size int64) v1.Image {
 	t.Helper()
 	var adds []mutate.Addendum
 	for i, what := range []string{"acme/rt:rt", "app", "launcher"} {
-		l, err := random.Layer(int64(300+i), types.DockerLayer)
+		l, err := random.Layer(size+int64(i), types.DockerLayer)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,7 +203,7 @@ func makeApp(t *testing.T, base v1.Image, ri labels.RunImage) v1.Image {
 	return img
 }
 
-func digestOf(t *testing.T, img v1.Image) v1.Hash {
+func digestOf(t testing.TB, img v1.Image) v1.Hash {
 	t.Helper()
 	d, err := img.Digest()
 	if err != nil {
@@ -204,7 +212,7 @@ func digestOf(t *testing.T, img v1.Image) v1.Hash {
 	return d
 }
 
-func configOf(t *testing.T, img v1.Image) *v1.ConfigFile {
+func configOf(t testing.TB, img v1.Image) *v1.ConfigFile {
 	t.Helper()
 	cfg, err := img.ConfigFile()
 	if err != nil {
@@ -213,7 +221,7 @@ func configOf(t *testing.T, img v1.Image) *v1.ConfigFile {
 	return cfg
 }
 
-func lifecycleOf(t *testing.T, img v1.Image) labels.Lifecycle {
+func lifecycleOf(t testing.TB, img v1.Image) labels.Lifecycle {
 	t.Helper()
 	var md labels.Lifecycle
 	if ok, err := labels.Decode(configOf(t, img), labels.LifecycleMetadata, &md); !ok || err != nil {
@@ -223,7 +231,7 @@ func lifecycleOf(t *testing.T, img v1.Image) labels.Lifecycle {
 }
 
 // layerDigests lists an image's layer digests from its manifest.
-func layerDigests(t *testing.T, img v1.Image) []string {
+func layerDigests(t testing.TB, img v1.Image) []string {
 	t.Helper()
 	m, err := img.Manifest()
 	if err != nil {
@@ -236,7 +244,7 @@ func layerDigests(t *testing.T, img v1.Image) []string {
 	return out
 }
 
-func push(t *testing.T, iio *imageio.IO, ref string, img v1.Image) {
+func push(t testing.TB, iio *imageio.IO, ref string, img v1.Image) {
 	t.Helper()
 	if err := iio.Write(t.Context(), imageio.Location{Kind: imageio.Registry, Name: ref}, img); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package rebase
 
 import (
 	"bytes"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -288,4 +289,26 @@ func mustHash(t *testing.T, s string) v1.Hash {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// BenchmarkRunPublish rebases apps of different sizes in a registry: the
+// time does not depend on the app's size, since no layer moves.
+func BenchmarkRunPublish(b *testing.B) {
+	for _, size := range []int64{1 << 10, 32 << 20} {
+		b.Run(fmt.Sprintf("app=%dKiB", size>>10), func(b *testing.B) {
+			reg := newRegistry(b)
+			iio := newIO(b)
+			runRef := reg.host + "/stack/run:latest"
+			appRef := reg.host + "/team/app:latest"
+			base := makeBase(b, defaultBase())
+			push(b, iio, runRef, base)
+			push(b, iio, appRef, makeAppSized(b, base, labels.RunImage{Image: runRef}, size))
+			b.ResetTimer()
+			for range b.N {
+				if _, err := Run(b.Context(), iio, RunOptions{Image: appRef, Publish: true}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
