@@ -223,6 +223,27 @@ func TestRunOutput(t *testing.T) {
 	if digestOf(t, still) != digestOf(t, app) {
 		t.Error("the registry image changed though --output was given")
 	}
+
+	// A run image from an OCI layout is outside the recorded lineage; once
+	// forced, it is recorded by its location and image ID.
+	runDir := filepath.Join(t.TempDir(), "run")
+	layoutRun := makeBase(t, defaultBase())
+	if err := iio.Write(t.Context(), imageio.Location{Kind: imageio.Layout, Path: runDir}, layoutRun); err != nil {
+		t.Fatal(err)
+	}
+	o := RunOptions{Image: appRef, Publish: true, RunImage: "oci:" + runDir, Output: &imageio.Location{Kind: imageio.Layout, Path: filepath.Join(t.TempDir(), "out2")}}
+	if _, err := Run(t.Context(), iio, o); failure.Code(err) != failure.RebaseRefused {
+		t.Errorf("layout run image without --force: %v, want a refusal", err)
+	}
+	o.Force = true
+	res, err = Run(t.Context(), iio, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := layoutRun.ConfigName()
+	if want := (labels.RunImage{Image: "oci:" + runDir, Reference: id.String(), TopLayer: res.New.TopLayer}); !cmp.Equal(want, res.New) {
+		t.Errorf("runImage %+v, want %+v", res.New, want)
+	}
 }
 
 // TestRunFailures: each failure has its exit code and names what failed.
