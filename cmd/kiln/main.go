@@ -36,7 +36,7 @@ func newApp() *cli.App {
 		Version:              version,
 		EnableBashCompletion: true,
 		Commands: []*cli.Command{
-			buildCommand(),
+			withDefaultBuilder(buildCommand()),
 			builderCommand(),
 			buildpackCommand(),
 			imagesCommand(),
@@ -45,6 +45,7 @@ func newApp() *cli.App {
 			rebaseCommand(),
 			rmCommand(),
 			phaseCommand(),
+			stackCommand(),
 		},
 	}
 }

@@ -1,0 +1,343 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/urfave/cli/v2"
+
+	"github.com/kiln-build/kiln/lifecycle/archive"
+	"github.com/kiln-build/kiln/lifecycle/builder"
+	"github.com/kiln-build/kiln/lifecycle/descriptor"
+	"github.com/kiln-build/kiln/lifecycle/failure"
+	"github.com/kiln-build/kiln/lifecycle/imageio"
+	debianbookworm "github.com/kiln-build/kiln/stacks/debian-bookworm"
+	"github.com/kiln-build/kiln/stacks/stack"
+)
+
+// defaultBuilderName is the local-store name of kiln's default builder.
+const defaultBuilderName = "kiln/default-builder:latest"
+
+// labelDefaultBuilderSource fingerprints what the default builder was made
+// from (the stack recipe and the buildpacks); a kiln whose fingerprint
+// differs makes it again.
+const labelDefaultBuilderSource = "io.kiln.default-builder.source"
+
+// withDefaultBuilder makes cmd (kiln build) fall back to the default
+// builder when neither --builder nor KILN_BUILDER names one: the builder
+// is made in the local store the first time and reused afterwards.
+func withDefaultBuilder(cmd *cli.Command) *cli.Command {
+	action := cmd.Action
+	cmd.Action = func(c *cli.Context) error {
+		// Bad arguments are reported by the command itself, before any
+		// builder is made.
+		if c.String("builder") == "" && c.NArg() == 1 {
+			iio, cache, err := setup()
+			if err != nil {
+				return err
+			}
+			ref, err := ensureDefaultBuilder(c.Context, iio, cache, c.App.ErrWriter)
+			if err != nil {
+				return err
+			}
+			if err := c.Set("builder", ref); err != nil {
+				return fmt.Errorf("using the default builder: %w", err)
+			}
+		}
+		return action(c)
+	}
+	return cmd
+}
+
+// ensureDefaultBuilder returns the name of the default builder in the local
+// store, making it first when it is missing or was made from other
+// buildpacks or another stack recipe. The stack's run image is put into the
+// store too, as the builder names it.
+func ensureDefaultBuilder(ctx context.Context, iio *imageio.IO, cache string, log io.Writer) (string, error) {
+	s, err := debianbookworm.Stack()
+	if err != nil {
+		return "", failure.New("default builder", failure.Generic, err)
+	}
+	bps, err := openBuildpacks(ctx, filepath.Join(cache, "work"))
+	if err != nil {
+		return "", failure.New("default builder", failure.Generic, err)
+	}
+	defer bps.Close()
+	source := defaultBuilderSource(s, bps.digest)
+
+	store := iio.Store()
+	img, err := store.Image(defaultBuilderName)
+	current := false
+	if err == nil {
+		cfg, cerr := img.ConfigFile()
+		current = cerr == nil && cfg.Config.Labels[labelDefaultBuilderSource] == source
+	} else if !errors.Is(err, imageio.ErrNotFound) {
+		return "", failure.New("default builder", failure.Generic, err)
+	}
+	_, runErr := store.Image(s.RunImageName())
+	if current && runErr == nil {
+		return defaultBuilderName, nil
+	}
+
+	if img == nil {
+		fmt.Fprintf(log, "==> kiln's default builder %s is not in the local store yet: making it once\n", defaultBuilderName)
+		fmt.Fprintf(log, "==> (stack %s with mmdebstrap, then the buildpacks; the first time takes a few minutes)\n", s.Name)
+	} else if !current {
+		fmt.Fprintf(log, "==> the default builder %s was made from other buildpacks or another stack: making it again\n", defaultBuilderName)
+	}
+	imgs, err := buildStack(ctx, s, cache, false, log)
+	if err != nil {
+		return "", err
+	}
+	for _, w := range []struct {
+		kind, name string
+		img        v1.Image
+	}{{"build", s.BuildImageName(), imgs.Build}, {"run", s.RunImageName(), imgs.Run}} {
+		if err := writeStackImage(ctx, iio, log, w.kind, imageio.Location{Kind: imageio.Store, Name: w.name}, w.img); err != nil {
+			return "", err
+		}
+	}
+	if current {
+		return defaultBuilderName, nil
+	}
+
+	fmt.Fprintf(log, "==> adding %d buildpacks: %s\n", len(bps.list), strings.Join(bps.refs(), ", "))
+	tmp, err := os.MkdirTemp(filepath.Join(cache, "work"), "default-builder-")
+	if err != nil {
+		return "", failure.New("default builder", failure.Generic, fmt.Errorf("creating a work directory: %w", err))
+	}
+	defer os.RemoveAll(tmp)
+	b, err := builder.Create(ctx, imgs.Build, builder.CreateOptions{
+		Buildpacks:  bps.list,
+		Order:       bps.order,
+		Run:         builder.RunImages{Images: []builder.RunImage{{Image: s.RunImageName()}}},
+		Description: "kiln's default builder: the " + s.Name + " stack and kiln's buildpacks",
+		Version:     version,
+		TempDir:     tmp,
+	})
+	if err != nil {
+		return "", failure.New("default builder", failure.Generic, fmt.Errorf("creating the default builder: %w", err))
+	}
+	if b, err = withLabel(b, labelDefaultBuilderSource, source); err != nil {
+		return "", failure.New("default builder", failure.Generic, err)
+	}
+	if err := store.Put(ctx, defaultBuilderName, b); err != nil {
+		return "", failure.New("default builder", failure.Generic, fmt.Errorf("writing the default builder: %w", err))
+	}
+	d, err := b.Digest()
+	if err != nil {
+		return "", failure.New("default builder", failure.Generic, err)
+	}
+	fmt.Fprintf(log, "==> default builder ready: %s %s\n", defaultBuilderName, d)
+	return defaultBuilderName, nil
+}
+
+// defaultBuilderSource fingerprints the stack recipes and the buildpacks.
+func defaultBuilderSource(s *stack.Stack, buildpacksDigest string) string {
+	build, run := s.Recipes()
+	h := sha256.New()
+	fmt.Fprintf(h, "kiln-default-builder/1\n%s\n%s\n%s\n", build.Key(), run.Key(), buildpacksDigest)
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+func withLabel(img v1.Image, key, value string) (v1.Image, error) {
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading builder config: %w", err)
+	}
+	cfg = cfg.DeepCopy()
+	if cfg.Config.Labels == nil {
+		cfg.Config.Labels = map[string]string{}
+	}
+	cfg.Config.Labels[key] = value
+	out, err := mutate.ConfigFile(img, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("setting label %s: %w", key, err)
+	}
+	return out, nil
+}
+
+// buildpackSet is the first-party buildpacks unpacked in a directory.
+type buildpackSet struct {
+	list   []*descriptor.Buildpack
+	order  descriptor.Order
+	digest string // of the tree they came from
+	tmp    string // removed by Close, when the tree was unpacked
+}
+
+func (b *buildpackSet) Close() {
+	if b.tmp != "" {
+		os.RemoveAll(b.tmp)
+	}
+}
+
+func (b *buildpackSet) refs() []string {
+	out := make([]string, len(b.list))
+	for i, bp := range b.list {
+		out[i] = bp.Buildpack.ID + "@" + bp.Buildpack.Version
+	}
+	return out
+}
+
+// openBuildpacks finds kiln's first-party buildpacks: the directory
+// $KILN_BUILDPACKS, else the tree embedded by `make build`, else a
+// "buildpacks" directory beside the kiln binary. A tree holds buildpack
+// directories (each with buildpack.toml, at any depth) and may hold an
+// order.toml at its top; without one, the order is derived (see
+// derivedOrder). An embedded tree is unpacked under workDir.
+func openBuildpacks(ctx context.Context, workDir string) (*buildpackSet, error) {
+	set := &buildpackSet{}
+	var dir string
+	switch {
+	case os.Getenv("KILN_BUILDPACKS") != "":
+		dir = os.Getenv("KILN_BUILDPACKS")
+	case len(buildpacksTar) > 0:
+		if err := os.MkdirAll(workDir, 0o755); err != nil {
+			return nil, fmt.Errorf("creating %s: %w", workDir, err)
+		}
+		tmp, err := os.MkdirTemp(workDir, "buildpacks-")
+		if err != nil {
+			return nil, fmt.Errorf("unpacking kiln's buildpacks: %w", err)
+		}
+		set.tmp, dir = tmp, tmp
+		if err := archive.Extract(ctx, bytes.NewReader(buildpacksTar), tmp, archive.ExtractOptions{}); err != nil {
+			set.Close()
+			return nil, fmt.Errorf("unpacking kiln's embedded buildpacks: %w", err)
+		}
+	default:
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("finding kiln's buildpacks: %w", err)
+		}
+		dir = filepath.Join(filepath.Dir(exe), "buildpacks")
+		if _, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("this kiln has no embedded buildpacks and none at %s (build kiln with `make build`, or set KILN_BUILDPACKS to a directory of buildpacks): %w", dir, err)
+		}
+	}
+	if err := set.load(dir); err != nil {
+		set.Close()
+		return nil, err
+	}
+	return set, nil
+}
+
+// load reads the buildpacks and the order under dir and fingerprints the
+// tree.
+func (b *buildpackSet) load(dir string) error {
+	h := sha256.New()
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%q %o\n", filepath.ToSlash(rel), info.Mode())
+		switch {
+		case d.Type()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(h, "-> %q\n", target)
+		case d.Type().IsRegular():
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(h, f)
+			f.Close()
+			if err != nil {
+				return err
+			}
+		case d.IsDir() && p != dir:
+			if _, err := os.Stat(filepath.Join(p, descriptor.BuildpackFile)); err == nil {
+				bp, err := descriptor.ReadBuildpack(p)
+				if err != nil {
+					return err
+				}
+				b.list = append(b.list, bp)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("reading kiln's buildpacks in %s: %w", dir, err)
+	}
+	if len(b.list) == 0 {
+		return fmt.Errorf("reading kiln's buildpacks in %s: no buildpack.toml found", dir)
+	}
+	slices.SortFunc(b.list, func(x, y *descriptor.Buildpack) int { return strings.Compare(x.Buildpack.ID, y.Buildpack.ID) })
+	b.digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
+	orderPath := filepath.Join(dir, descriptor.OrderFile)
+	if _, err := os.Stat(orderPath); err == nil {
+		if b.order, err = descriptor.ReadOrder(orderPath); err != nil {
+			return err
+		}
+	} else {
+		b.order = derivedOrder(b.list)
+	}
+	return b.fillVersions(orderPath)
+}
+
+// fillVersions gives every order entry without a version the version of
+// the buildpack with that id.
+func (b *buildpackSet) fillVersions(orderPath string) error {
+	for gi, g := range b.order {
+		for ei, e := range g.Group {
+			if e.Version != "" {
+				continue
+			}
+			i := slices.IndexFunc(b.list, func(bp *descriptor.Buildpack) bool { return bp.Buildpack.ID == e.ID })
+			if i < 0 {
+				return fmt.Errorf("%s: [[order]] #%d names buildpack %s, which is not among kiln's buildpacks", orderPath, gi+1, e.ID)
+			}
+			b.order[gi].Group[ei].Version = b.list[i].Buildpack.Version
+		}
+	}
+	return nil
+}
+
+// procfileID is the buildpack that adds Procfile processes to any app.
+const procfileID = "kiln/procfile"
+
+// derivedOrder is the order used when the buildpacks come without an
+// order.toml: one group per language buildpack (by id), each followed by
+// the Procfile buildpack as optional, then the Procfile buildpack alone.
+func derivedOrder(bps []*descriptor.Buildpack) descriptor.Order {
+	var procfile *descriptor.Buildpack
+	for _, bp := range bps {
+		if bp.Buildpack.ID == procfileID {
+			procfile = bp
+		}
+	}
+	var order descriptor.Order
+	for _, bp := range bps {
+		if bp == procfile {
+			continue
+		}
+		g := descriptor.Group{Group: []descriptor.GroupEntry{{ID: bp.Buildpack.ID, Version: bp.Buildpack.Version}}}
+		if procfile != nil {
+			g.Group = append(g.Group, descriptor.GroupEntry{ID: procfile.Buildpack.ID, Version: procfile.Buildpack.Version, Optional: true})
+		}
+		order = append(order, g)
+	}
+	if procfile != nil {
+		order = append(order, descriptor.Group{Group: []descriptor.GroupEntry{{ID: procfile.Buildpack.ID, Version: procfile.Buildpack.Version}}})
+	}
+	return order
+}
