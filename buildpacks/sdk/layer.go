@@ -46,9 +46,13 @@ type Layer struct {
 	Name  string
 	Path  string
 	Types LayerTypes
-	// Metadata goes under [metadata]. Reuse sets it to the key; a
-	// buildpack may add entries afterwards.
+	// Metadata goes under [metadata]. Reuse sets it to the key.
 	Metadata map[string]any
+	// Info is written under [metadata.info]: facts about the contents
+	// (such as the exact version a range resolved to) that are not part
+	// of the reuse key. Reuse restores it when the layer is reused and
+	// empties it otherwise.
+	Info map[string]any
 
 	tomlPath  string
 	restored  map[string]any // [metadata] of the restored <layer>.toml
@@ -83,6 +87,7 @@ func openLayer(layersDir, name string, types LayerTypes, log *Logger) (*Layer, e
 		Path:     filepath.Join(layersDir, name),
 		Types:    types,
 		Metadata: map[string]any{},
+		Info:     map[string]any{},
 		tomlPath: filepath.Join(layersDir, name+".toml"),
 		log:      log,
 	}
@@ -129,21 +134,30 @@ func (l *Layer) Reuse(key any) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("metadata key of layer %s: %w", l.Name, err)
 	}
+	if _, ok := want[infoKey]; ok {
+		return false, fmt.Errorf("metadata key of layer %s: %q is reserved for Layer.Info", l.Name, infoKey)
+	}
 	l.Metadata = want
+	l.Info = map[string]any{}
 	if !l.hadTOML {
 		l.log.Step("Creating layer %s (%s): no cached layer", l.Name, l.Types)
 		return false, l.reset()
 	}
-	if diff := keyDiff(normalizeValue(l.restored).(map[string]any), want); diff != "" {
+	old := normalizeValue(l.restored).(map[string]any)
+	info, _ := old[infoKey].(map[string]any)
+	delete(old, infoKey)
+	if diff := keyDiff(old, want); diff != "" {
 		l.log.Step("Rebuilding layer %s (%s): %s", l.Name, l.Types, diff)
 		return false, l.reset()
 	}
 	fi, err := os.Stat(l.Path)
 	switch {
 	case err == nil && fi.IsDir():
+		l.restoreInfo(info)
 		l.log.Step("Reusing cached layer %s", l.Name)
 		return true, nil
 	case errors.Is(err, fs.ErrNotExist) && l.Types.Launch && !l.Types.Cache && !l.Types.Build:
+		l.restoreInfo(info)
 		l.fromImage = true
 		l.log.Step("Reusing layer %s from the previous image", l.Name)
 		return true, nil
@@ -152,6 +166,15 @@ func (l *Layer) Reuse(key any) (bool, error) {
 	}
 	l.log.Step("Rebuilding layer %s (%s): its contents were not restored", l.Name, l.Types)
 	return false, l.reset()
+}
+
+// infoKey is the [metadata] table that holds Layer.Info.
+const infoKey = "info"
+
+func (l *Layer) restoreInfo(info map[string]any) {
+	for k, v := range info {
+		l.Info[k] = v
+	}
 }
 
 // Reset wipes the layer and creates its empty directory, for layers that
@@ -212,10 +235,17 @@ func (l *Layer) write() error {
 			return fmt.Errorf("creating layer %s: %w", l.Path, err)
 		}
 	}
+	md := make(map[string]any, len(l.Metadata)+1)
+	for k, v := range l.Metadata {
+		md[k] = v
+	}
+	if len(l.Info) > 0 {
+		md[infoKey] = l.Info
+	}
 	f := struct {
 		Types    LayerTypes     `toml:"types"`
 		Metadata map[string]any `toml:"metadata,omitempty"`
-	}{l.Types, l.Metadata}
+	}{l.Types, md}
 	var buf bytes.Buffer
 	if err := toml.NewEncoder(&buf).Encode(f); err != nil {
 		return fmt.Errorf("encoding %s: %w", l.tomlPath, err)

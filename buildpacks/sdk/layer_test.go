@@ -228,3 +228,46 @@ func TestLayerRemoveAndReset(t *testing.T) {
 		t.Errorf("layers dir (-want +got):\n%s", diff)
 	}
 }
+
+func TestLayerInfo(t *testing.T) {
+	dir := t.TempDir()
+	build := func() (*Layer, bool, *BuildContext) {
+		bc := &BuildContext{LayersDir: dir, Log: NewLogger(nil)}
+		l, err := bc.Layer("npm", LayerTypes{Build: true, Cache: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reused, err := l.Reuse(map[string]string{"node": "22.1.0"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l, reused, bc
+	}
+	l, reused, bc := build()
+	if reused {
+		t.Fatal("first build reused")
+	}
+	l.Info["npm-version"] = "10.9.2"
+	if err := bc.finish(); err != nil {
+		t.Fatal(err)
+	}
+	l, reused, bc = build()
+	if !reused {
+		t.Fatal("info in the metadata prevented reuse")
+	}
+	if diff := cmp.Diff(map[string]any{"npm-version": "10.9.2"}, l.Info); diff != "" {
+		t.Errorf("restored info (-want +got):\n%s", diff)
+	}
+	if err := bc.finish(); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(filepath.Join(dir, "npm.toml"))
+	if !strings.Contains(string(got), "[metadata.info]") || !strings.Contains(string(got), `npm-version = "10.9.2"`) {
+		t.Errorf("npm.toml lost the info:\n%s", got)
+	}
+	bc2 := &BuildContext{LayersDir: dir, Log: NewLogger(nil)}
+	l2, _ := bc2.Layer("x", LayerTypes{Cache: true})
+	if _, err := l2.Reuse(map[string]string{"info": "x"}); err == nil {
+		t.Error("a key using the reserved info name was accepted")
+	}
+}
