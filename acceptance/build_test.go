@@ -20,7 +20,7 @@ import (
 	"github.com/kiln-build/kiln/lifecycle/labels"
 )
 
-func pull(t *testing.T, ref string) v1.Image {
+func pull(t testing.TB, ref string) v1.Image {
 	t.Helper()
 	img, err := imageio.New(nil, imageio.WithKeychain(authn.NewMultiKeychain())).Remote(context.Background(), ref)
 	if err != nil {
@@ -32,7 +32,7 @@ func pull(t *testing.T, ref string) v1.Image {
 var digestRE = regexp.MustCompile(`sha256:[0-9a-f]{64}`)
 
 // builtDigest is the digest kiln build printed last.
-func builtDigest(t *testing.T, out string) string {
+func builtDigest(t testing.TB, out string) string {
 	t.Helper()
 	all := digestRE.FindAllString(out, -1)
 	if len(all) == 0 {

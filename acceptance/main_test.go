@@ -182,7 +182,7 @@ type result struct {
 
 // kiln runs the kiln binary with args and returns its combined output and
 // exit code.
-func kiln(t *testing.T, args ...string) result {
+func kiln(t testing.TB, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -201,7 +201,7 @@ func kiln(t *testing.T, args ...string) result {
 }
 
 // mustKiln runs kiln and fails the test unless it exits 0.
-func mustKiln(t *testing.T, args ...string) string {
+func mustKiln(t testing.TB, args ...string) string {
 	t.Helper()
 	r := kiln(t, args...)
 	if r.code != 0 {
@@ -210,7 +210,7 @@ func mustKiln(t *testing.T, args ...string) string {
 	return r.out
 }
 
-func wantContains(t *testing.T, out string, wants ...string) {
+func wantContains(t testing.TB, out string, wants ...string) {
 	t.Helper()
 	for _, w := range wants {
 		if !strings.Contains(out, w) {
@@ -219,7 +219,7 @@ func wantContains(t *testing.T, out string, wants ...string) {
 	}
 }
 
-func wantNotContains(t *testing.T, out string, nots ...string) {
+func wantNotContains(t testing.TB, out string, nots ...string) {
 	t.Helper()
 	for _, w := range nots {
 		if strings.Contains(out, w) {
@@ -229,7 +229,7 @@ func wantNotContains(t *testing.T, out string, nots ...string) {
 }
 
 // appSource copies testdata/app to a fresh dir (so tests can change it).
-func appSource(t *testing.T) string {
+func appSource(t testing.TB) string {
 	t.Helper()
 	dst := filepath.Join(t.TempDir(), "app")
 	if out, err := exec.Command("cp", "-a", filepath.Join("testdata", "app"), dst).CombinedOutput(); err != nil {

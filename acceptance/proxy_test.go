@@ -13,12 +13,13 @@ import (
 )
 
 // countingProxy sits in front of the registry and counts the blob bytes
-// pushed through it (PATCH and PUT bodies of blob uploads), so benchmarks
-// report what a build really uploaded.
+// pushed through it (PATCH and PUT bodies of blob uploads) and fetched
+// (GET of blobs), so benchmarks report what really moved.
 type countingProxy struct {
-	Host     string
-	uploaded atomic.Int64
-	srv      *http.Server
+	Host       string
+	uploaded   atomic.Int64
+	downloaded atomic.Int64
+	srv        *http.Server
 }
 
 func startCountingProxy(target string) (*countingProxy, error) {
@@ -39,6 +40,9 @@ func startCountingProxy(target string) (*countingProxy, error) {
 		// Location headers from the registry name its own address; the
 		// client follows them relative to us because the proxy rewrites
 		// nothing else: the registry builds them from the Host header.
+		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/sha256:") {
+			w = &countingWriter{ResponseWriter: w, n: &p.downloaded}
+		}
 		rp.ServeHTTP(w, r)
 	})}
 	go p.srv.Serve(l)
@@ -48,7 +52,21 @@ func startCountingProxy(target string) (*countingProxy, error) {
 // Uploaded is the number of blob bytes pushed so far.
 func (p *countingProxy) Uploaded() int64 { return p.uploaded.Load() }
 
+// Downloaded is the number of blob bytes fetched so far.
+func (p *countingProxy) Downloaded() int64 { return p.downloaded.Load() }
+
 func (p *countingProxy) Close() { p.srv.Close() }
+
+type countingWriter struct {
+	http.ResponseWriter
+	n *atomic.Int64
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	n, err := c.ResponseWriter.Write(b)
+	c.n.Add(int64(n))
+	return n, err
+}
 
 type countingBody struct {
 	io.ReadCloser
