@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kiln-build/kiln/buildpacks/internal/nodepkg"
+	"github.com/kiln-build/kiln/buildpacks/internal/semver"
+	"github.com/kiln-build/kiln/buildpacks/sdk"
+)
+
+func TestNodeRequest(t *testing.T) {
+	published := []semver.Version{}
+	for _, v := range []string{"18.20.8", "20.9.0", "20.20.2", "22.23.3", "24.21.0", "26.10.0"} {
+		published = append(published, semver.MustParse(v))
+	}
+	tests := []struct {
+		name       string
+		engines    string
+		env        string
+		files      map[string]string
+		want       string // resolved against published
+		wantSource string
+		wantExact  bool
+		wantErr    string
+	}{
+		{name: "default", want: "24.21.0", wantSource: "default"},
+		{name: "engines range", engines: ">=18 <21", want: "20.20.2", wantSource: "engines.node"},
+		{name: "engines caret", engines: "^22.1", want: "22.23.3"},
+		{name: "env wins", engines: "18", env: "20.x", want: "20.20.2", wantSource: "BP_NODE_VERSION"},
+		{name: "engines beat nvmrc", engines: "18", files: map[string]string{".nvmrc": "20"}, want: "18.20.8"},
+		{name: "nvmrc exact", files: map[string]string{".nvmrc": "v20.9.0\n"}, want: "20.9.0", wantSource: ".nvmrc", wantExact: true},
+		{name: "nvmrc lts alias", files: map[string]string{".nvmrc": "lts/iron # the 20 line\n"}, want: "20.20.2"},
+		{name: "nvmrc lts star", files: map[string]string{".nvmrc": "lts/*"}, want: "24.21.0"},
+		{name: "nvmrc node", files: map[string]string{".nvmrc": "node"}, want: "26.10.0"},
+		{name: "node-version", files: map[string]string{".node-version": "22"}, want: "22.23.3", wantSource: ".node-version"},
+		{name: "nvmrc before node-version", files: map[string]string{".nvmrc": "18", ".node-version": "22"}, want: "18.20.8"},
+		{name: "bad engines", engines: "twenty", wantErr: "engines.node in package.json"},
+		{name: "bad nvmrc", files: map[string]string{".nvmrc": "lts/unknown-name"}, wantErr: ".nvmrc"},
+		{name: "unsatisfiable", engines: ">=99", want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for n, c := range tt.files {
+				os.WriteFile(filepath.Join(dir, n), []byte(c), 0o644)
+			}
+			pkg := &nodepkg.Package{Engines: map[string]string{}}
+			if tt.engines != "" {
+				pkg.Engines["node"] = tt.engines
+			}
+			r, err := nodeRequest(dir, pkg, tt.env)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ok := semver.MaxSatisfying(published, r.Range)
+			if tt.want == "" {
+				if ok {
+					t.Errorf("%q resolved to %s, want nothing", r.Raw, got)
+				}
+				return
+			}
+			if !ok || got.String() != tt.want {
+				t.Errorf("%q resolved to %s (%v), want %s", r.Raw, got, ok, tt.want)
+			}
+			if !strings.Contains(r.Source, tt.wantSource) {
+				t.Errorf("source %q, want %q", r.Source, tt.wantSource)
+			}
+			if _, exact := r.Exact(); exact != tt.wantExact {
+				t.Errorf("exact = %v", exact)
+			}
+		})
+	}
+}
+
+func TestNpmRequest(t *testing.T) {
+	pkg := &nodepkg.Package{Engines: map[string]string{"npm": "^10.5"}}
+	r, ok, err := npmRequest(pkg, "")
+	if err != nil || !ok || r.Raw != "^10.5" {
+		t.Errorf("engines.npm: %+v %v %v", r, ok, err)
+	}
+	r, ok, err = npmRequest(pkg, "11")
+	if err != nil || !ok || r.Source != "BP_NPM_VERSION" {
+		t.Errorf("BP_NPM_VERSION: %+v %v %v", r, ok, err)
+	}
+	if _, ok, _ := npmRequest(&nodepkg.Package{}, ""); ok {
+		t.Error("npm request without one")
+	}
+	if _, _, err := npmRequest(&nodepkg.Package{Engines: map[string]string{"npm": "ten"}}, ""); err == nil {
+		t.Error("bad npm range accepted")
+	}
+}
+
+func TestStartCommand(t *testing.T) {
+	tests := []struct {
+		start nodepkg.Start
+		want  []string
+	}{
+		{nodepkg.Start{Script: "node server.js"}, []string{"node", "server.js"}},
+		{nodepkg.Start{Script: "  next start -p 3000 "}, []string{"next", "start", "-p", "3000"}},
+		{nodepkg.Start{Script: "node server.js --port $PORT"}, []string{"sh", "-c", "node server.js --port $PORT"}},
+		{nodepkg.Start{Script: "NODE_OPTIONS=--max-old-space-size=512 node a.js"}, []string{"sh", "-c", "NODE_OPTIONS=--max-old-space-size=512 node a.js"}},
+		{nodepkg.Start{Script: "npm run migrate && node a.js"}, []string{"sh", "-c", "npm run migrate && node a.js"}},
+		{nodepkg.Start{File: "lib/app.js"}, []string{"node", "lib/app.js"}},
+	}
+	for _, tt := range tests {
+		if diff := cmp.Diff(tt.want, startCommand(tt.start)); diff != "" {
+			t.Errorf("startCommand(%+v) (-want +got):\n%s", tt.start, diff)
+		}
+	}
+}
+
+func TestMergeEnv(t *testing.T) {
+	got := mergeEnv([]string{"PATH=/bin", "HOME=/h", "X=1"}, map[string]string{"PATH": "/n/bin:/bin", "A": "b"})
+	want := []string{"HOME=/h", "X=1", "A=b", "PATH=/n/bin:/bin"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestDetect(t *testing.T) {
+	dir := t.TempDir()
+	dc := &sdk.DetectContext{AppDir: dir, Log: sdk.NewLogger(nil)}
+	var df *sdk.DetectFailure
+	if _, err := detect(context.Background(), dc); !errors.As(err, &df) {
+		t.Errorf("detect without package.json = %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "package.json"), []byte("{"), 0o644)
+	plan, err := detect(context.Background(), dc)
+	if err != nil {
+		t.Fatalf("detect with a package.json (even a broken one, which the build reports) = %v", err)
+	}
+	if diff := cmp.Diff(sdk.PlanFor("node", nil), plan); diff != "" {
+		t.Errorf("plan (-want +got):\n%s", diff)
+	}
+}
+
+func TestBuildRejectsBadPackageJSON(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "package.json"), []byte("{\n  \"name\": \"x\",\n}\n"), 0o644)
+	bc := &sdk.BuildContext{AppDir: dir, LayersDir: t.TempDir(), Getenv: func(string) string { return "" }, Log: sdk.NewLogger(nil)}
+	err := build(context.Background(), bc)
+	if err == nil || !strings.Contains(err.Error(), "package.json:3:1") || sdk.Hint(err) == "" {
+		t.Errorf("error %v (hint %q), want the position and a hint", err, sdk.Hint(err))
+	}
+}
