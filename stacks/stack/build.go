@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -108,10 +109,19 @@ func (s *Stack) blame(table string, err error) error {
 // layer's times and the history entry use the image's creation time, so
 // the result is as reproducible as img. name and kind identify the image
 // in the SBOM.
+//
+// Packages whose every file the recipe removed (the run image's shell and
+// dpkg, needed only to install) are not in the image: they are left out of
+// the SBOM and of the io.kiln.packages label, which lists what the image
+// holds.
 func WithSBOM(ctx context.Context, img v1.Image, name, kind string) (v1.Image, error) {
-	pkgs, err := debian.Packages(img)
+	installed, err := debian.Packages(img)
 	if err != nil {
 		return nil, err
+	}
+	pkgs, err := presentPackages(ctx, img, installed)
+	if err != nil {
+		return nil, fmt.Errorf("checking which packages the image holds: %w", err)
 	}
 	cfg, err := img.ConfigFile()
 	if err != nil {
@@ -156,6 +166,17 @@ func WithSBOM(ctx context.Context, img v1.Image, name, kind string) (v1.Image, e
 		ncfg.Config.Labels = map[string]string{}
 	}
 	ncfg.Config.Labels[LabelSBOM] = diffID.String()
+	if len(pkgs) != len(installed) {
+		refs := make([]string, len(pkgs))
+		for i, p := range pkgs {
+			refs[i] = p.String()
+		}
+		list, err := json.Marshal(refs)
+		if err != nil {
+			return nil, fmt.Errorf("encoding label %s: %w", debian.LabelPackages, err)
+		}
+		ncfg.Config.Labels[debian.LabelPackages] = string(list)
+	}
 	out, err = mutate.ConfigFile(out, ncfg)
 	if err != nil {
 		return nil, fmt.Errorf("setting image config: %w", err)
