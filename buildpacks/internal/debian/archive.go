@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -60,10 +61,18 @@ func (a *Archive) logf(format string, args ...any) {
 	}
 }
 
-// Index fetches and verifies the suite's Packages index: InRelease must
-// carry a good signature from the keyring, and the index must have the
-// SHA-256 InRelease lists for it.
-func (a *Archive) Index(ctx context.Context) (*Index, error) {
+// Release is a verified InRelease: where the suite's Packages index is
+// and its SHA-256.
+type Release struct {
+	// PackagesSHA256 identifies the index; it changes when the suite
+	// does (at Debian point releases for a stable suite).
+	PackagesSHA256 string
+	url            string
+}
+
+// Release fetches the suite's InRelease and checks its signature with
+// gpgv against the keyring.
+func (a *Archive) Release(ctx context.Context) (*Release, error) {
 	base := a.mirror() + "/dists/" + a.Suite
 	inRelease, err := a.Fetch.Get(ctx, base+"/InRelease", nil, 16<<20)
 	if err != nil {
@@ -88,14 +97,28 @@ func (a *Archive) Index(ctx context.Context) (*Index, error) {
 	if !found {
 		return nil, fmt.Errorf("%s/InRelease lists no Packages index for %s/%s", base, a.component(), a.Arch)
 	}
-	d, err := fetch.Hex("sha256", file.sha256)
-	if err != nil {
-		return nil, fmt.Errorf("%s/InRelease: %w", base, err)
-	}
 	url := base + "/" + file.path
 	if rel.byHash {
-		// immune to the index changing between InRelease and this fetch
-		url = base + "/" + filepath.ToSlash(filepath.Dir(file.path)) + "/by-hash/SHA256/" + file.sha256
+		// immune to the index changing between InRelease and the fetch
+		url = base + "/" + path.Dir(file.path) + "/by-hash/SHA256/" + file.sha256
+	}
+	return &Release{PackagesSHA256: file.sha256, url: url}, nil
+}
+
+// Index fetches the suite's verified Packages index.
+func (a *Archive) Index(ctx context.Context) (*Index, error) {
+	rel, err := a.Release(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return a.IndexOf(ctx, rel)
+}
+
+// IndexOf fetches the Packages index rel names and checks its SHA-256.
+func (a *Archive) IndexOf(ctx context.Context, rel *Release) (*Index, error) {
+	d, err := fetch.Hex("sha256", rel.PackagesSHA256)
+	if err != nil {
+		return nil, fmt.Errorf("%s InRelease: %w", a.Suite, err)
 	}
 	tmp, err := os.CreateTemp("", "Packages-")
 	if err != nil {
@@ -103,7 +126,7 @@ func (a *Archive) Index(ctx context.Context) (*Index, error) {
 	}
 	tmp.Close()
 	defer os.Remove(tmp.Name())
-	if err := a.Fetch.Download(ctx, url, tmp.Name(), &d); err != nil {
+	if err := a.Fetch.Download(ctx, rel.url, tmp.Name(), &d); err != nil {
 		return nil, fmt.Errorf("fetching the %s package index: %w", a.Suite, err)
 	}
 	f, err := os.Open(tmp.Name())
@@ -113,12 +136,12 @@ func (a *Archive) Index(ctx context.Context) (*Index, error) {
 	defer f.Close()
 	r, err := unpack.Decompress(f)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", url, err)
+		return nil, fmt.Errorf("%s: %w", rel.url, err)
 	}
 	defer r.Close()
 	ix, err := ParsePackages(r)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", url, err)
+		return nil, fmt.Errorf("%s: %w", rel.url, err)
 	}
 	a.logf("Read the %s/%s package index for %s (%d packages)", a.Suite, a.component(), a.Arch, ix.Len())
 	return ix, nil
