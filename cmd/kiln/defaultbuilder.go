@@ -61,6 +61,34 @@ func withDefaultBuilder(cmd *cli.Command) *cli.Command {
 	return cmd
 }
 
+// withDefaultBuilderCommand adds `kiln builder default` to cmd (kiln
+// builder): it makes the default builder now, as kiln build would on first
+// use, and prints its name.
+func withDefaultBuilderCommand(cmd *cli.Command) *cli.Command {
+	cmd.Subcommands = append(cmd.Subcommands, &cli.Command{
+		Name:  "default",
+		Usage: "make kiln's default builder in the local store, unless it is there and current, and print its name",
+		Description: "kiln build uses " + defaultBuilderName + " when no --builder is given: the\n" +
+			debianbookworm.Name + " stack (built with mmdebstrap, cached by recipe) and kiln's buildpacks.",
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 0 {
+				return usageError("builder default: takes no arguments")
+			}
+			iio, cache, err := setup()
+			if err != nil {
+				return err
+			}
+			ref, err := ensureDefaultBuilder(c.Context, iio, cache, c.App.ErrWriter)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(c.App.Writer, ref)
+			return nil
+		},
+	})
+	return cmd
+}
+
 // ensureDefaultBuilder returns the name of the default builder in the local
 // store, making it first when it is missing or was made from other
 // buildpacks or another stack recipe. The stack's run image is put into the

@@ -37,7 +37,7 @@ func newApp() *cli.App {
 		EnableBashCompletion: true,
 		Commands: []*cli.Command{
 			withDefaultBuilder(buildCommand()),
-			builderCommand(),
+			withDefaultBuilderCommand(builderCommand()),
 			buildpackCommand(),
 			imagesCommand(),
 			inspectCommand(),
