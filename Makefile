@@ -63,3 +63,8 @@ demo: deps build
 
 clean:
 	rm -rf $(BIN) cmd/kiln/launcher.bin
+
+# buildpacks compiles kiln's first-party buildpacks into bin/buildpacks/<name>/.
+.PHONY: buildpacks
+buildpacks:
+	$(GO) run ./buildpacks/cmd/package $(BIN)/buildpacks
