@@ -32,10 +32,12 @@ launcher:
 	@mkdir -p $(BIN)
 	$(GO) build $(GOFLAGS_STATIC) -o $(BIN)/launcher ./cmd/launcher
 
-# kiln embeds the launcher it puts into every app image.
-kiln: launcher
+# kiln embeds the launcher it puts into every app image, and kiln's
+# buildpacks (a tar.gz, times and owners fixed) it makes the default builder with.
+kiln: launcher buildpacks
 	cp $(BIN)/launcher cmd/kiln/launcher.bin
-	$(GO) build $(GOFLAGS_STATIC) -tags embedlauncher -o $(BIN)/kiln ./cmd/kiln
+	set -o pipefail; tar -C $(BIN)/buildpacks --sort=name --mtime=@315532801 --owner=0 --group=0 --numeric-owner -c . | gzip -n > cmd/kiln/buildpacks.tar.gz
+	$(GO) build $(GOFLAGS_STATIC) -tags embedlauncher,embedbuildpacks -o $(BIN)/kiln ./cmd/kiln
 
 build: kiln
 
@@ -62,7 +64,7 @@ demo: deps build
 	./hack/demo.sh
 
 clean:
-	rm -rf $(BIN) cmd/kiln/launcher.bin
+	rm -rf $(BIN) cmd/kiln/launcher.bin cmd/kiln/buildpacks.tar.gz
 
 # buildpacks compiles kiln's first-party buildpacks into bin/buildpacks/<name>/.
 .PHONY: buildpacks

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -18,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/urfave/cli/v2"
 
+	"github.com/kiln-build/kiln/buildpacks"
 	"github.com/kiln-build/kiln/lifecycle/archive"
 	"github.com/kiln-build/kiln/lifecycle/builder"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
@@ -223,15 +225,15 @@ func (b *buildpackSet) refs() []string {
 // $KILN_BUILDPACKS, else the tree embedded by `make build`, else a
 // "buildpacks" directory beside the kiln binary. A tree holds buildpack
 // directories (each with buildpack.toml, at any depth) and may hold an
-// order.toml at its top; without one, the order is derived (see
-// derivedOrder). An embedded tree is unpacked under workDir.
+// order.toml at its top; without one, the order is kiln's default order
+// (see defaultOrder). An embedded tree is unpacked under workDir.
 func openBuildpacks(ctx context.Context, workDir string) (*buildpackSet, error) {
 	set := &buildpackSet{}
 	var dir string
 	switch {
 	case os.Getenv("KILN_BUILDPACKS") != "":
 		dir = os.Getenv("KILN_BUILDPACKS")
-	case len(buildpacksTar) > 0:
+	case len(buildpacksTarGz) > 0:
 		if err := os.MkdirAll(workDir, 0o755); err != nil {
 			return nil, fmt.Errorf("creating %s: %w", workDir, err)
 		}
@@ -240,7 +242,12 @@ func openBuildpacks(ctx context.Context, workDir string) (*buildpackSet, error) 
 			return nil, fmt.Errorf("unpacking kiln's buildpacks: %w", err)
 		}
 		set.tmp, dir = tmp, tmp
-		if err := archive.Extract(ctx, bytes.NewReader(buildpacksTar), tmp, archive.ExtractOptions{}); err != nil {
+		zr, err := gzip.NewReader(bytes.NewReader(buildpacksTarGz))
+		if err != nil {
+			set.Close()
+			return nil, fmt.Errorf("unpacking kiln's embedded buildpacks: %w", err)
+		}
+		if err := archive.Extract(ctx, zr, tmp, archive.ExtractOptions{}); err != nil {
 			set.Close()
 			return nil, fmt.Errorf("unpacking kiln's embedded buildpacks: %w", err)
 		}
@@ -317,7 +324,10 @@ func (b *buildpackSet) load(dir string) error {
 			return err
 		}
 	} else {
-		b.order = derivedOrder(b.list)
+		b.order = defaultOrder(b.list)
+	}
+	if len(b.order) == 0 {
+		return fmt.Errorf("reading kiln's buildpacks in %s: no group of the default order can be made from %s", dir, strings.Join(b.refs(), ", "))
 	}
 	return b.fillVersions(orderPath)
 }
@@ -340,32 +350,29 @@ func (b *buildpackSet) fillVersions(orderPath string) error {
 	return nil
 }
 
-// procfileID is the buildpack that adds Procfile processes to any app.
-const procfileID = "kiln/procfile"
-
-// derivedOrder is the order used when the buildpacks come without an
-// order.toml: one group per language buildpack (by id), each followed by
-// the Procfile buildpack as optional, then the Procfile buildpack alone.
-func derivedOrder(bps []*descriptor.Buildpack) descriptor.Order {
-	var procfile *descriptor.Buildpack
+// defaultOrder is kiln's default order (buildpacks.DefaultOrder) kept to
+// the buildpacks at hand: a group missing a required buildpack is left
+// out, as is a missing optional one.
+func defaultOrder(bps []*descriptor.Buildpack) descriptor.Order {
+	have := map[string]string{}
 	for _, bp := range bps {
-		if bp.Buildpack.ID == procfileID {
-			procfile = bp
-		}
+		have[bp.Buildpack.ID] = bp.Buildpack.Version
 	}
 	var order descriptor.Order
-	for _, bp := range bps {
-		if bp == procfile {
-			continue
+groups:
+	for _, g := range buildpacks.DefaultOrder() {
+		var dg descriptor.Group
+		for _, e := range g {
+			v, ok := have[e.ID]
+			switch {
+			case !ok && e.Optional:
+				continue
+			case !ok:
+				continue groups
+			}
+			dg.Group = append(dg.Group, descriptor.GroupEntry{ID: e.ID, Version: v, Optional: e.Optional})
 		}
-		g := descriptor.Group{Group: []descriptor.GroupEntry{{ID: bp.Buildpack.ID, Version: bp.Buildpack.Version}}}
-		if procfile != nil {
-			g.Group = append(g.Group, descriptor.GroupEntry{ID: procfile.Buildpack.ID, Version: procfile.Buildpack.Version, Optional: true})
-		}
-		order = append(order, g)
-	}
-	if procfile != nil {
-		order = append(order, descriptor.Group{Group: []descriptor.GroupEntry{{ID: procfile.Buildpack.ID, Version: procfile.Buildpack.Version}}})
+		order = append(order, dg)
 	}
 	return order
 }
