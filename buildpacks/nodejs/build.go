@@ -327,7 +327,10 @@ func (b *builder) installModules(ctx context.Context, nodeVersion string) error 
 	}
 	installHint := "fix the npm error above; `npm ci` needs a package-lock.json that matches package.json (run `npm install` and commit both)"
 
-	launch, err := bc.Layer("node_modules", sdk.LayerTypes{Launch: true, Cache: true})
+	// the layers must not be called node_modules themselves: Node.js
+	// does not look for packages in a node_modules inside a directory
+	// named node_modules
+	launch, err := bc.Layer("modules", sdk.LayerTypes{Launch: true, Cache: true})
 	if err != nil {
 		return err
 	}
@@ -351,7 +354,7 @@ func (b *builder) installModules(ctx context.Context, nodeVersion string) error 
 
 	// with a build script: all dependencies for the build, production ones
 	// for launch
-	dev, err := bc.Layer("node_modules_dev", sdk.LayerTypes{Cache: true})
+	dev, err := bc.Layer("dev-modules", sdk.LayerTypes{Cache: true})
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,7 @@
 //   - installs npm (BP_NPM_VERSION or engines.npm, else the newest npm
 //     that supports that Node.js) into a cached build layer;
 //   - installs the dependencies with `npm ci` when there is a lockfile
-//     (else `npm install`) into a launch+cache layer keyed on the lockfile
+//     (else `npm install`) into a launch+cache layer ("modules") keyed on the lockfile
 //     hash and the Node.js version, with dev dependencies pruned; when the
 //     app has a build script, dev dependencies go to a cache layer of
 //     their own, `npm run build` runs, and the launch layer gets only the
