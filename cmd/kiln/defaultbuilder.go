@@ -100,12 +100,15 @@ func ensureDefaultBuilder(ctx context.Context, iio *imageio.IO, cache string, lo
 	if err != nil {
 		return "", failure.New("default builder", failure.Generic, err)
 	}
-	bps, err := openBuildpacks(ctx, filepath.Join(cache, "work"))
+	src, err := findBuildpacks()
 	if err != nil {
 		return "", failure.New("default builder", failure.Generic, err)
 	}
-	defer bps.Close()
-	source := defaultBuilderSource(s, bps.digest)
+	bpDigest, err := src.digest()
+	if err != nil {
+		return "", failure.New("default builder", failure.Generic, err)
+	}
+	source := defaultBuilderSource(s, bpDigest)
 
 	store := iio.Store()
 	img, err := store.Image(defaultBuilderName)
@@ -143,8 +146,14 @@ func ensureDefaultBuilder(ctx context.Context, iio *imageio.IO, cache string, lo
 		return defaultBuilderName, nil
 	}
 
+	work := filepath.Join(cache, "work")
+	bps, err := src.open(ctx, work)
+	if err != nil {
+		return "", failure.New("default builder", failure.Generic, err)
+	}
+	defer bps.Close()
 	fmt.Fprintf(log, "==> adding %d buildpacks: %s\n", len(bps.list), strings.Join(bps.refs(), ", "))
-	tmp, err := os.MkdirTemp(filepath.Join(cache, "work"), "default-builder-")
+	tmp, err := os.MkdirTemp(work, "default-builder-")
 	if err != nil {
 		return "", failure.New("default builder", failure.Generic, fmt.Errorf("creating a work directory: %w", err))
 	}
@@ -199,84 +208,50 @@ func withLabel(img v1.Image, key, value string) (v1.Image, error) {
 	return out, nil
 }
 
-// buildpackSet is the first-party buildpacks unpacked in a directory.
-type buildpackSet struct {
-	list   []*descriptor.Buildpack
-	order  descriptor.Order
-	digest string // of the tree they came from
-	tmp    string // removed by Close, when the tree was unpacked
+// buildpackSource is where kiln's first-party buildpacks come from: a
+// directory, or the gzip-compressed tar embedded by `make build`.
+type buildpackSource struct {
+	dir   string
+	tarGz []byte
 }
 
-func (b *buildpackSet) Close() {
-	if b.tmp != "" {
-		os.RemoveAll(b.tmp)
-	}
-}
-
-func (b *buildpackSet) refs() []string {
-	out := make([]string, len(b.list))
-	for i, bp := range b.list {
-		out[i] = bp.Buildpack.ID + "@" + bp.Buildpack.Version
-	}
-	return out
-}
-
-// openBuildpacks finds kiln's first-party buildpacks: the directory
+// findBuildpacks finds kiln's first-party buildpacks: the directory
 // $KILN_BUILDPACKS, else the tree embedded by `make build`, else a
 // "buildpacks" directory beside the kiln binary. A tree holds buildpack
 // directories (each with buildpack.toml, at any depth) and may hold an
 // order.toml at its top; without one, the order is kiln's default order
-// (see defaultOrder). An embedded tree is unpacked under workDir.
-func openBuildpacks(ctx context.Context, workDir string) (*buildpackSet, error) {
-	set := &buildpackSet{}
-	var dir string
-	switch {
-	case os.Getenv("KILN_BUILDPACKS") != "":
-		dir = os.Getenv("KILN_BUILDPACKS")
-	case len(buildpacksTarGz) > 0:
-		if err := os.MkdirAll(workDir, 0o755); err != nil {
-			return nil, fmt.Errorf("creating %s: %w", workDir, err)
-		}
-		tmp, err := os.MkdirTemp(workDir, "buildpacks-")
-		if err != nil {
-			return nil, fmt.Errorf("unpacking kiln's buildpacks: %w", err)
-		}
-		set.tmp, dir = tmp, tmp
-		zr, err := gzip.NewReader(bytes.NewReader(buildpacksTarGz))
-		if err != nil {
-			set.Close()
-			return nil, fmt.Errorf("unpacking kiln's embedded buildpacks: %w", err)
-		}
-		if err := archive.Extract(ctx, zr, tmp, archive.ExtractOptions{}); err != nil {
-			set.Close()
-			return nil, fmt.Errorf("unpacking kiln's embedded buildpacks: %w", err)
-		}
-	default:
-		exe, err := os.Executable()
-		if err != nil {
-			return nil, fmt.Errorf("finding kiln's buildpacks: %w", err)
-		}
-		dir = filepath.Join(filepath.Dir(exe), "buildpacks")
-		if _, err := os.Stat(dir); err != nil {
-			return nil, fmt.Errorf("this kiln has no embedded buildpacks and none at %s (build kiln with `make build`, or set KILN_BUILDPACKS to a directory of buildpacks): %w", dir, err)
-		}
+// (see defaultOrder).
+func findBuildpacks() (buildpackSource, error) {
+	if d := os.Getenv("KILN_BUILDPACKS"); d != "" {
+		return buildpackSource{dir: d}, nil
 	}
-	if err := set.load(dir); err != nil {
-		set.Close()
-		return nil, err
+	if len(buildpacksTarGz) > 0 {
+		return buildpackSource{tarGz: buildpacksTarGz}, nil
 	}
-	return set, nil
+	exe, err := os.Executable()
+	if err != nil {
+		return buildpackSource{}, fmt.Errorf("finding kiln's buildpacks: %w", err)
+	}
+	dir := filepath.Join(filepath.Dir(exe), "buildpacks")
+	if _, err := os.Stat(dir); err != nil {
+		return buildpackSource{}, fmt.Errorf("this kiln has no embedded buildpacks and none at %s (build kiln with `make build`, or set KILN_BUILDPACKS to a directory of buildpacks): %w", dir, err)
+	}
+	return buildpackSource{dir: dir}, nil
 }
 
-// load reads the buildpacks and the order under dir and fingerprints the
-// tree.
-func (b *buildpackSet) load(dir string) error {
+// digest fingerprints the buildpacks without unpacking them: the embedded
+// archive's bytes, or every name, mode, link target and file of the tree.
+func (src buildpackSource) digest() (string, error) {
 	h := sha256.New()
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	if src.dir == "" {
+		h.Write(src.tarGz)
+		return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+	}
+	err := filepath.WalkDir(src.dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(dir, p)
+		rel, _ := filepath.Rel(src.dir, p)
 		info, err := d.Info()
 		if err != nil {
 			return err
@@ -296,19 +271,86 @@ func (b *buildpackSet) load(dir string) error {
 			}
 			_, err = io.Copy(h, f)
 			f.Close()
-			if err != nil {
-				return err
-			}
-		case d.IsDir() && p != dir:
-			if _, err := os.Stat(filepath.Join(p, descriptor.BuildpackFile)); err == nil {
-				bp, err := descriptor.ReadBuildpack(p)
-				if err != nil {
-					return err
-				}
-				b.list = append(b.list, bp)
-			}
+			return err
 		}
 		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("reading kiln's buildpacks in %s: %w", src.dir, err)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// open reads the buildpacks and their order, unpacking an embedded tree
+// under workDir first.
+func (src buildpackSource) open(ctx context.Context, workDir string) (*buildpackSet, error) {
+	set := &buildpackSet{}
+	dir := src.dir
+	if dir == "" {
+		if err := os.MkdirAll(workDir, 0o755); err != nil {
+			return nil, fmt.Errorf("creating %s: %w", workDir, err)
+		}
+		tmp, err := os.MkdirTemp(workDir, "buildpacks-")
+		if err != nil {
+			return nil, fmt.Errorf("unpacking kiln's buildpacks: %w", err)
+		}
+		set.tmp, dir = tmp, tmp
+		zr, err := gzip.NewReader(bytes.NewReader(src.tarGz))
+		if err != nil {
+			set.Close()
+			return nil, fmt.Errorf("unpacking kiln's embedded buildpacks: %w", err)
+		}
+		if err := archive.Extract(ctx, zr, tmp, archive.ExtractOptions{}); err != nil {
+			set.Close()
+			return nil, fmt.Errorf("unpacking kiln's embedded buildpacks: %w", err)
+		}
+	}
+	if err := set.load(dir); err != nil {
+		set.Close()
+		return nil, err
+	}
+	return set, nil
+}
+
+// buildpackSet is the first-party buildpacks in a directory.
+type buildpackSet struct {
+	list  []*descriptor.Buildpack
+	order descriptor.Order
+	tmp   string // removed by Close, when the tree was unpacked
+}
+
+func (b *buildpackSet) Close() {
+	if b.tmp != "" {
+		os.RemoveAll(b.tmp)
+	}
+}
+
+func (b *buildpackSet) refs() []string {
+	out := make([]string, len(b.list))
+	for i, bp := range b.list {
+		out[i] = bp.Buildpack.ID + "@" + bp.Buildpack.Version
+	}
+	return out
+}
+
+// load reads the buildpacks and the order under dir.
+func (b *buildpackSet) load(dir string) error {
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() || p == dir {
+			return nil
+		}
+		if _, err := os.Stat(filepath.Join(p, descriptor.BuildpackFile)); err != nil {
+			return nil
+		}
+		bp, err := descriptor.ReadBuildpack(p)
+		if err != nil {
+			return err
+		}
+		b.list = append(b.list, bp)
+		return filepath.SkipDir
 	})
 	if err != nil {
 		return fmt.Errorf("reading kiln's buildpacks in %s: %w", dir, err)
@@ -317,7 +359,6 @@ func (b *buildpackSet) load(dir string) error {
 		return fmt.Errorf("reading kiln's buildpacks in %s: no buildpack.toml found", dir)
 	}
 	slices.SortFunc(b.list, func(x, y *descriptor.Buildpack) int { return strings.Compare(x.Buildpack.ID, y.Buildpack.ID) })
-	b.digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
 	orderPath := filepath.Join(dir, descriptor.OrderFile)
 	if _, err := os.Stat(orderPath); err == nil {
 		if b.order, err = descriptor.ReadOrder(orderPath); err != nil {

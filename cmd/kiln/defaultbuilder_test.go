@@ -1,7 +1,11 @@
 package main
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,6 +45,21 @@ func group(entries ...string) descriptor.Group {
 	return g
 }
 
+// openBuildpacks finds and opens the buildpacks as ensureDefaultBuilder
+// does.
+func openBuildpacks(ctx context.Context, workDir string) (*buildpackSet, string, error) {
+	src, err := findBuildpacks()
+	if err != nil {
+		return nil, "", err
+	}
+	d, err := src.digest()
+	if err != nil {
+		return nil, "", err
+	}
+	set, err := src.open(ctx, workDir)
+	return set, d, err
+}
+
 // TestOpenBuildpacks checks the default order kept to the buildpacks at
 // hand, an order.toml overriding it, and the tree's fingerprint.
 func TestOpenBuildpacks(t *testing.T) {
@@ -50,7 +69,7 @@ func TestOpenBuildpacks(t *testing.T) {
 		writeBuildpack(t, root, n)
 	}
 	t.Setenv("KILN_BUILDPACKS", root)
-	set, err := openBuildpacks(ctx, t.TempDir())
+	set, digest, err := openBuildpacks(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,21 +89,21 @@ func TestOpenBuildpacks(t *testing.T) {
 	}
 
 	// Changing a file changes the fingerprint; reading again does not.
-	again, err := openBuildpacks(ctx, t.TempDir())
+	_, again, err := openBuildpacks(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.digest != set.digest {
+	if again != digest {
 		t.Error("the fingerprint changed without a change")
 	}
 	if err := os.WriteFile(filepath.Join(root, "go", "bin", "build"), []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	changed, err := openBuildpacks(ctx, t.TempDir())
+	_, changed, err := openBuildpacks(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if changed.digest == set.digest {
+	if changed == digest {
 		t.Error("the fingerprint did not change with a buildpack")
 	}
 
@@ -92,7 +111,7 @@ func TestOpenBuildpacks(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "order.toml"), []byte("[[order]]\n[[order.group]]\nid = \"kiln/static\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	custom, err := openBuildpacks(ctx, t.TempDir())
+	custom, _, err := openBuildpacks(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +121,7 @@ func TestOpenBuildpacks(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "order.toml"), []byte("[[order]]\n[[order.group]]\nid = \"kiln/nodejs\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := openBuildpacks(ctx, t.TempDir()); err == nil || !strings.Contains(err.Error(), "kiln/nodejs") || !strings.Contains(err.Error(), "order.toml") {
+	if _, _, err := openBuildpacks(ctx, t.TempDir()); err == nil || !strings.Contains(err.Error(), "kiln/nodejs") || !strings.Contains(err.Error(), "order.toml") {
 		t.Errorf("an order naming a missing buildpack: %v", err)
 	}
 }
@@ -111,16 +130,99 @@ func TestOpenBuildpacksErrors(t *testing.T) {
 	ctx := context.Background()
 	empty := t.TempDir()
 	t.Setenv("KILN_BUILDPACKS", empty)
-	if _, err := openBuildpacks(ctx, t.TempDir()); err == nil || !strings.Contains(err.Error(), "no buildpack.toml") {
+	if _, _, err := openBuildpacks(ctx, t.TempDir()); err == nil || !strings.Contains(err.Error(), "no buildpack.toml") {
 		t.Errorf("an empty tree: %v", err)
 	}
 	// Only buildpacks no default group can be made of.
 	writeBuildpack(t, empty, "nodejs-helper")
-	if _, err := openBuildpacks(ctx, t.TempDir()); err == nil || !strings.Contains(err.Error(), "no group") {
+	if _, _, err := openBuildpacks(ctx, t.TempDir()); err == nil || !strings.Contains(err.Error(), "no group") {
 		t.Errorf("no usable group: %v", err)
 	}
 	t.Setenv("KILN_BUILDPACKS", filepath.Join(empty, "missing"))
-	if _, err := openBuildpacks(ctx, t.TempDir()); err == nil || !strings.Contains(err.Error(), "missing") {
+	if _, _, err := openBuildpacks(ctx, t.TempDir()); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Errorf("a missing dir: %v", err)
+	}
+}
+
+// TestEmbeddedBuildpacks opens buildpacks from a gzip-compressed tar as
+// `make build` embeds them: modes and the detect symlink survive, and the
+// fingerprint is the archive's.
+func TestEmbeddedBuildpacks(t *testing.T) {
+	root := t.TempDir()
+	for _, n := range []string{"go", "procfile"} {
+		writeBuildpack(t, root, n)
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == root {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		link := ""
+		if d.Type()&fs.ModeSymlink != 0 {
+			if link, err = os.Readlink(p); err != nil {
+				return err
+			}
+		}
+		h, err := tar.FileInfoHeader(info, link)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		h.Name = "./" + filepath.ToSlash(rel)
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			_, err = tw.Write(b)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	src := buildpackSource{tarGz: buf.Bytes()}
+	d1, err := src.digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := buildpackSource{tarGz: append(bytes.Clone(buf.Bytes()), 0)}
+	if d2, _ := other.digest(); d2 == d1 {
+		t.Error("different archives give one fingerprint")
+	}
+	work := t.TempDir()
+	set, err := src.open(context.Background(), work)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(set.refs(), " "); got != "kiln/go@0.1.0 kiln/procfile@0.1.0" {
+		t.Errorf("buildpacks %q", got)
+	}
+	goDir := set.list[0].Dir
+	if fi, err := os.Stat(filepath.Join(goDir, "bin", "build")); err != nil || fi.Mode()&0o111 == 0 {
+		t.Errorf("bin/build lost its exec bit: %v %v", fi, err)
+	}
+	if l, err := os.Readlink(filepath.Join(goDir, "bin", "detect")); err != nil || l != "build" {
+		t.Errorf("bin/detect -> %q, %v", l, err)
+	}
+	set.Close()
+	if entries, _ := os.ReadDir(work); len(entries) != 0 {
+		t.Errorf("Close left %d entries in the work dir", len(entries))
 	}
 }
