@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/mod/sumdb/dirhash"
 
 	"github.com/kiln-build/kiln/buildpacks/internal/fetch"
 )
@@ -196,4 +197,54 @@ func FuzzParseList(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPinnedFallback verifies against the pinned list when the checksum
+// database cannot be reached, and fails for versions it does not list.
+func TestPinnedFallback(t *testing.T) {
+	pinned["v0.0.1-go1.99.1.linux-amd64"] = "h1:wrong="
+	defer delete(pinned, "v0.0.1-go1.99.1.linux-amd64")
+	good := fakeToolchainZip(t, ModuleVersion("1.99.2", "linux", "amd64"))
+	zp := filepath.Join(t.TempDir(), "good.zip")
+	os.WriteFile(zp, good, 0o644)
+	h, err := dirhash.HashZip(zp, dirhash.Hash1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned["v0.0.1-go1.99.2.linux-amd64"] = h
+	defer delete(pinned, "v0.0.1-go1.99.2.linux-amd64")
+	for _, v := range []string{"1.99.0", "1.99.1", "1.99.2"} {
+		zipBytes := fakeToolchainZip(t, ModuleVersion(v, "linux", "amd64"))
+		proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, ".zip") {
+				w.Write(zipBytes)
+				return
+			}
+			http.NotFound(w, r) // no sumdb here
+		}))
+		defer proxy.Close()
+		fc := fetch.New("", nil)
+		fc.Attempts = 1
+		s := &Source{Proxy: proxy.URL, SumDB: &SumDB{Key: SumGolangOrgKey, URL: proxy.URL + "/sumdb/sum.golang.org"}, Fetch: fc}
+		err := s.Install(context.Background(), v, "linux", "amd64", filepath.Join(t.TempDir(), "go"))
+		switch v {
+		case "1.99.0":
+			if err == nil || !strings.Contains(err.Error(), "GOSUMDB=off") {
+				t.Errorf("unlisted version without a checksum database: %v", err)
+			}
+		case "1.99.1":
+			if err == nil || !strings.Contains(err.Error(), "SECURITY ERROR") || !strings.Contains(err.Error(), "pinned") {
+				t.Errorf("pinned mismatch: %v", err)
+			}
+		case "1.99.2":
+			if err != nil {
+				t.Errorf("pinned match: %v", err)
+			}
+		}
+	}
+	for k, v := range pinned {
+		if !strings.HasPrefix(v, "h1:") || !strings.HasPrefix(k, "v0.0.1-go") {
+			t.Errorf("bad pinned entry %s %s", k, v)
+		}
+	}
 }
