@@ -19,7 +19,7 @@ func buildCommand() *cli.Command {
 		Usage:     "build an app image from source with buildpacks",
 		ArgsUsage: "NAME",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "builder", Aliases: []string{"B"}, Usage: "builder image (name in the local store or a registry, oci:DIR, docker-archive:FILE)", EnvVars: []string{"KILN_BUILDER"}},
+			&cli.StringFlag{Name: "builder", Aliases: []string{"B"}, Usage: "builder image (name in the local store or a registry, oci:DIR, docker-archive:FILE); default: kiln's default builder, made in the local store on first use", EnvVars: []string{"KILN_BUILDER"}},
 			&cli.StringFlag{Name: "path", Aliases: []string{"p"}, Value: ".", Usage: "the app's source directory"},
 			&cli.StringSliceFlag{Name: "buildpack", Aliases: []string{"b"}, Usage: "buildpack id[@version] in the builder, or a buildpack directory; replaces the builder's order (repeatable)"},
 			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "build-time env var KEY=VALUE, or KEY to copy it from this environment (repeatable)"},
@@ -44,9 +44,6 @@ func runBuild(c *cli.Context) error {
 	name, err := imageio.NormalizeName(c.Args().First())
 	if err != nil {
 		return usageError("build: %v", err)
-	}
-	if c.String("builder") == "" {
-		return usageError("build: --builder is required")
 	}
 	var out imageio.Location
 	switch {
