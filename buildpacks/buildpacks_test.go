@@ -57,8 +57,10 @@ func TestPackage(t *testing.T) {
 			t.Errorf("%s: bin/build is not an ELF binary", name)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, "static", "bin", "static-server")); err != nil {
-		t.Errorf("static server missing: %v", err)
+	for _, extra := range []string{"static/bin/static-server", "nodejs/bin/kiln-exec", "procfile/bin/kiln-exec"} {
+		if fi, err := os.Stat(filepath.Join(dir, extra)); err != nil || fi.Mode()&0o111 == 0 {
+			t.Errorf("%s missing or not executable: %v", extra, err)
+		}
 	}
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != len(Names) {

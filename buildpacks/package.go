@@ -44,8 +44,9 @@ func WithLog(w io.Writer) Option { return func(o *options) { o.log = w } }
 // Package compiles every buildpack into dir/<name>/: buildpack.toml,
 // bin/build (static, CGO_ENABLED=0, reproducible: -trimpath, no build
 // ID) and bin/detect, a symlink to build. The static buildpack also gets
-// bin/static-server, its file server. Existing directories of the same
-// names are replaced.
+// bin/static-server, its file server; the Node.js and Procfile buildpacks
+// get bin/kiln-exec, which runs shell-style command lines in run images
+// without a shell. Existing directories of the same names are replaced.
 func Package(ctx context.Context, dir string, opts ...Option) error {
 	o := options{goBin: "go", goarch: "amd64"}
 	for _, f := range opts {
@@ -69,7 +70,7 @@ func Package(ctx context.Context, dir string, opts ...Option) error {
 	for _, n := range Names {
 		pkgs = append(pkgs, "./buildpacks/"+n)
 	}
-	pkgs = append(pkgs, "./buildpacks/static/server")
+	pkgs = append(pkgs, "./buildpacks/static/server", "./buildpacks/cmd/kiln-exec")
 	args := append([]string{"build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid=", "-o", out + string(filepath.Separator)}, pkgs...)
 	cmd := exec.CommandContext(ctx, o.goBin, args...)
 	cmd.Dir = src
@@ -101,9 +102,16 @@ func Package(ctx context.Context, dir string, opts ...Option) error {
 		if err := os.Symlink("build", filepath.Join(stage, "bin", "detect")); err != nil {
 			return fmt.Errorf("linking %s's bin/detect: %w", n, err)
 		}
-		if n == "static" {
+		switch n {
+		case "static":
 			if err := os.Rename(filepath.Join(out, "server"), filepath.Join(stage, "bin", "static-server")); err != nil {
 				return fmt.Errorf("placing the static file server: %w", err)
+			}
+		case "nodejs", "procfile":
+			// both may need to run shell-style command lines in run
+			// images without a shell
+			if err := copyFile(filepath.Join(out, "kiln-exec"), filepath.Join(stage, "bin", "kiln-exec"), 0o755); err != nil {
+				return err
 			}
 		}
 		if err := os.RemoveAll(final); err != nil {

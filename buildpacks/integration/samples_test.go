@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -124,15 +125,18 @@ func TestSamples(t *testing.T) {
 			group:     []string{"kiln/python", "kiln/procfile"},
 			detectLog: "Procfile: found Procfile",
 			layers: map[string]map[string]launch.LayerTypes{
-				"kiln/python": {"python": allTypes, "pip": buildCache},
+				"kiln/python":   {"python": allTypes, "pip": buildCache},
+				"kiln/procfile": {"exec": launchOnly},
 			},
 			body:   "Hello from the kiln Procfile sample!",
 			edit:   map[string][2]string{"site/index.html": {"Hello from", "Hello again from"}},
 			body2:  "Hello again from the kiln Procfile sample!",
 			reused: []string{"python", "pip"},
 			check: func(t *testing.T, s *site, o outcome, url string) {
+				// the run image has no shell: kiln-exec expands ${PORT:-8080}
 				p, _ := o.meta.Process("web")
-				if diff := cmp.Diff([]string{"sh", "-c", "python3 -m http.server ${PORT:-8080} --directory site"}, p.Command); diff != "" || p.BuildpackID != "kiln/procfile" {
+				helper := filepath.Join(s.layers, "kiln_procfile", "exec", "bin", "kiln-exec")
+				if diff := cmp.Diff([]string{helper, "python3 -m http.server ${PORT:-8080} --directory site"}, p.Command); diff != "" || p.BuildpackID != "kiln/procfile" {
 					t.Errorf("web process from %s (-want +got):\n%s", p.BuildpackID, diff)
 				}
 			},

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/kiln-build/kiln/buildpacks/internal/debian"
+	"github.com/kiln-build/kiln/buildpacks/internal/execlayer"
 	"github.com/kiln-build/kiln/buildpacks/internal/fetch"
 	"github.com/kiln-build/kiln/buildpacks/internal/fsutil"
 	"github.com/kiln-build/kiln/buildpacks/internal/nodepkg"
@@ -60,8 +61,7 @@ func build(ctx context.Context, bc *sdk.BuildContext) error {
 	if err := b.installModules(ctx, nodeVersion); err != nil {
 		return err
 	}
-	b.setProcess()
-	return nil
+	return b.setProcess()
 }
 
 // installNode puts Node.js into the "node" layer and returns its version.
@@ -428,15 +428,26 @@ func (b *builder) runBuild(ctx context.Context) error {
 	return nil
 }
 
-func (b *builder) setProcess() {
+// setProcess makes the default web process from the app's start: a file
+// runs with node; a start script of plain words runs directly (its first
+// word found on PATH, which holds node and node_modules/.bin), any other
+// through kiln-exec, since the run image has no shell.
+func (b *builder) setProcess() error {
 	start, ok := nodepkg.StartOf(b.bc.AppDir, b.pkg)
 	if !ok {
 		b.log.Warn("no start script, server.js or main file: the image gets no Node.js process (add scripts.start to package.json to run a server)")
-		return
+		return nil
 	}
-	cmd := startCommand(start)
+	cmd := []string{"node", start.File}
+	if start.Script != "" {
+		var err error
+		if cmd, err = execlayer.Command(b.bc, start.Script); err != nil {
+			return err
+		}
+	}
 	b.bc.Launch.AddProcess(sdk.Process{Type: "web", Command: cmd, Default: true})
 	b.log.Step("Process web (default): %s, from %s", strings.Join(cmd, " "), start.Source)
+	return nil
 }
 
 func firstNonEmpty(a, b string) string {

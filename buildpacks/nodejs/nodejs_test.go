@@ -103,22 +103,49 @@ func TestNpmRequest(t *testing.T) {
 	}
 }
 
-func TestStartCommand(t *testing.T) {
+func TestSetProcess(t *testing.T) {
+	bpDir := t.TempDir()
+	os.MkdirAll(filepath.Join(bpDir, "bin"), 0o755)
+	os.WriteFile(filepath.Join(bpDir, "bin", "kiln-exec"), []byte("helper"), 0o755)
 	tests := []struct {
-		start nodepkg.Start
-		want  []string
+		name  string
+		files map[string]string
+		pkg   nodepkg.Package
+		want  []string // LAYERS stands for the layers directory
 	}{
-		{nodepkg.Start{Script: "node server.js"}, []string{"node", "server.js"}},
-		{nodepkg.Start{Script: "  next start -p 3000 "}, []string{"next", "start", "-p", "3000"}},
-		{nodepkg.Start{Script: "node server.js --port $PORT"}, []string{"sh", "-c", "node server.js --port $PORT"}},
-		{nodepkg.Start{Script: "NODE_OPTIONS=--max-old-space-size=512 node a.js"}, []string{"sh", "-c", "NODE_OPTIONS=--max-old-space-size=512 node a.js"}},
-		{nodepkg.Start{Script: "npm run migrate && node a.js"}, []string{"sh", "-c", "npm run migrate && node a.js"}},
-		{nodepkg.Start{File: "lib/app.js"}, []string{"node", "lib/app.js"}},
+		{"plain script", nil, nodepkg.Package{Scripts: map[string]string{"start": "node server.js"}}, []string{"node", "server.js"}},
+		{"words", nil, nodepkg.Package{Scripts: map[string]string{"start": "  next start -p 3000 "}}, []string{"next", "start", "-p", "3000"}},
+		{"variable", nil, nodepkg.Package{Scripts: map[string]string{"start": "node server.js --port $PORT"}}, []string{"LAYERS/exec/bin/kiln-exec", "node server.js --port $PORT"}},
+		{"list", nil, nodepkg.Package{Scripts: map[string]string{"start": "npm run migrate && node a.js"}}, []string{"LAYERS/exec/bin/kiln-exec", "npm run migrate && node a.js"}},
+		{"main", map[string]string{"lib/app.js": ""}, nodepkg.Package{Main: "lib/app.js"}, []string{"node", "lib/app.js"}},
+		{"none", nil, nodepkg.Package{}, nil},
 	}
 	for _, tt := range tests {
-		if diff := cmp.Diff(tt.want, startCommand(tt.start)); diff != "" {
-			t.Errorf("startCommand(%+v) (-want +got):\n%s", tt.start, diff)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			app, layers := t.TempDir(), t.TempDir()
+			for n, c := range tt.files {
+				os.MkdirAll(filepath.Dir(filepath.Join(app, n)), 0o755)
+				os.WriteFile(filepath.Join(app, n), []byte(c), 0o644)
+			}
+			bc := &sdk.BuildContext{AppDir: app, LayersDir: layers, Buildpack: sdk.Info{Dir: bpDir}, Log: sdk.NewLogger(nil)}
+			b := &builder{bc: bc, log: bc.Log, pkg: &tt.pkg}
+			if err := b.setProcess(); err != nil {
+				t.Fatal(err)
+			}
+			if tt.want == nil {
+				if len(bc.Launch.Processes) != 0 {
+					t.Errorf("processes %+v, want none", bc.Launch.Processes)
+				}
+				return
+			}
+			for i, a := range tt.want {
+				tt.want[i] = strings.Replace(a, "LAYERS", layers, 1)
+			}
+			want := []sdk.Process{{Type: "web", Command: tt.want, Default: true}}
+			if diff := cmp.Diff(want, bc.Launch.Processes); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 

@@ -4,8 +4,11 @@
 // Detection passes when the app has a Procfile; the buildpack needs and
 // provides nothing, so it composes with every other buildpack, and it
 // runs last in its groups so that its processes replace theirs. Each
-// entry becomes a process of that type run as `sh -c <command>` (so $PORT
-// and other variables expand); the web process is the default.
+// entry becomes a process of that type: a command of plain words runs
+// directly; one with variables ($PORT, ${PORT:-8080}), quotes or other
+// shell syntax runs through kiln-exec, installed into a launch layer, which
+// expands it without a shell (kiln's run images have none). The web
+// process is the default.
 package main
 
 import (
@@ -14,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/kiln-build/kiln/buildpacks/internal/execlayer"
 	"github.com/kiln-build/kiln/buildpacks/internal/procfile"
 	"github.com/kiln-build/kiln/buildpacks/sdk"
 )
@@ -40,7 +44,11 @@ func build(_ context.Context, bc *sdk.BuildContext) error {
 	}
 	hasWeb := false
 	for _, p := range procs {
-		proc := sdk.Process{Type: p.Type, Command: []string{"sh", "-c", p.Command}, Default: p.Type == "web"}
+		cmd, err := execlayer.Command(bc, p.Command)
+		if err != nil {
+			return err
+		}
+		proc := sdk.Process{Type: p.Type, Command: cmd, Default: p.Type == "web"}
 		hasWeb = hasWeb || proc.Default
 		bc.Launch.AddProcess(proc)
 		note := ""

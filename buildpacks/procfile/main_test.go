@@ -15,6 +15,9 @@ import (
 )
 
 func TestBuild(t *testing.T) {
+	bpDir := t.TempDir()
+	os.MkdirAll(filepath.Join(bpDir, "bin"), 0o755)
+	os.WriteFile(filepath.Join(bpDir, "bin", "kiln-exec"), []byte("helper"), 0o755)
 	tests := []struct {
 		name     string
 		procfile string
@@ -27,15 +30,15 @@ func TestBuild(t *testing.T) {
 			name:     "web is default",
 			procfile: "worker: ./work\nweb: python3 -m http.server ${PORT:-8080}\n",
 			want: []sdk.Process{
-				{Type: "worker", Command: []string{"sh", "-c", "./work"}},
-				{Type: "web", Command: []string{"sh", "-c", "python3 -m http.server ${PORT:-8080}"}, Default: true},
+				{Type: "worker", Command: []string{"./work"}},
+				{Type: "web", Command: []string{"LAYERS/exec/bin/kiln-exec", "python3 -m http.server ${PORT:-8080}"}, Default: true},
 			},
 			wantLog: "Process web (default)",
 		},
 		{
 			name:     "no web",
 			procfile: "worker: ./work\n",
-			want:     []sdk.Process{{Type: "worker", Command: []string{"sh", "-c", "./work"}}},
+			want:     []sdk.Process{{Type: "worker", Command: []string{"./work"}}},
 			wantLog:  "no web process",
 		},
 		{name: "empty", procfile: "# nothing\n", wantErr: "defines no processes", wantFix: "web: ./server"},
@@ -48,7 +51,8 @@ func TestBuild(t *testing.T) {
 				t.Fatal(err)
 			}
 			var log bytes.Buffer
-			bc := &sdk.BuildContext{AppDir: app, LayersDir: t.TempDir(), Log: sdk.NewLogger(&log)}
+			layers := t.TempDir()
+			bc := &sdk.BuildContext{AppDir: app, LayersDir: layers, Buildpack: sdk.Info{Dir: bpDir}, Log: sdk.NewLogger(&log)}
 			err := build(context.Background(), bc)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(sdk.Hint(err), tt.wantFix) {
@@ -58,6 +62,11 @@ func TestBuild(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			for i := range tt.want {
+				for j, a := range tt.want[i].Command {
+					tt.want[i].Command[j] = strings.Replace(a, "LAYERS", layers, 1)
+				}
 			}
 			if diff := cmp.Diff(tt.want, bc.Launch.Processes); diff != "" {
 				t.Errorf("processes (-want +got):\n%s", diff)

@@ -1,0 +1,49 @@
+package execlayer
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kiln-build/kiln/buildpacks/sdk"
+)
+
+func TestCommand(t *testing.T) {
+	bpDir := t.TempDir()
+	os.MkdirAll(filepath.Join(bpDir, "bin"), 0o755)
+	os.WriteFile(filepath.Join(bpDir, "bin", Binary), []byte("helper"), 0o755)
+	layers := t.TempDir()
+	bc := &sdk.BuildContext{LayersDir: layers, Buildpack: sdk.Info{Dir: bpDir}, Log: sdk.NewLogger(nil)}
+
+	got, err := Command(bc, "./bin/web -v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"./bin/web", "-v"}, got); diff != "" {
+		t.Errorf("plain line (-want +got):\n%s", diff)
+	}
+	if _, err := os.Stat(filepath.Join(layers, LayerName)); err == nil {
+		t.Error("a plain line installed kiln-exec")
+	}
+	helper := filepath.Join(layers, LayerName, "bin", Binary)
+	for _, line := range []string{"web --port $PORT", "a && b"} {
+		got, err = Command(bc, line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{helper, line}, got); diff != "" {
+			t.Errorf("%q (-want +got):\n%s", line, diff)
+		}
+	}
+	if b, _ := os.ReadFile(helper); string(b) != "helper" {
+		t.Errorf("helper content %q", b)
+	}
+
+	missing := &sdk.BuildContext{LayersDir: t.TempDir(), Buildpack: sdk.Info{Dir: t.TempDir()}, Log: sdk.NewLogger(nil)}
+	if _, err := Command(missing, "x $Y"); err == nil || !strings.Contains(sdk.Hint(err), "reinstall") {
+		t.Errorf("missing helper: %v", err)
+	}
+}
