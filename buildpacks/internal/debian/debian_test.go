@@ -121,8 +121,9 @@ func TestResolve(t *testing.T) {
 	}{
 		{
 			roots: []string{"python3.11"},
-			// libc6, libgcc-s1, gcc-12-base, zlib1g and debconf belong to the base system
-			want: []string{"libexpat1", "libffi8", "libpython3.11-minimal", "libpython3.11-stdlib", "libssl3", "media-types", "python3.11", "python3.11-minimal", "tzdata"},
+			// libc6, libgcc-s1, gcc-12-base and the Essential debconf are left
+			// to the run image; the Essential library zlib1g is not
+			want: []string{"libexpat1", "libffi8", "libpython3.11-minimal", "libpython3.11-stdlib", "libssl3", "media-types", "python3.11", "python3.11-minimal", "tzdata", "zlib1g"},
 		},
 		{roots: []string{"libstdc++6"}, want: []string{"libstdc++6"}},
 		{roots: []string{"libc6"}, want: []string{}},

@@ -127,11 +127,13 @@ func ParsePackages(r io.Reader) (*Index, error) {
 	return ix, nil
 }
 
-// BaseSystem reports whether every Debian system has p: Essential
-// packages, the C library and the GCC runtime it needs. Copies of these
-// must never shadow the run image's own.
+// BaseSystem reports whether a layer should leave p to the run image: the
+// C library and the GCC runtime it needs (copies of these must never
+// shadow the run image's own), and Essential programs (shells, dpkg,
+// coreutils), which a runtime does not need. Essential libraries are
+// installed anyway: a distroless run image may lack them.
 func BaseSystem(p *Package) bool {
-	if p.Essential {
+	if p.Essential && !strings.HasPrefix(p.Name, "lib") && p.Name != "zlib1g" {
 		return true
 	}
 	switch p.Name {
