@@ -222,13 +222,22 @@ func parseRelease(data []byte) (release, error) {
 
 // Install downloads pkgs and unpacks their files into dest, as if dest
 // were /. Absolute links are made relative inside dest; paths skip
-// returns true for (slash-separated, relative) are left out.
+// returns true for (slash-separated, relative) are left out. The log gets
+// one line before and one after, not one per package.
 func (a *Archive) Install(ctx context.Context, pkgs []*Package, dest string, skip func(string) bool) error {
 	tmp, err := os.MkdirTemp("", "debs-")
 	if err != nil {
 		return fmt.Errorf("creating a download directory: %w", err)
 	}
 	defer os.RemoveAll(tmp)
+	var size int64
+	for _, p := range pkgs {
+		size += p.Size
+	}
+	a.logf("Downloading %d Debian package(s) from %s (%.1f MB)", len(pkgs), a.mirror(), float64(size)/1e6)
+	quiet := *a.Fetch
+	quiet.Logf = nil
+	var names []string
 	for _, p := range pkgs {
 		if p.Filename == "" || p.SHA256 == "" {
 			return fmt.Errorf("package %s: the index gives no file or SHA256", p.Name)
@@ -238,14 +247,15 @@ func (a *Archive) Install(ctx context.Context, pkgs []*Package, dest string, ski
 			return fmt.Errorf("package %s: %w", p.Name, err)
 		}
 		deb := filepath.Join(tmp, p.Name+".deb")
-		if err := a.Fetch.Download(ctx, a.mirror()+"/"+p.Filename, deb, &d); err != nil {
+		if err := quiet.Download(ctx, a.mirror()+"/"+p.Filename, deb, &d); err != nil {
 			return fmt.Errorf("fetching package %s: %w", p.Name, err)
 		}
 		if err := ExtractDeb(deb, dest, skip); err != nil {
 			return fmt.Errorf("unpacking package %s: %w", p.Name, err)
 		}
-		a.logf("Installed %s %s", p.Name, p.Version)
+		names = append(names, p.Name+" "+p.Version)
 	}
+	a.logf("Installed %s", strings.Join(names, ", "))
 	return nil
 }
 
