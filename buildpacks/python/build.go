@@ -282,18 +282,9 @@ func (b *builder) installPackages(ctx context.Context) error {
 		return nil
 	}
 	vendor := vendorDir(app)
-	keyParts := append([]string{source}, reqs...)
-	if vendor != "" {
-		entries, _ := os.ReadDir(vendor)
-		for _, e := range entries {
-			fi, _ := e.Info()
-			if fi != nil {
-				keyParts = append(keyParts, fmt.Sprintf("vendor/%s:%d", e.Name(), fi.Size()))
-			}
-		}
-	}
-	for _, k := range []string{"PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_NO_INDEX"} {
-		keyParts = append(keyParts, k+"="+bc.Getenv(k))
+	key, err := packagesKey(source, reqs, vendor, bc.Getenv)
+	if err != nil {
+		return err
 	}
 	layer, err := bc.Layer("packages", sdk.LayerTypes{Launch: true, Build: true, Cache: true})
 	if err != nil {
@@ -301,7 +292,7 @@ func (b *builder) installPackages(ctx context.Context) error {
 	}
 	site := filepath.Join(layer.Path, "site-packages")
 	reused, err := layer.Reuse(map[string]string{
-		"requirements-sha256": hashStrings(keyParts),
+		"requirements-sha256": key,
 		"python":              fmt.Sprint(b.python.Info["version"]),
 	})
 	if err != nil {
@@ -387,6 +378,33 @@ func mergeEnv(base []string, vars map[string]string) []string {
 		out = append(out, k+"="+vars[k])
 	}
 	return out
+}
+
+// packagesKey is the hash the packages layer is kept by: where the
+// requirements come from and what they say, the vendored files (names,
+// sizes and contents), and pip's index settings.
+func packagesKey(source string, reqs []string, vendor string, getenv func(string) string) (string, error) {
+	parts := append([]string{source}, reqs...)
+	if vendor != "" {
+		entries, err := os.ReadDir(vendor)
+		if err != nil {
+			return "", fmt.Errorf("reading %s: %w", vendor, err)
+		}
+		for _, e := range entries {
+			if !e.Type().IsRegular() {
+				continue
+			}
+			h, err := fsutil.HashFiles(filepath.Join(vendor, e.Name()))
+			if err != nil {
+				return "", err
+			}
+			parts = append(parts, "vendor/"+e.Name()+":"+h)
+		}
+	}
+	for _, k := range []string{"PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_NO_INDEX"} {
+		parts = append(parts, k+"="+getenv(k))
+	}
+	return hashStrings(parts), nil
 }
 
 // hashStrings is the hex SHA-256 of parts, each ended by a newline.

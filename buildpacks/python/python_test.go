@@ -222,3 +222,44 @@ func TestSetProcess(t *testing.T) {
 		}
 	}
 }
+
+func TestPackagesKey(t *testing.T) {
+	env := map[string]string{}
+	getenv := func(k string) string { return env[k] }
+	app := writeApp(t, map[string]string{"vendor/a-1.0-py3-none-any.whl": "wheel a"})
+	vendor := filepath.Join(app, "vendor")
+	key := func(source string, reqs []string, vendor string) string {
+		k, err := packagesKey(source, reqs, vendor, getenv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	base := key("requirements.txt", []string{"a==1.0"}, vendor)
+	if key("requirements.txt", []string{"a==1.0"}, vendor) != base {
+		t.Error("the key is not stable")
+	}
+	changes := map[string]func() string{
+		"requirement": func() string { return key("requirements.txt", []string{"a==1.1"}, vendor) },
+		"source":      func() string { return key("pyproject.toml", []string{"a==1.0"}, vendor) },
+		"no vendor":   func() string { return key("requirements.txt", []string{"a==1.0"}, "") },
+		"wheel content": func() string {
+			os.WriteFile(filepath.Join(vendor, "a-1.0-py3-none-any.whl"), []byte("wheel A"), 0o644)
+			defer os.WriteFile(filepath.Join(vendor, "a-1.0-py3-none-any.whl"), []byte("wheel a"), 0o644)
+			return key("requirements.txt", []string{"a==1.0"}, vendor)
+		},
+		"index": func() string {
+			env["PIP_INDEX_URL"] = "https://pypi.example.com/simple"
+			defer delete(env, "PIP_INDEX_URL")
+			return key("requirements.txt", []string{"a==1.0"}, vendor)
+		},
+	}
+	for name, f := range changes {
+		if f() == base {
+			t.Errorf("a change of %s keeps the key", name)
+		}
+	}
+	if key("requirements.txt", []string{"a==1.0"}, vendor) != base {
+		t.Error("the key did not come back after undoing the changes")
+	}
+}
