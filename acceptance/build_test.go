@@ -163,7 +163,7 @@ func TestBuildPublishRun(t *testing.T) {
 	// launch-only layer from the previous image and uploads no layer.
 	uploads := env.reg.Uploads()
 	out = mustKiln(t, "build", ref, "--builder", env.builder, "--path", app, "--publish")
-	wantContains(t, out, "RESTORED kiln-test/runtime:cache", "runtime: cache restored, count=1",
+	wantContains(t, out, "RESTORED kiln-test/runtime:cache, kiln-test/runtime:runtime", "runtime: cache restored, count=1",
 		"RESTORED METADATA kiln-test/runtime:assets", "runtime: reusing assets layer", "Reusing layer kiln-test/runtime:assets")
 	wantNotContains(t, out, "runtime: cache empty")
 	if n := env.reg.Uploads() - uploads; n != 0 {

@@ -501,6 +501,8 @@ func TestDefaultBuilder(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Unsetenv("KILN_BUILDER")
+	// Other tests may have made it already: start without it.
+	kiln(t, "rm", "kiln/default-builder:latest")
 	out := mustKiln(t, "build", "kiln-test/default-app", "--path", app)
 	wantContains(t, out, "default builder kiln/default-builder:latest is not in the local store", "default builder ready", "BUILDER kiln/default-builder:latest", "kiln/static")
 

@@ -147,6 +147,9 @@ func ensureDefaultBuilder(ctx context.Context, iio *imageio.IO, cache string, lo
 	}
 
 	work := filepath.Join(cache, "work")
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return "", failure.New("default builder", failure.Generic, fmt.Errorf("creating a work directory: %w", err))
+	}
 	bps, err := src.open(ctx, work)
 	if err != nil {
 		return "", failure.New("default builder", failure.Generic, err)

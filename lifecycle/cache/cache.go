@@ -10,7 +10,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"sort"
 	"syscall"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/kiln-build/kiln/lifecycle/archive"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
+	"github.com/kiln-build/kiln/lifecycle/export"
 	"github.com/kiln-build/kiln/lifecycle/labels"
 	"github.com/kiln-build/kiln/lifecycle/launch"
 )
@@ -137,6 +137,9 @@ type RestoreOptions struct {
 	Previous *labels.Lifecycle
 	// Owner owns restored files when kiln runs as root.
 	Owner *archive.Owner
+	// LayersPrefix is where the layers dir sits in cached tars (as in the
+	// app image: "layers"); default "layers".
+	LayersPrefix string
 	// Warn receives problems that skip an entry.
 	Warn func(format string, a ...any)
 }
@@ -290,7 +293,8 @@ func (c *Cache) restoreLayer(ctx context.Context, o RestoreOptions, id, name str
 		return err
 	}
 	defer f.Close()
-	// The tar holds the layer dir's contents under the name of the layer.
+	// The tar holds the layer dir as the app image does:
+	// <prefix>/<escaped id>/<name>/...
 	staging, err := os.MkdirTemp(o.LayersDir, ".restore-")
 	if err != nil {
 		return err
@@ -303,7 +307,7 @@ func (c *Cache) restoreLayer(ctx context.Context, o RestoreOptions, id, name str
 		return err
 	}
 	os.RemoveAll(dest)
-	if err := os.Rename(filepath.Join(staging, name), dest); err != nil {
+	if err := os.Rename(filepath.Join(staging, prefixOr(o.LayersPrefix), descriptor.EscapeID(id), name), dest); err != nil {
 		return fmt.Errorf("restoring %s: %w", dest, err)
 	}
 	if err := c.writeLayerTOML(o, id, name, lm.Data); err != nil {
@@ -361,6 +365,20 @@ type SaveOptions struct {
 	// Owner is written into the tars (the CNB user).
 	Owner   archive.Owner
 	ModTime time.Time
+	// LayersPrefix is where the layers dir sits in the tars; default
+	// "layers", as in the app image.
+	LayersPrefix string
+	// Exported are the app image's layers of launch+cache layers
+	// ("id:name"): the cache keeps those very bytes instead of tarring the
+	// dir again.
+	Exported map[string]v1.Layer
+}
+
+func prefixOr(p string) string {
+	if p == "" {
+		return "layers"
+	}
+	return p
 }
 
 // cachedLayer is one cache = true layer a finished build leaves.
@@ -440,7 +458,10 @@ func (c *Cache) Save(ctx context.Context, o SaveOptions) error {
 			}
 		}
 		if diffID == "" {
-			if diffID, err = writeTar(ctx, l.dir, l.name, staging, o); err != nil {
+			diffID = linkExported(o.Exported[l.id+":"+l.name], staging)
+		}
+		if diffID == "" {
+			if diffID, err = writeTar(ctx, l.id, l.dir, l.name, staging, o); err != nil {
 				return fmt.Errorf("saving cache layer %s:%s: %w", l.id, l.name, err)
 			}
 		}
@@ -474,11 +495,48 @@ func (c *Cache) Save(ctx context.Context, o SaveOptions) error {
 	return os.RemoveAll(old)
 }
 
-// writeTar writes the layer dir as <staging>/<hex>.tar with entries under
-// the layer's name, returning its diffID.
-func writeTar(ctx context.Context, dir, name, staging string, o SaveOptions) (string, error) {
-	t := archive.NewTar(archive.WithModTime(o.ModTime))
-	if err := t.AddDir(ctx, dir, path.Clean(name), archive.DirOptions{Owner: o.Owner, ParentOwner: o.Owner}); err != nil {
+// linkExported hardlinks (or copies) an exported layer's tar into staging
+// and returns its diffID, or "" when there is none to use.
+func linkExported(l v1.Layer, staging string) string {
+	tl, ok := l.(interface{ TarPath() string })
+	if !ok || tl.TarPath() == "" {
+		return ""
+	}
+	d, err := l.DiffID()
+	if err != nil {
+		return ""
+	}
+	dst := filepath.Join(staging, d.Hex+".tar")
+	if err := os.Link(tl.TarPath(), dst); err != nil && !errors.Is(err, fs.ErrExist) {
+		if err := copyFile(tl.TarPath(), dst); err != nil {
+			return ""
+		}
+	}
+	return d.String()
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// writeTar writes the layer dir as <staging>/<hex>.tar, exactly as the
+// app image would hold it, returning its diffID.
+func writeTar(ctx context.Context, id, dir, name, staging string, o SaveOptions) (string, error) {
+	t, err := export.BuildpackLayerTar(ctx, dir, prefixOr(o.LayersPrefix), id, name, o.Owner, o.ModTime)
+	if err != nil {
 		return "", err
 	}
 	f, err := os.CreateTemp(staging, ".layer-")

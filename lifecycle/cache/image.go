@@ -109,7 +109,10 @@ func (ic *imageCache) save(ctx context.Context, layers []cachedLayer, bps []labe
 			}
 		}
 		if layer == nil {
-			diffID, err := writeTar(ctx, l.dir, l.name, tmp, o)
+			layer = o.Exported[l.id+":"+l.name]
+		}
+		if layer == nil {
+			diffID, err := writeTar(ctx, l.id, l.dir, l.name, tmp, o)
 			if err != nil {
 				return fmt.Errorf("saving cache layer %s:%s: %w", l.id, l.name, err)
 			}

@@ -255,7 +255,8 @@ func Run(ctx context.Context, iio *imageio.IO, o Options) (*Result, error) {
 		}
 	}
 	restored, err := appCache.Restore(ctx, cache.RestoreOptions{
-		LayersDir: w.layers, Group: group, Previous: prevMD, Owner: owner(b.UID, b.GID),
+		LayersDir: w.layers, LayersPrefix: strings.TrimPrefix(LayersPath, "/"),
+		Group: group, Previous: prevMD, Owner: owner(b.UID, b.GID),
 		Warn: func(f string, a ...any) { fmt.Fprintf(o.Out, "warning: "+f+"\n", a...) },
 	})
 	if err != nil {
@@ -327,7 +328,10 @@ func Run(ctx context.Context, iio *imageio.IO, o Options) (*Result, error) {
 	}
 	logf("IMAGE %s@%s (%s)", o.Name, digest, o.Output.Kind)
 	saveMemo(appCache.Dir(), res.Memo, o.Out)
-	if err := appCache.Save(ctx, cache.SaveOptions{LayersDir: w.layers, Group: group, Owner: archive.Owner{UID: b.UID, GID: b.GID}, ModTime: modTime}); err != nil {
+	if err := appCache.Save(ctx, cache.SaveOptions{
+		LayersDir: w.layers, LayersPrefix: strings.TrimPrefix(LayersPath, "/"), Group: group,
+		Owner: archive.Owner{UID: b.UID, GID: b.GID}, ModTime: modTime, Exported: res.LaunchCache,
+	}); err != nil {
 		fmt.Fprintf(o.Out, "warning: the layer cache was not updated: %v\n", err)
 	}
 	return &Result{Image: res.Image, Digest: digest, Output: o.Output}, nil

@@ -74,7 +74,11 @@ type Result struct {
 	Image v1.Image
 	// Memo is the fingerprint memo of this image's layers, for the next
 	// build.
-	Memo      Memo
+	Memo Memo
+	// LaunchCache holds the layers of launch+cache layers ("id:name"), so
+	// the cache stores the very bytes the image has (same diffID) without
+	// writing them twice.
+	LaunchCache map[string]v1.Layer
 	Lifecycle labels.Lifecycle
 	Build     labels.Build
 }
@@ -154,6 +158,7 @@ func Export(ctx context.Context, o Options) (*Result, error) {
 	}
 	tarOpt := archive.WithModTime(o.ModTime)
 	memo := Memo{}
+	launchCache := map[string]v1.Layer{}
 	// dirLayer makes the layer of a host tree (or of some of its paths),
 	// reusing the previous image's layer when the tree is unchanged.
 	dirLayer := func(what, root string, paths []string, prefix string) (v1.Layer, error) {
@@ -169,13 +174,7 @@ func Export(ctx context.Context, o Options) (*Result, error) {
 			fmt.Fprintf(o.Log, "Reusing unchanged layer %s\n", what)
 			return l, nil
 		}
-		t := archive.NewTar(tarOpt)
-		opts := archive.DirOptions{Owner: owner, ParentOwner: owner}
-		if paths == nil {
-			err = t.AddDir(ctx, root, prefix, opts)
-		} else {
-			err = t.AddPaths(ctx, root, prefix, paths, opts)
-		}
+		t, err := treeTar(ctx, root, paths, prefix, owner, o.ModTime)
 		if err != nil {
 			return nil, fmt.Errorf("layer %s: %w", what, err)
 		}
@@ -224,6 +223,9 @@ func Export(ctx context.Context, o Options) (*Result, error) {
 			l, err := dirLayer(what, dir, nil, path.Join(layersRel, descriptor.EscapeID(g.ID), name))
 			if err != nil {
 				return nil, err
+			}
+			if lt.Types.Cache {
+				launchCache[g.ID+":"+name] = l
 			}
 			d, _ := l.DiffID()
 			lm.SHA = d.String()
@@ -342,7 +344,31 @@ func Export(ctx context.Context, o Options) (*Result, error) {
 	if img, err = mutate.ConfigFile(img, cfg); err != nil {
 		return nil, fmt.Errorf("writing image config: %w", err)
 	}
-	return &Result{Image: img, Memo: memo, Lifecycle: md, Build: build}, nil
+	return &Result{Image: img, Memo: memo, LaunchCache: launchCache, Lifecycle: md, Build: build}, nil
+}
+
+// treeTar is the tar of a host tree (or of some of its paths) under
+// prefix, owned by owner, every time modTime.
+func treeTar(ctx context.Context, root string, paths []string, prefix string, owner archive.Owner, modTime time.Time) (*archive.Tar, error) {
+	t := archive.NewTar(archive.WithModTime(modTime))
+	opts := archive.DirOptions{Owner: owner, ParentOwner: owner}
+	var err error
+	if paths == nil {
+		err = t.AddDir(ctx, root, prefix, opts)
+	} else {
+		err = t.AddPaths(ctx, root, prefix, paths, opts)
+	}
+	return t, err
+}
+
+// BuildpackLayerTar is the tar of the layer dir <layersRel>/<escaped
+// id>/<name> exactly as the app image holds it, so the cache and the image
+// agree on its diffID.
+func BuildpackLayerTar(ctx context.Context, dir, layersRel, id, name string, owner archive.Owner, modTime time.Time) (*archive.Tar, error) {
+	if modTime.IsZero() {
+		modTime = archive.DefaultModTime
+	}
+	return treeTar(ctx, dir, nil, path.Join(layersRel, descriptor.EscapeID(id), name), owner, modTime)
 }
 
 // LayerMediaType is the layer media type that fits base's manifest: Docker
