@@ -79,8 +79,8 @@ type Result struct {
 	// the cache stores the very bytes the image has (same diffID) without
 	// writing them twice.
 	LaunchCache map[string]v1.Layer
-	Lifecycle labels.Lifecycle
-	Build     labels.Build
+	Lifecycle   labels.Lifecycle
+	Build       labels.Build
 }
 
 type appended struct {
