@@ -26,12 +26,13 @@ import (
 // env is what every acceptance test shares: one registry, one test stack
 // and one builder, made once per run.
 var env struct {
-	kiln     string // kiln binary
-	home     string // isolated store and cache for this run
-	reg      *registry
-	builder  string // builder reference in the registry
-	runImage string // run image reference in the registry
-	runImg   v1.Image
+	kiln       string // kiln binary
+	home       string // isolated store and cache for this run
+	reg        *registry
+	builder    string // builder reference in the registry
+	runImage   string // run image reference in the registry
+	buildImage string // build image reference in the registry
+	runImg     v1.Image
 }
 
 const (
@@ -88,6 +89,10 @@ func setup() (int, error) {
 	iio := imageio.New(nil, imageio.WithKeychain(authn.NewMultiKeychain()))
 	env.runImage = env.reg.Host + "/kiln-test/run:latest"
 	if err := iio.Write(ctx, imageio.Location{Kind: imageio.Registry, Name: env.runImage}, env.runImg); err != nil {
+		return 0, err
+	}
+	env.buildImage = env.reg.Host + "/kiln-test/build:latest"
+	if err := iio.Write(ctx, imageio.Location{Kind: imageio.Registry, Name: env.buildImage}, buildImg); err != nil {
 		return 0, err
 	}
 	var bps []*descriptor.Buildpack

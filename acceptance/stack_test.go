@@ -48,7 +48,7 @@ var shipped struct {
 
 // shippedStack builds the shipped stack once and returns it, failing t if
 // that build failed.
-func shippedStack(t *testing.T) {
+func shippedStack(t testing.TB) {
 	t.Helper()
 	shipped.once.Do(func() {
 		cache, err := stackCacheDir()

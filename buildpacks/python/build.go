@@ -163,7 +163,9 @@ func (b *builder) installPython(ctx context.Context, cons []constraint) error {
 	b.environ = mergeEnv(os.Environ(), vars)
 	// check that the interpreter works before anything depends on it
 	cmd := exec.CommandContext(ctx, filepath.Join(layer.Path, "bin", "python3"), "-c", "import ssl, sqlite3, json, zlib, ctypes; import sys; print('CPython', sys.version.split()[0], 'in', sys.prefix)")
-	cmd.Env = b.environ
+	// No bytecode from this check: it would change the layer's bytes from
+	// one build to the next.
+	cmd.Env = append(append([]string(nil), b.environ...), "PYTHONDONTWRITEBYTECODE=1")
 	if err := log.RunCommand(cmd); err != nil {
 		return fmt.Errorf("the installed CPython does not run: %w", err)
 	}

@@ -28,6 +28,15 @@ import (
 // buildpacks section.
 type Metadata struct {
 	Buildpacks []labels.BuildpackEntry `json:"buildpacks"`
+	// Trees are the dir cache's layer contents ("id:name"): directories
+	// moved in and out of builds by rename, checked by fingerprint.
+	Trees map[string]Tree `json:"trees,omitempty"`
+}
+
+// Tree is one cached layer directory.
+type Tree struct {
+	Dir         string `json:"dir"`
+	Fingerprint string `json:"fingerprint"`
 }
 
 func (m Metadata) find(id string) *labels.BuildpackEntry {
@@ -48,7 +57,12 @@ type Cache struct {
 	// restored remembers each restored layer's fingerprint and diffID, so
 	// an untouched layer is not tarred again on Save.
 	restored map[string]restoredLayer
+	// moved are the trees Restore renamed out of committed/: layer dir ->
+	// where it came from, for GiveBack.
+	moved map[string]movedTree
 }
+
+type movedTree struct{ from, fingerprint string }
 
 type restoredLayer struct{ fingerprint, diffID string }
 
@@ -81,7 +95,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Cache, error) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	c := &Cache{dir: dir, lock: f, restored: map[string]restoredLayer{}}
+	c := &Cache{dir: dir, lock: f, restored: map[string]restoredLayer{}, moved: map[string]movedTree{}}
 	for _, o := range opts {
 		o(c)
 	}
@@ -230,9 +244,12 @@ func (c *Cache) Restore(ctx context.Context, o RestoreOptions) (Restored, error)
 			case !inCache:
 				continue
 			}
-			if err := c.restoreLayer(ctx, o, g.ID, name, cl); err != nil {
+			if err := c.restoreLayer(ctx, o, md, g.ID, name, cl); err != nil {
 				if ctx.Err() != nil {
 					return out, ctx.Err()
+				}
+				if errors.Is(err, errTreeGone) {
+					continue
 				}
 				o.Warn("cache: skipping layer %s: %v", ref, err)
 				continue
@@ -273,21 +290,17 @@ func (c *Cache) writeStore(o RestoreOptions, id string, st *labels.Store) error 
 	return nil
 }
 
-// open returns the contents of the cached layer diffID.
+// open returns the contents of the cached layer diffID (image cache).
 func (c *Cache) open(ctx context.Context, diffID string) (io.ReadCloser, error) {
-	if c.image != nil {
-		return c.image.open(diffID)
-	}
-	tarPath := filepath.Join(c.dir, "committed", tarName(diffID))
-	if err := verify(tarPath, diffID); err != nil {
-		return nil, err
-	}
-	return os.Open(tarPath)
+	return c.image.open(diffID)
 }
 
-func (c *Cache) restoreLayer(ctx context.Context, o RestoreOptions, id, name string, lm labels.LayerMetadata) error {
+func (c *Cache) restoreLayer(ctx context.Context, o RestoreOptions, md Metadata, id, name string, lm labels.LayerMetadata) error {
 	bpDir := filepath.Join(o.LayersDir, descriptor.EscapeID(id))
 	dest := filepath.Join(bpDir, name)
+	if c.image == nil {
+		return c.restoreTree(o, md, id, name, lm)
+	}
 	f, err := c.open(ctx, lm.SHA)
 	if err != nil {
 		return err
@@ -329,23 +342,6 @@ func mkdirOwned(p string, o *archive.Owner) error {
 	}
 	if o != nil {
 		return os.Chown(p, o.UID, o.GID)
-	}
-	return nil
-}
-
-// verify checks that the tar at p hashes to diffID.
-func verify(p, diffID string) error {
-	f, err := os.Open(p)
-	if err != nil {
-		return fmt.Errorf("cached contents missing: %w", err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return fmt.Errorf("reading %s: %w", p, err)
-	}
-	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != diffID {
-		return fmt.Errorf("%s has digest %s, metadata says %s", p, got, diffID)
 	}
 	return nil
 }
@@ -432,8 +428,9 @@ func (c *Cache) collect(o SaveOptions) ([]cachedLayer, []labels.BuildpackEntry, 
 	return out, bps, nil
 }
 
-// Save replaces the cache with the group's cache = true layers. A layer
-// left as it was restored keeps its cached tar: it is not read again.
+// Save replaces the cache with the group's cache = true layers. The dir
+// cache takes the layer directories themselves (by rename: the build is
+// over); the image cache pushes only layers that changed since restore.
 func (c *Cache) Save(ctx context.Context, o SaveOptions) error {
 	layers, bps, err := c.collect(o)
 	if err != nil {
@@ -447,27 +444,26 @@ func (c *Cache) Save(ctx context.Context, o SaveOptions) error {
 	if err := os.MkdirAll(staging, 0o755); err != nil {
 		return fmt.Errorf("saving cache: %w", err)
 	}
-	var md Metadata
-	for _, l := range layers {
-		diffID := l.unchanged
-		if diffID != "" {
-			// Hardlink the committed tar into the new generation.
-			name := tarName(diffID)
-			if err := os.Link(filepath.Join(c.dir, "committed", name), filepath.Join(staging, name)); err != nil && !errors.Is(err, fs.ErrExist) {
-				diffID = ""
+	md := Metadata{Trees: map[string]Tree{}}
+	for i, l := range layers {
+		key := l.id + ":" + l.name
+		if el := o.Exported[key]; el != nil {
+			if d, err := el.DiffID(); err == nil {
+				l.meta.SHA = d.String()
 			}
 		}
-		if diffID == "" {
-			diffID = linkExported(o.Exported[l.id+":"+l.name], staging)
+		fp, err := archive.Fingerprint(l.dir, nil, "")
+		if err != nil {
+			return fmt.Errorf("saving cache layer %s: %w", key, err)
 		}
-		if diffID == "" {
-			if diffID, err = writeTar(ctx, l.id, l.dir, l.name, staging, o); err != nil {
-				return fmt.Errorf("saving cache layer %s:%s: %w", l.id, l.name, err)
-			}
+		// The build is over and exported: the layer dir moves into the
+		// cache as it is, no bytes copied.
+		tree := Tree{Dir: fmt.Sprintf("%d.d", i), Fingerprint: fp}
+		if err := os.Rename(l.dir, filepath.Join(staging, tree.Dir)); err != nil {
+			return fmt.Errorf("saving cache layer %s: %w", key, err)
 		}
-		l.meta.SHA = diffID
-		bp := find(bps, l.id)
-		bp.Layers[l.name] = l.meta
+		md.Trees[key] = tree
+		find(bps, l.id).Layers[l.name] = l.meta
 	}
 	for _, bp := range bps {
 		if len(bp.Layers) > 0 {
@@ -481,6 +477,7 @@ func (c *Cache) Save(ctx context.Context, o SaveOptions) error {
 	if err := os.WriteFile(filepath.Join(staging, "metadata.json"), b, 0o644); err != nil {
 		return fmt.Errorf("saving cache: %w", err)
 	}
+	c.moved = map[string]movedTree{} // nothing to give back any more
 	// Swap generations.
 	committed := filepath.Join(c.dir, "committed")
 	old := filepath.Join(c.dir, "old")
@@ -493,43 +490,6 @@ func (c *Cache) Save(ctx context.Context, o SaveOptions) error {
 		return fmt.Errorf("saving cache: %w", err)
 	}
 	return os.RemoveAll(old)
-}
-
-// linkExported hardlinks (or copies) an exported layer's tar into staging
-// and returns its diffID, or "" when there is none to use.
-func linkExported(l v1.Layer, staging string) string {
-	tl, ok := l.(interface{ TarPath() string })
-	if !ok || tl.TarPath() == "" {
-		return ""
-	}
-	d, err := l.DiffID()
-	if err != nil {
-		return ""
-	}
-	dst := filepath.Join(staging, d.Hex+".tar")
-	if err := os.Link(tl.TarPath(), dst); err != nil && !errors.Is(err, fs.ErrExist) {
-		if err := copyFile(tl.TarPath(), dst); err != nil {
-			return ""
-		}
-	}
-	return d.String()
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // writeTar writes the layer dir as <staging>/<hex>.tar, exactly as the

@@ -83,11 +83,11 @@ func TestCorruptEntryWarnsAndIsSkipped(t *testing.T) {
 	if err := c.Save(ctx, SaveOptions{LayersDir: build(t), Group: group}); err != nil {
 		t.Fatal(err)
 	}
-	tars, _ := filepath.Glob(filepath.Join(dir, "committed", "*.tar"))
-	if len(tars) != 1 {
-		t.Fatalf("tars: %v", tars)
+	objs, _ := filepath.Glob(filepath.Join(dir, "committed", "*.d", "obj", "a.o"))
+	if len(objs) != 1 {
+		t.Fatalf("cached files: %v", objs)
 	}
-	if err := os.Truncate(tars[0], 100); err != nil {
+	if err := os.WriteFile(objs[0], []byte("tampered, longer"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var warnings []string

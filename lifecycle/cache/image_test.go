@@ -83,9 +83,9 @@ func TestImageCache(t *testing.T) {
 	}
 }
 
-// An untouched restored layer keeps its committed tar (hardlinked, not
-// rewritten).
-func TestDirCacheKeepsUntouchedTar(t *testing.T) {
+// The dir cache moves layer trees by rename: no bytes are copied on
+// save or restore, and a failed build gives them back.
+func TestDirCacheMovesTrees(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	c, err := Open(ctx, dir)
@@ -93,27 +93,37 @@ func TestDirCacheKeepsUntouchedTar(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if err := c.Save(ctx, SaveOptions{LayersDir: build(t), Group: group}); err != nil {
-		t.Fatal(err)
-	}
-	tars, _ := filepath.Glob(filepath.Join(dir, "committed", "*.tar"))
-	before, err := os.Stat(tars[0])
+	layers := build(t)
+	obj := filepath.Join(layers, "acme_go", "gocache", "obj", "a.o")
+	before, err := os.Stat(obj)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := c.Save(ctx, SaveOptions{LayersDir: layers, Group: group}); err != nil {
+		t.Fatal(err)
+	}
 	fresh := t.TempDir()
-	if _, err := c.Restore(ctx, RestoreOptions{LayersDir: fresh, Group: group, Warn: func(string, ...any) {}}); err != nil {
+	noWarn := func(f string, a ...any) { t.Errorf("warning: "+f, a...) }
+	if _, err := c.Restore(ctx, RestoreOptions{LayersDir: fresh, Group: group, Warn: noWarn}); err != nil {
 		t.Fatal(err)
 	}
-	write(t, filepath.Join(fresh, "acme_go", "gocache.toml"), "[types]\ncache = true\n")
-	if err := c.Save(ctx, SaveOptions{LayersDir: fresh, Group: group}); err != nil {
-		t.Fatal(err)
-	}
-	after, err := os.Stat(tars[0])
+	after, err := os.Stat(filepath.Join(fresh, "acme_go", "gocache", "obj", "a.o"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !os.SameFile(before, after) {
-		t.Error("the untouched layer's tar was rewritten")
+		t.Error("the restored file is a copy, not the saved one")
+	}
+	// A failed build gives the untouched tree back.
+	c.GiveBack()
+	again := t.TempDir()
+	res, err := c.Restore(ctx, RestoreOptions{LayersDir: again, Group: group, Warn: noWarn})
+	if err != nil || len(res.Contents) != 1 {
+		t.Fatalf("after GiveBack: %+v, %v", res, err)
+	}
+	// Without GiveBack, the tree is gone: a quiet miss.
+	res, err = c.Restore(ctx, RestoreOptions{LayersDir: t.TempDir(), Group: group, Warn: noWarn})
+	if err != nil || len(res.Contents) != 0 {
+		t.Errorf("tree taken by another build: %+v, %v", res, err)
 	}
 }

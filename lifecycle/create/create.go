@@ -185,6 +185,12 @@ func Run(ctx context.Context, iio *imageio.IO, o Options) (*Result, error) {
 		return nil, err
 	}
 
+	modTime := o.ModTime
+	if modTime.IsZero() {
+		if modTime, err = SourceDateEpoch(); err != nil {
+			return nil, failure.New("platform", failure.InvalidInput, err)
+		}
+	}
 	caBundle, cleanCA, err := sandbox.CABundle(ctx, w.tmp, o.CACerts...)
 	if errors.Is(err, sandbox.ErrNoCABundle) && len(o.CACerts) == 0 {
 		fmt.Fprintln(o.Out, "warning: the host has no CA bundle; TLS downloads in the build may fail")
@@ -196,7 +202,7 @@ func Run(ctx context.Context, iio *imageio.IO, o Options) (*Result, error) {
 	defer cleanCA()
 	cb := containerBase{
 		runtime: o.Runtime, rootfs: b.RootFS, uid: b.UID, gid: b.GID,
-		env: append(b.Env(), "CNB_PLATFORM_API="+export.PlatformAPI),
+		env: buildEnv(b.Env(), modTime),
 		out: o.Out, caBundle: caBundle, tempDir: w.tmp,
 		mounts: []sandbox.Mount{
 			{Source: w.app, Destination: AppPath},
@@ -249,6 +255,12 @@ func Run(ctx context.Context, iio *imageio.IO, o Options) (*Result, error) {
 		return nil, failure.New("restore", failure.RestoreError, err)
 	}
 	defer appCache.Close()
+	saved := false
+	defer func() {
+		if !saved {
+			appCache.GiveBack()
+		}
+	}()
 	if o.ClearCache {
 		if err := appCache.Clear(); err != nil {
 			return nil, failure.New("restore", failure.RestoreError, err)
@@ -292,12 +304,6 @@ func Run(ctx context.Context, iio *imageio.IO, o Options) (*Result, error) {
 
 	// Export.
 	logf("EXPORTING")
-	modTime := o.ModTime
-	if modTime.IsZero() {
-		if modTime, err = SourceDateEpoch(); err != nil {
-			return nil, failure.New("export", failure.InvalidInput, err)
-		}
-	}
 	res, err := export.Export(ctx, export.Options{
 		RunImage:          runImg,
 		RunImageInfo:      labels.RunImage{Image: runName, Mirrors: mirrors},
@@ -328,6 +334,7 @@ func Run(ctx context.Context, iio *imageio.IO, o Options) (*Result, error) {
 	}
 	logf("IMAGE %s@%s (%s)", o.Name, digest, o.Output.Kind)
 	saveMemo(appCache.Dir(), res.Memo, o.Out)
+	saved = true
 	if err := appCache.Save(ctx, cache.SaveOptions{
 		LayersDir: w.layers, LayersPrefix: strings.TrimPrefix(LayersPath, "/"), Group: group,
 		Owner: archive.Owner{UID: b.UID, GID: b.GID}, ModTime: modTime, Exported: res.LaunchCache,
@@ -359,6 +366,19 @@ func saveMemo(dir string, m export.Memo, log io.Writer) {
 	if err != nil {
 		fmt.Fprintf(log, "warning: layer fingerprints not saved: %v\n", err)
 	}
+}
+
+// buildEnv is the environment of the phase containers: the builder's,
+// the platform API, and SOURCE_DATE_EPOCH (the image's time) so tools that
+// honour it (pip's bytecode, Debian tooling, ...) write reproducible files.
+func buildEnv(builderEnv []string, modTime time.Time) []string {
+	env := append(builderEnv, "CNB_PLATFORM_API="+export.PlatformAPI)
+	for _, kv := range builderEnv {
+		if strings.HasPrefix(kv, "SOURCE_DATE_EPOCH=") {
+			return env
+		}
+	}
+	return append(env, fmt.Sprintf("SOURCE_DATE_EPOCH=%d", modTime.Unix()))
 }
 
 // cacheDirFor is the layer cache of one app image name.

@@ -85,3 +85,15 @@ func TestCacheDirFor(t *testing.T) {
 		t.Errorf("cacheDirFor: %s %s", a, b)
 	}
 }
+
+func TestBuildEnv(t *testing.T) {
+	got := buildEnv([]string{"PATH=/bin"}, archive.DefaultModTime)
+	want := []string{"PATH=/bin", "CNB_PLATFORM_API=0.15", "SOURCE_DATE_EPOCH=315532801"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("buildEnv = %q, want %q", got, want)
+	}
+	got = buildEnv([]string{"SOURCE_DATE_EPOCH=7"}, archive.DefaultModTime)
+	if strings.Count(strings.Join(got, " "), "SOURCE_DATE_EPOCH") != 1 {
+		t.Errorf("the builder's SOURCE_DATE_EPOCH was not kept: %q", got)
+	}
+}
