@@ -1,12 +1,27 @@
 // Package cache keeps the layers buildpacks mark cache = true between
-// builds of one app, in a directory under kiln's cache root:
+// builds of one app.
+//
+// The local cache lives in a directory under kiln's cache root:
 //
 //	<dir>/committed/metadata.json   what is cached, per buildpack and layer
-//	<dir>/committed/<diffID>.tar    each cached layer's contents
+//	<dir>/committed/<n>.d/          each cached layer's directory
 //
-// A save writes a complete new generation into <dir>/staging and swaps it
-// in with renames, so a reader sees the old or the new cache, never half of
-// one; a lock file serialises builds of the same app. A cached tar whose
-// digest does not match its metadata is reported, skipped and replaced by
-// the next save: a bad cache never fails a build.
+// Layer directories move by rename: Save takes the finished build's cache
+// layers as they are, Restore moves them back into the next build after
+// checking their fingerprint (names, sizes, mtimes, modes, owners), and a
+// build that fails gives back what it did not touch. No layer byte is
+// copied or hashed on the way. A save writes a complete new generation into
+// <dir>/staging and swaps it in with renames, so a reader sees the old or
+// the new cache, never half of one; a lock file serialises builds of the
+// same app. A cached layer that changed behind kiln's back is reported,
+// skipped and replaced by the next save: a bad cache never fails a build.
+//
+// With WithImage the cache is a registry image instead: one layer per
+// cached layer and the index in the io.buildpacks.lifecycle.cache.metadata
+// label. Layers left unchanged since restore are taken from the previous
+// cache image, so they are neither tarred nor uploaded again.
+//
+// Launch layers that are also cached carry the diffID of the app image's
+// layer, so the restore table of the platform spec (app image and cache
+// must agree) holds.
 package cache
