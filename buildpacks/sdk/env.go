@@ -69,6 +69,11 @@ func (e EnvDir) write(name, suffix, value string) error {
 		return fmt.Errorf("creating %s: %w", e.dir, err)
 	}
 	p := filepath.Join(e.dir, name+"."+suffix)
+	// An unchanged file keeps its mtime, so a reused layer stays provably
+	// unchanged and the exporter need not write it again.
+	if old, err := os.ReadFile(p); err == nil && string(old) == value {
+		return nil
+	}
 	if err := os.WriteFile(p, []byte(value), 0o644); err != nil {
 		return fmt.Errorf("writing %s: %w", p, err)
 	}

@@ -178,6 +178,7 @@ func Export(ctx context.Context, o Options) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("layer %s: %w", what, err)
 		}
+		fmt.Fprintf(o.Log, "Adding layer %s\n", what)
 		l, err := newLayer(t, what)
 		if err != nil {
 			return nil, err
@@ -229,7 +230,6 @@ func Export(ctx context.Context, o Options) (*Result, error) {
 			}
 			d, _ := l.DiffID()
 			lm.SHA = d.String()
-			fmt.Fprintf(o.Log, "Adding layer %s\n", what)
 			entry.Layers[name] = lm
 		}
 		if st, err := launch.ReadStore(filepath.Join(bpDir, "store.toml")); err == nil && len(st.Metadata) > 0 {
@@ -277,7 +277,6 @@ func Export(ctx context.Context, o Options) (*Result, error) {
 	}
 	d, _ := l.DiffID()
 	md.App = append(md.App, labels.LayerSHA{SHA: d.String()})
-	fmt.Fprintf(o.Log, "Adding %d app layer(s)\n", len(md.App))
 
 	// 4. Launcher layer.
 	root := archive.Owner{}
