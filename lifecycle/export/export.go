@@ -445,7 +445,7 @@ func previousLayer(img v1.Image, md *labels.Lifecycle, id, name string) (v1.Laye
 		if err != nil {
 			return nil, fmt.Errorf("previous image lacks layer %s (%s): %w", name, lm.SHA, err)
 		}
-		return l, nil
+		return withDiffID(l, h), nil
 	}
 	return nil, errors.New("the previous image has no such layer")
 }

@@ -29,5 +29,17 @@ func reusable(prev v1.Image, memo Memo, fp string) (v1.Layer, bool) {
 	if err != nil {
 		return nil, false
 	}
-	return l, true
+	return withDiffID(l, h), true
 }
+
+// knownDiffID is a layer found by its diffID. Some layer kinds (those of
+// an OCI layout, such as kiln's local store) compute DiffID by
+// decompressing the whole blob; the caller already knows it.
+type knownDiffID struct {
+	v1.Layer
+	diffID v1.Hash
+}
+
+func (k knownDiffID) DiffID() (v1.Hash, error) { return k.diffID, nil }
+
+func withDiffID(l v1.Layer, h v1.Hash) v1.Layer { return knownDiffID{Layer: l, diffID: h} }
