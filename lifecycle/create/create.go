@@ -38,6 +38,7 @@ const (
 	ConfigPath     = "/kiln/config"
 	ExtraBPPath    = "/kiln/buildpacks"
 	OrderPath      = ConfigPath + "/order.toml"
+	layersRel      = "layers" // LayersPath inside image tars
 	DetectErrorRel = ".kiln/detect-error.txt"
 	BuildErrorRel  = ".kiln/build-error.txt"
 )
@@ -104,18 +105,7 @@ func Run(ctx context.Context, iio *imageio.IO, o Options) (*Result, error) {
 	}
 
 	// Analyze: the previous image of this app, if any, for layer reuse.
-	var previous v1.Image
-	var prevMD *labels.Lifecycle
-	if o.Output.Kind == imageio.Store || o.Output.Kind == imageio.Registry {
-		if p, err := iio.Open(ctx, o.Output, false); err == nil {
-			var md labels.Lifecycle
-			if cfg, err := p.ConfigFile(); err == nil {
-				if ok, err := labels.Decode(cfg, labels.LifecycleMetadata, &md); ok && err == nil {
-					previous, prevMD = p, &md
-				}
-			}
-		}
-	}
+	previous, prevMD := analyze(ctx, iio, o.Output)
 	if previous != nil {
 		d, _ := previous.Digest()
 		logf("ANALYZED previous image %s", d)
@@ -226,19 +216,8 @@ func Run(ctx context.Context, iio *imageio.IO, o Options) (*Result, error) {
 
 	// Detect.
 	logf("DETECTING")
-	code, err := cb.run(ctx, append([]string{KilnBinPath, "phase", "detect", "--order", OrderPath}, phaseArgs...))
-	if err != nil {
-		return nil, failure.New("detect", failure.SandboxUnavailable, err)
-	}
-	if code != 0 {
-		msg := "no buildpack group passed detection"
-		if b, err := os.ReadFile(filepath.Join(w.layers, DetectErrorRel)); err == nil && len(b) > 0 {
-			msg = strings.TrimSpace(string(b))
-		}
-		if code != failure.DetectNoGroup && code != failure.DetectError {
-			code = failure.DetectError
-		}
-		return nil, failure.New("detect", code, errors.New(msg))
+	if err := cb.phase(ctx, "detect", append([]string{"--order", OrderPath}, phaseArgs...), filepath.Join(w.layers, DetectErrorRel)); err != nil {
+		return nil, err
 	}
 	group, err := descriptor.ReadGroup(filepath.Join(w.layers, "group.toml"))
 	if err != nil {
@@ -267,7 +246,7 @@ func Run(ctx context.Context, iio *imageio.IO, o Options) (*Result, error) {
 		}
 	}
 	restored, err := appCache.Restore(ctx, cache.RestoreOptions{
-		LayersDir: w.layers, LayersPrefix: strings.TrimPrefix(LayersPath, "/"),
+		LayersDir: w.layers, LayersPrefix: layersRel,
 		Group: group, Previous: prevMD, Owner: owner(b.UID, b.GID),
 		Warn: func(f string, a ...any) { fmt.Fprintf(o.Out, "warning: "+f+"\n", a...) },
 	})
@@ -283,19 +262,8 @@ func Run(ctx context.Context, iio *imageio.IO, o Options) (*Result, error) {
 
 	// Build.
 	logf("BUILDING")
-	code, err = cb.run(ctx, append([]string{KilnBinPath, "phase", "build"}, phaseArgs...))
-	if err != nil {
-		return nil, failure.New("build", failure.SandboxUnavailable, err)
-	}
-	if code != 0 {
-		msg := "the build failed (see the output above)"
-		if b, err := os.ReadFile(filepath.Join(w.layers, BuildErrorRel)); err == nil && len(b) > 0 {
-			msg = strings.TrimSpace(string(b))
-		}
-		if code != failure.BuildpackFailed {
-			code = failure.BuildError
-		}
-		return nil, failure.New("build", code, errors.New(msg))
+	if err := cb.phase(ctx, "build", phaseArgs, filepath.Join(w.layers, BuildErrorRel)); err != nil {
+		return nil, err
 	}
 	md, err := launch.ReadMetadata(filepath.Join(w.layers, "config", "metadata.toml"))
 	if err != nil {
@@ -336,12 +304,33 @@ func Run(ctx context.Context, iio *imageio.IO, o Options) (*Result, error) {
 	saveMemo(appCache.Dir(), res.Memo, o.Out)
 	saved = true
 	if err := appCache.Save(ctx, cache.SaveOptions{
-		LayersDir: w.layers, LayersPrefix: strings.TrimPrefix(LayersPath, "/"), Group: group,
+		LayersDir: w.layers, LayersPrefix: layersRel, Group: group,
 		Owner: archive.Owner{UID: b.UID, GID: b.GID}, ModTime: modTime, Exported: res.LaunchCache,
 	}); err != nil {
 		fmt.Fprintf(o.Out, "warning: the layer cache was not updated: %v\n", err)
 	}
 	return &Result{Image: res.Image, Digest: digest, Output: o.Output}, nil
+}
+
+// analyze returns the app's previous image at out and its lifecycle
+// metadata, or nils when there is none (a first build, or not a CNB image).
+func analyze(ctx context.Context, iio *imageio.IO, out imageio.Location) (v1.Image, *labels.Lifecycle) {
+	if out.Kind != imageio.Store && out.Kind != imageio.Registry {
+		return nil, nil
+	}
+	p, err := iio.Open(ctx, out, false)
+	if err != nil {
+		return nil, nil
+	}
+	cfg, err := p.ConfigFile()
+	if err != nil {
+		return nil, nil
+	}
+	var md labels.Lifecycle
+	if ok, err := labels.Decode(cfg, labels.LifecycleMetadata, &md); !ok || err != nil {
+		return nil, nil
+	}
+	return p, &md
 }
 
 // loadMemo reads the layer fingerprint memo kept beside the app's cache.

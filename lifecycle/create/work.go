@@ -2,6 +2,7 @@ package create
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/kiln-build/kiln/lifecycle/archive"
 	"github.com/kiln-build/kiln/lifecycle/builder"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
+	"github.com/kiln-build/kiln/lifecycle/failure"
 	"github.com/kiln-build/kiln/lifecycle/sandbox"
 )
 
@@ -128,6 +130,30 @@ type containerBase struct {
 	caBundle string
 	out      io.Writer
 	tempDir  string
+}
+
+// phase runs `kiln phase <name> args...` in the build container. A
+// non-zero exit becomes the phase's failure, with the message the phase
+// left in errFile and its exit code kept within the phase's band.
+func (c containerBase) phase(ctx context.Context, name string, args []string, errFile string) error {
+	code, err := c.run(ctx, append([]string{KilnBinPath, "phase", name}, args...))
+	if err != nil {
+		return failure.New(name, failure.SandboxUnavailable, err)
+	}
+	if code == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("the %s phase failed with exit code %d (see the output above)", name, code)
+	if b, err := os.ReadFile(errFile); err == nil && len(b) > 0 {
+		msg = strings.TrimSpace(string(b))
+	}
+	switch {
+	case name == "detect" && code != failure.DetectNoGroup && code != failure.DetectError:
+		code = failure.DetectError
+	case name == "build" && code != failure.BuildpackFailed:
+		code = failure.BuildError
+	}
+	return failure.New(name, code, errors.New(msg))
 }
 
 func (c containerBase) run(ctx context.Context, args []string) (int, error) {
