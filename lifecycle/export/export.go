@@ -280,24 +280,29 @@ func Export(ctx context.Context, o Options) (*Result, error) {
 
 	// 4. Launcher layer.
 	root := archive.Owner{}
-	t := archive.NewTar(tarOpt)
-	for _, e := range []archive.Entry{
+	entriesLayer := func(what string, entries []archive.Entry) (v1.Hash, error) {
+		t := archive.NewTar(tarOpt)
+		for _, e := range entries {
+			if err := t.Add(e); err != nil {
+				return v1.Hash{}, fmt.Errorf("%s layer: %w", what, err)
+			}
+		}
+		l, err := newLayer(t, what)
+		if err != nil {
+			return v1.Hash{}, err
+		}
+		return l.DiffID()
+	}
+	if d, err = entriesLayer("launcher", []archive.Entry{
 		archive.Dir("cnb", 0o755, root),
 		archive.Dir("cnb/lifecycle", 0o755, root),
 		archive.File("cnb/lifecycle/launcher", 0o755, root, o.Launcher),
-	} {
-		if err := t.Add(e); err != nil {
-			return nil, err
-		}
-	}
-	if l, err = newLayer(t, "launcher"); err != nil {
+	}); err != nil {
 		return nil, err
 	}
-	d, _ = l.DiffID()
 	md.Launcher = labels.LayerSHA{SHA: d.String()}
 
 	// 5. Config layer: metadata.toml and the process links.
-	t = archive.NewTar(tarOpt)
 	entries := []archive.Entry{
 		archive.Dir("cnb", 0o755, root),
 		archive.Dir("cnb/process", 0o755, root),
@@ -308,27 +313,22 @@ func Export(ctx context.Context, o Options) (*Result, error) {
 	for _, p := range o.Metadata.Processes {
 		entries = append(entries, archive.Symlink("cnb/process/"+p.Type, "/cnb/lifecycle/launcher", root))
 	}
-	for _, e := range entries {
-		if err := t.Add(e); err != nil {
-			return nil, err
-		}
-	}
-	if l, err = newLayer(t, "config"); err != nil {
+	if d, err = entriesLayer("config", entries); err != nil {
 		return nil, err
 	}
-	d, _ = l.DiffID()
 	md.Config = labels.LayerSHA{SHA: d.String()}
 
-	// The image.
-	img := o.RunImage
+	// The image: every new layer appended in one step.
+	addenda := make([]mutate.Addendum, 0, len(add))
 	for _, a := range add {
-		img, err = mutate.Append(img, mutate.Addendum{
+		addenda = append(addenda, mutate.Addendum{
 			Layer:   a.layer,
 			History: v1.History{Created: v1.Time{Time: o.ModTime}, CreatedBy: "kiln: " + a.what},
 		})
-		if err != nil {
-			return nil, fmt.Errorf("adding %s layer: %w", a.what, err)
-		}
+	}
+	img, err := mutate.Append(o.RunImage, addenda...)
+	if err != nil {
+		return nil, fmt.Errorf("adding layers: %w", err)
 	}
 	build := buildLabel(o)
 	// The config of img, not of the run image: it carries the new diffIDs.
