@@ -125,19 +125,19 @@ func Create(ctx context.Context, base v1.Image, opts CreateOptions) (v1.Image, e
 	}
 
 	// The platform files.
-	var orderTOML, runTOML, stackTOML bytes.Buffer
-	if err := toml.NewEncoder(&orderTOML).Encode(struct {
+	var orderBuf, runBuf, stackBuf bytes.Buffer
+	if err := toml.NewEncoder(&orderBuf).Encode(struct {
 		Order descriptor.Order `toml:"order"`
 	}{opts.Order}); err != nil {
 		return nil, fmt.Errorf("encoding order.toml: %w", err)
 	}
-	if err := toml.NewEncoder(&runTOML).Encode(opts.Run); err != nil {
+	if err := toml.NewEncoder(&runBuf).Encode(opts.Run); err != nil {
 		return nil, fmt.Errorf("encoding run.toml: %w", err)
 	}
 	var stackRun labels.ImageRef
 	if len(opts.Run.Images) > 0 {
 		stackRun = labels.ImageRef{Image: opts.Run.Images[0].Image, Mirrors: opts.Run.Images[0].Mirrors}
-		if err := toml.NewEncoder(&stackTOML).Encode(stackTOMLFile{RunImage: opts.Run.Images[0]}); err != nil {
+		if err := toml.NewEncoder(&stackBuf).Encode(stackTOML{RunImage: opts.Run.Images[0]}); err != nil {
 			return nil, fmt.Errorf("encoding stack.toml: %w", err)
 		}
 	}
@@ -145,9 +145,9 @@ func Create(ctx context.Context, base v1.Image, opts CreateOptions) (v1.Image, e
 	for _, e := range []archive.Entry{
 		archive.Dir("cnb", 0o755, archive.Owner{}),
 		archive.Dir("cnb/buildpacks", 0o755, archive.Owner{}),
-		archive.File("cnb/order.toml", 0o644, archive.Owner{}, orderTOML.Bytes()),
-		archive.File("cnb/run.toml", 0o644, archive.Owner{}, runTOML.Bytes()),
-		archive.File("cnb/stack.toml", 0o644, archive.Owner{}, stackTOML.Bytes()),
+		archive.File("cnb/order.toml", 0o644, archive.Owner{}, orderBuf.Bytes()),
+		archive.File("cnb/run.toml", 0o644, archive.Owner{}, runBuf.Bytes()),
+		archive.File("cnb/stack.toml", 0o644, archive.Owner{}, stackBuf.Bytes()),
 	} {
 		if err := t.Add(e); err != nil {
 			return nil, err
@@ -193,10 +193,6 @@ func Create(ctx context.Context, base v1.Image, opts CreateOptions) (v1.Image, e
 	}
 	cfg.Created = v1.Time{Time: mt}
 	return mutate.ConfigFile(img, cfg)
-}
-
-type stackTOMLFile struct {
-	RunImage RunImage `toml:"run-image"`
 }
 
 func appendLayer(img v1.Image, l v1.Layer, mt time.Time, what string) (v1.Image, error) {

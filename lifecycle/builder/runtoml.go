@@ -23,6 +23,7 @@ type RunImage struct {
 	Mirrors []string `toml:"mirrors,omitempty"`
 }
 
+// stackTOML is the legacy /cnb/stack.toml: its run image.
 type stackTOML struct {
 	RunImage RunImage `toml:"run-image"`
 }
