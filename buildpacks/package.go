@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/kiln-build/kiln/buildpacks/internal/fsutil"
 )
 
 // modulePath is the Go module the buildpacks' sources belong to.
@@ -90,7 +92,7 @@ func Package(ctx context.Context, dir string, opts ...Option) error {
 		if err := os.MkdirAll(filepath.Join(stage, "bin"), 0o755); err != nil {
 			return fmt.Errorf("creating %s: %w", stage, err)
 		}
-		if err := copyFile(filepath.Join(src, "buildpacks", n, "buildpack.toml"), filepath.Join(stage, "buildpack.toml"), 0o644); err != nil {
+		if err := fsutil.CopyFile(filepath.Join(src, "buildpacks", n, "buildpack.toml"), filepath.Join(stage, "buildpack.toml"), 0o644); err != nil {
 			return err
 		}
 		if err := os.Rename(filepath.Join(out, n), filepath.Join(stage, "bin", "build")); err != nil {
@@ -110,7 +112,7 @@ func Package(ctx context.Context, dir string, opts ...Option) error {
 		case "nodejs", "procfile":
 			// both may need to run shell-style command lines in run
 			// images without a shell
-			if err := copyFile(filepath.Join(out, "kiln-exec"), filepath.Join(stage, "bin", "kiln-exec"), 0o755); err != nil {
+			if err := fsutil.CopyFile(filepath.Join(out, "kiln-exec"), filepath.Join(stage, "bin", "kiln-exec"), 0o755); err != nil {
 				return err
 			}
 		}
@@ -148,15 +150,4 @@ func (o options) source(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("%s is not the %s module", filepath.Join(dir, "go.mod"), modulePath)
 	}
 	return dir, nil
-}
-
-func copyFile(src, dst string, mode os.FileMode) error {
-	data, err := os.ReadFile(src)
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", src, err)
-	}
-	if err := os.WriteFile(dst, data, mode); err != nil {
-		return fmt.Errorf("writing %s: %w", dst, err)
-	}
-	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kiln-build/kiln/buildpacks/internal/fsutil"
 	"github.com/kiln-build/kiln/buildpacks/internal/nodepkg"
 	"github.com/kiln-build/kiln/buildpacks/sdk"
 )
@@ -102,7 +103,10 @@ func build(_ context.Context, bc *sdk.BuildContext) error {
 	}
 	layer.Metadata = map[string]any{"server-sha256": sum}
 	dst := filepath.Join(layer.Path, "bin", "kiln-static")
-	if err := copyExecutable(src, dst); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", filepath.Dir(dst), err)
+	}
+	if err := fsutil.CopyFile(src, dst, 0o755); err != nil {
 		return err
 	}
 	log.Step("Installed kiln's static file server into layer %s", layer.Name)
@@ -134,27 +138,4 @@ func fileSHA256(p string) (string, error) {
 		return "", fmt.Errorf("reading %s: %w", p, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-func copyExecutable(src, dst string) error {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", filepath.Dir(dst), err)
-	}
-	in, err := os.Open(src)
-	if err != nil {
-		return fmt.Errorf("opening %s: %w", src, err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-	if err != nil {
-		return fmt.Errorf("creating %s: %w", dst, err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return fmt.Errorf("copying %s to %s: %w", src, dst, err)
-	}
-	if err := out.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", dst, err)
-	}
-	return nil
 }

@@ -1,11 +1,13 @@
 package execlayer
 
 import (
+	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
+	"github.com/kiln-build/kiln/buildpacks/internal/fsutil"
 	"github.com/kiln-build/kiln/buildpacks/internal/shell"
 	"github.com/kiln-build/kiln/buildpacks/sdk"
 )
@@ -41,24 +43,16 @@ func install(bc *sdk.BuildContext, dst string) error {
 		return err
 	}
 	src := filepath.Join(bc.Buildpack.Dir, "bin", Binary)
-	in, err := os.Open(src)
-	if err != nil {
-		return sdk.Fix(fmt.Errorf("opening %s: %w", src, err), "reinstall the buildpack: its kiln-exec helper is missing")
-	}
-	defer in.Close()
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", filepath.Dir(dst), err)
 	}
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	// dst's directory exists, so a missing file is src
+	err = fsutil.CopyFile(src, dst, 0o755)
+	if errors.Is(err, fs.ErrNotExist) {
+		return sdk.Fix(err, "reinstall the buildpack: its kiln-exec helper is missing")
+	}
 	if err != nil {
-		return fmt.Errorf("creating %s: %w", dst, err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return fmt.Errorf("copying %s: %w", src, err)
-	}
-	if err := out.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", dst, err)
+		return err
 	}
 	bc.Log.Detail("installed kiln-exec into layer %s: the run image has no shell to expand the command", LayerName)
 	return nil

@@ -62,7 +62,7 @@ func CopyTree(src, dst string) error {
 				return fmt.Errorf("creating %s: %w", target, err)
 			}
 		case info.Mode().IsRegular():
-			if err := copyFile(p, target, info.Mode().Perm()); err != nil {
+			if err := CopyFile(p, target, info.Mode().Perm()); err != nil {
 				return err
 			}
 		}
@@ -70,7 +70,9 @@ func CopyTree(src, dst string) error {
 	})
 }
 
-func copyFile(src, dst string, perm fs.FileMode) error {
+// CopyFile copies the regular file src to dst, which must not exist, with
+// permission bits perm (at least owner read and write).
+func CopyFile(src, dst string, perm fs.FileMode) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return fmt.Errorf("opening %s: %w", src, err)
