@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -242,5 +241,3 @@ func appSource(t testing.TB) string {
 	}
 	return dst
 }
-
-var _ = runtime.GOARCH
