@@ -391,20 +391,16 @@ func (c *Cache) collect(o SaveOptions) ([]cachedLayer, []labels.BuildpackEntry, 
 	var bps []labels.BuildpackEntry
 	for _, g := range o.Group {
 		bpDir := filepath.Join(o.LayersDir, descriptor.EscapeID(g.ID))
-		entries, err := os.ReadDir(bpDir)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
+		names, err := export.LayerNames(bpDir)
 		if err != nil {
 			return nil, nil, fmt.Errorf("saving cache: %w", err)
 		}
+		if names == nil {
+			continue
+		}
 		bps = append(bps, labels.BuildpackEntry{Key: g.ID, Version: g.Version, Layers: map[string]labels.LayerMetadata{}})
-		for _, e := range entries {
-			name, ok := cutSuffix(e.Name(), ".toml")
-			if !ok || e.IsDir() || name == "launch" || name == "build" || name == "store" {
-				continue
-			}
-			lt, err := launch.ReadLayer(filepath.Join(bpDir, e.Name()))
+		for _, name := range names {
+			lt, err := launch.ReadLayer(filepath.Join(bpDir, name+".toml"))
 			if err != nil {
 				return nil, nil, fmt.Errorf("saving cache: %w", err)
 			}
@@ -417,7 +413,9 @@ func (c *Cache) collect(o SaveOptions) ([]cachedLayer, []labels.BuildpackEntry, 
 			}
 			cl := cachedLayer{id: g.ID, name: name, dir: dir,
 				meta: labels.LayerMetadata{Data: lt.Metadata, Build: lt.Types.Build, Launch: lt.Types.Launch, Cache: true}}
-			if r, ok := c.restored[g.ID+":"+name]; ok {
+			// Only the image cache asks whether a layer is as restored: the
+			// dir cache moves the tree whatever it holds.
+			if r, ok := c.restored[g.ID+":"+name]; ok && c.image != nil {
 				if fp, err := archive.Fingerprint(dir, nil, ""); err == nil && fp == r.fingerprint {
 					cl.unchanged = r.diffID
 				}
@@ -517,11 +515,4 @@ func writeTar(ctx context.Context, id, dir, name, staging string, o SaveOptions)
 		return "", err
 	}
 	return "sha256:" + hexSum, nil
-}
-
-func cutSuffix(s, suf string) (string, bool) {
-	if len(s) > len(suf) && s[len(s)-len(suf):] == suf {
-		return s[:len(s)-len(suf)], true
-	}
-	return "", false
 }

@@ -47,7 +47,6 @@ func (c *Cache) restoreTree(o RestoreOptions, md Metadata, id, name string, lm l
 		return err
 	}
 	c.moved[dest] = movedTree{from: src, fingerprint: fp}
-	c.restored[key] = restoredLayer{fingerprint: fp, diffID: lm.SHA}
 	return nil
 }
 

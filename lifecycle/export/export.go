@@ -194,7 +194,7 @@ func Export(ctx context.Context, o Options) (*Result, error) {
 	for _, g := range o.Group {
 		bpDir := filepath.Join(o.LayersDir, descriptor.EscapeID(g.ID))
 		entry := labels.BuildpackEntry{Key: g.ID, Version: g.Version, Layers: map[string]labels.LayerMetadata{}}
-		names, err := layerNames(bpDir)
+		names, err := LayerNames(bpDir)
 		if err != nil {
 			return nil, err
 		}
@@ -401,9 +401,10 @@ func entrypoint(m launch.Metadata, requested string) (string, error) {
 	return "/cnb/lifecycle/launcher", nil
 }
 
-// layerNames lists the <name>.toml layer metadata files of a buildpack's
-// layers dir, without the buildpack-level files, sorted.
-func layerNames(bpDir string) ([]string, error) {
+// LayerNames lists the layers of a buildpack's layers dir by their
+// <name>.toml files (launch.toml, build.toml and store.toml are not
+// layers), sorted. A missing dir has none.
+func LayerNames(bpDir string) ([]string, error) {
 	entries, err := os.ReadDir(bpDir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
