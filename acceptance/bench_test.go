@@ -145,14 +145,6 @@ func mainFile(dir string) (string, string) {
 	return "", ""
 }
 
-func copySample(b testing.TB, name string) string {
-	dst := filepath.Join(b.TempDir(), name)
-	if out, err := exec.Command("cp", "-a", filepath.Join("..", "samples", name), dst).CombinedOutput(); err != nil {
-		b.Fatalf("copying sample %s: %v %s", name, err, out)
-	}
-	return dst
-}
-
 // benchSamples: per sample, a cold build (empty cache, no previous
 // image), a no-op rebuild and a rebuild after a one-line change, all
 // publishing through the counting proxy; and the app's size above the run

@@ -4,7 +4,6 @@ package acceptance
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -64,9 +63,7 @@ func TestReproducibleAcrossOwnersAndPaths(t *testing.T) {
 	a := appSource(t)
 	b := filepath.Join(t.TempDir(), "elsewhere", "deeper", "app")
 	os.MkdirAll(filepath.Dir(b), 0o755)
-	if out, err := exec.Command("cp", "-r", a, b).CombinedOutput(); err != nil {
-		t.Fatalf("%v %s", err, out)
-	}
+	copyTree(t, a, b)
 	old := time.Date(2011, 2, 3, 4, 5, 6, 0, time.UTC)
 	filepath.Walk(b, func(p string, _ os.FileInfo, _ error) error {
 		os.Lchown(p, 4242, 4343)

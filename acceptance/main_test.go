@@ -232,12 +232,24 @@ func wantNotContains(t testing.TB, out string, nots ...string) {
 	}
 }
 
+// copyTree copies the directory src to dst (whose parent must exist) with
+// cp -a and returns dst.
+func copyTree(t testing.TB, src, dst string) string {
+	t.Helper()
+	if out, err := exec.Command("cp", "-a", src, dst).CombinedOutput(); err != nil {
+		t.Fatalf("copying %s: %v %s", src, err, out)
+	}
+	return dst
+}
+
 // appSource copies testdata/app to a fresh dir (so tests can change it).
 func appSource(t testing.TB) string {
 	t.Helper()
-	dst := filepath.Join(t.TempDir(), "app")
-	if out, err := exec.Command("cp", "-a", filepath.Join("testdata", "app"), dst).CombinedOutput(); err != nil {
-		t.Fatalf("copying app: %v %s", err, out)
-	}
-	return dst
+	return copyTree(t, filepath.Join("testdata", "app"), filepath.Join(t.TempDir(), "app"))
+}
+
+// copySample copies samples/<name> to a fresh dir.
+func copySample(t testing.TB, name string) string {
+	t.Helper()
+	return copyTree(t, filepath.Join("..", "samples", name), filepath.Join(t.TempDir(), name))
 }
