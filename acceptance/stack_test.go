@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -126,7 +127,7 @@ func TestStackBuild(t *testing.T) {
 				t.Errorf("User = %q, want the CNB user 1000:1000", cfg.Config.User)
 			}
 			for _, e := range []string{"CNB_USER_ID=1000", "CNB_GROUP_ID=1000", "CNB_STACK_ID=io.kiln.stacks.debian-bookworm", "LANG=C.UTF-8"} {
-				if !containsString(cfg.Config.Env, e) {
+				if !slices.Contains(cfg.Config.Env, e) {
 					t.Errorf("env lacks %s: %v", e, cfg.Config.Env)
 				}
 			}
@@ -465,15 +466,6 @@ func compressedSize(t testing.TB, img v1.Image) int64 {
 		n += s
 	}
 	return n
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func containsPackage(pkgs []debian.Package, name string) bool {
