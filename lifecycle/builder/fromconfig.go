@@ -48,7 +48,7 @@ func CreateFromConfig(ctx context.Context, cfg *Config, o ConfigOptions) (v1.Ima
 	for i, e := range cfg.Buildpacks {
 		src, err := r.Resolve(ctx, e.Ref(), base)
 		if err != nil {
-			return nil, wrap(err, "%s: [[buildpacks]] #%d: ", cfg.Path, i+1)
+			return nil, buildpackage.WrapInput(err, "%s: [[buildpacks]] #%d: ", cfg.Path, i+1)
 		}
 		if err := checkDeclared(e, src); err != nil {
 			return nil, bad("%s: [[buildpacks]] #%d: %w", cfg.Path, i+1, err)
@@ -67,7 +67,7 @@ func CreateFromConfig(ctx context.Context, cfg *Config, o ConfigOptions) (v1.Ima
 		return nil, err
 	}
 	if err := set.CheckComposites("the builder"); err != nil {
-		return nil, wrap(err, "%s: ", cfg.Path)
+		return nil, buildpackage.WrapInput(err, "%s: ", cfg.Path)
 	}
 	if o.Images == nil {
 		return nil, fmt.Errorf("%s: no way to open the build image %s", cfg.Path, cfg.BuildImage())
@@ -145,13 +145,4 @@ func resolveOrder(cfg *Config, set *buildpackage.Set) (descriptor.Order, error) 
 		}
 	}
 	return order, nil
-}
-
-// wrap prefixes err's message, keeping it an *InputError when it was one.
-func wrap(err error, format string, a ...any) error {
-	wrapped := fmt.Errorf(format+"%w", append(a, err)...)
-	if buildpackage.IsInputError(err) {
-		return &buildpackage.InputError{Err: wrapped}
-	}
-	return wrapped
 }

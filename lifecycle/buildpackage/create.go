@@ -186,7 +186,7 @@ func FromConfig(ctx context.Context, cfg *Config, r *Resolver, o Options) (v1.Im
 	base := filepath.Dir(cfg.Path)
 	src, err := r.Resolve(ctx, cfg.Buildpack.URI, base)
 	if err != nil {
-		return nil, wrapInput(err, "%s: [buildpack]: ", cfg.Path)
+		return nil, WrapInput(err, "%s: [buildpack]: ", cfg.Path)
 	}
 	var set Set
 	for _, b := range src.Buildpacks {
@@ -195,27 +195,17 @@ func FromConfig(ctx context.Context, cfg *Config, r *Resolver, o Options) (v1.Im
 	for i, d := range cfg.Dependencies {
 		dep, err := r.Resolve(ctx, d.Ref(), base)
 		if err != nil {
-			return nil, wrapInput(err, "%s: [[dependencies]] #%d: ", cfg.Path, i+1)
+			return nil, WrapInput(err, "%s: [[dependencies]] #%d: ", cfg.Path, i+1)
 		}
 		for _, b := range dep.Buildpacks {
 			set.Add(b)
 		}
 	}
 	if err := set.CheckComposites("the buildpackage"); err != nil {
-		return nil, wrapInput(err, "%s: ", cfg.Path)
+		return nil, WrapInput(err, "%s: ", cfg.Path)
 	}
 	if o.Arch == "" && len(cfg.Targets) == 1 && cfg.Targets[0].Arch != "" {
 		o.Arch, o.Variant = cfg.Targets[0].Arch, cfg.Targets[0].Variant
 	}
 	return Create(ctx, src.Entry, set.All(), o)
-}
-
-// wrapInput prefixes err's message, keeping it an *InputError when it was
-// one.
-func wrapInput(err error, format string, a ...any) error {
-	wrapped := fmt.Errorf(format+"%w", append(a, err)...)
-	if IsInputError(err) {
-		return &InputError{Err: wrapped}
-	}
-	return wrapped
 }

@@ -22,6 +22,16 @@ func inputErrorf(format string, a ...any) error {
 	return &InputError{Err: fmt.Errorf(format, a...)}
 }
 
+// WrapInput prefixes err's message with the formatted text, keeping it
+// an *InputError when it was one.
+func WrapInput(err error, format string, a ...any) error {
+	wrapped := fmt.Errorf(format+"%w", append(a, err)...)
+	if IsInputError(err) {
+		return &InputError{Err: wrapped}
+	}
+	return wrapped
+}
+
 // IsInputError reports whether err is, or wraps, an *InputError.
 func IsInputError(err error) bool {
 	var ie *InputError
