@@ -1,12 +1,6 @@
 package sdk
 
-import (
-	"bytes"
-	"fmt"
-	"os"
-
-	"github.com/BurntSushi/toml"
-)
+import "fmt"
 
 // DetectContext is what bin/detect receives (buildpack.md, §Detection).
 type DetectContext struct {
@@ -92,12 +86,8 @@ func WritePlan(path string, p BuildPlan) error {
 	if p.Empty() {
 		return nil
 	}
-	var buf bytes.Buffer
-	if err := toml.NewEncoder(&buf).Encode(p); err != nil {
-		return fmt.Errorf("encoding build plan for %s: %w", path, err)
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("writing build plan %s: %w", path, err)
+	if err := writeTOMLFile(path, p); err != nil {
+		return fmt.Errorf("build plan: %w", err)
 	}
 	return nil
 }

@@ -246,14 +246,7 @@ func (l *Layer) write() error {
 		Types    LayerTypes     `toml:"types"`
 		Metadata map[string]any `toml:"metadata,omitempty"`
 	}{l.Types, md}
-	var buf bytes.Buffer
-	if err := toml.NewEncoder(&buf).Encode(f); err != nil {
-		return fmt.Errorf("encoding %s: %w", l.tomlPath, err)
-	}
-	if err := os.WriteFile(l.tomlPath, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", l.tomlPath, err)
-	}
-	return nil
+	return writeTOMLFile(l.tomlPath, f)
 }
 
 // normalizeKey turns key into the map a TOML decoder would produce for it,
