@@ -18,21 +18,22 @@ func TestSamples(t *testing.T) {
 	useKilnBuildpacks(t)
 	os.Unsetenv("KILN_BUILDER")
 	for _, tc := range []struct {
-		sample, file, old, want string
+		// greeting is what GET / answers, found in file.
+		sample, file, greeting string
 	}{
-		{"go", "main.go", "Hello from the kiln Go sample!", "Hello from the kiln Go sample!"},
-		{"node", "server.js", "Hello from the kiln Node.js sample!", "Hello from the kiln Node.js sample!"},
-		{"python", "app.py", "Hello from the kiln Python sample!", "Hello from the kiln Python sample!"},
-		{"static", "index.html", "Hello from the kiln static sample!", "Hello from the kiln static sample!"},
-		{"procfile", "site/index.html", "Hello from the kiln Procfile sample!", "Hello from the kiln Procfile sample!"},
+		{"go", "main.go", "Hello from the kiln Go sample!"},
+		{"node", "server.js", "Hello from the kiln Node.js sample!"},
+		{"python", "app.py", "Hello from the kiln Python sample!"},
+		{"static", "index.html", "Hello from the kiln static sample!"},
+		{"procfile", "site/index.html", "Hello from the kiln Procfile sample!"},
 	} {
 		t.Run(tc.sample, func(t *testing.T) {
 			src := copySample(t, tc.sample)
 			image := "samples/" + tc.sample
 			out := mustKiln(t, "build", image, "--path", src)
 			wantContains(t, out, "BUILDER kiln/default-builder:latest")
-			if got := runAndGet(t, image, freePort(t)); !strings.Contains(got, tc.want) {
-				t.Fatalf("GET / = %q, want it to contain %q", got, tc.want)
+			if got := runAndGet(t, image, freePort(t)); !strings.Contains(got, tc.greeting) {
+				t.Fatalf("GET / = %q, want it to contain %q", got, tc.greeting)
 			}
 
 			// One line changed.
@@ -41,9 +42,9 @@ func TestSamples(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			changed := strings.Replace(string(b), tc.old, tc.old+" (changed)", 1)
+			changed := strings.Replace(string(b), tc.greeting, tc.greeting+" (changed)", 1)
 			if changed == string(b) {
-				t.Fatalf("%s does not contain %q", tc.file, tc.old)
+				t.Fatalf("%s does not contain %q", tc.file, tc.greeting)
 			}
 			if err := os.WriteFile(p, []byte(changed), 0o644); err != nil {
 				t.Fatal(err)
@@ -53,7 +54,7 @@ func TestSamples(t *testing.T) {
 			if tc.sample == "go" || tc.sample == "node" || tc.sample == "python" {
 				wantContains(t, out, "Reusing cached layer")
 			}
-			if got := runAndGet(t, image, freePort(t)); !strings.Contains(got, tc.old+" (changed)") {
+			if got := runAndGet(t, image, freePort(t)); !strings.Contains(got, tc.greeting+" (changed)") {
 				t.Errorf("after the change GET / = %q", got)
 			}
 		})
