@@ -4,5 +4,5 @@ package main
 
 // buildpacksTarGz is empty in builds without the embedbuildpacks tag; kiln
 // then reads its buildpacks from $KILN_BUILDPACKS or a "buildpacks"
-// directory next to the kiln binary (see openBuildpacks).
+// directory next to the kiln binary (see findBuildpacks).
 var buildpacksTarGz []byte

@@ -331,7 +331,7 @@ func (b *buildpackSet) Close() {
 func (b *buildpackSet) refs() []string {
 	out := make([]string, len(b.list))
 	for i, bp := range b.list {
-		out[i] = bp.Buildpack.ID + "@" + bp.Buildpack.Version
+		out[i] = bp.Ref()
 	}
 	return out
 }
