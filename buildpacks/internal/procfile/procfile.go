@@ -6,8 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"strings"
+
+	"github.com/kiln-build/kiln/buildpacks/sdk"
 )
 
 // Process is one Procfile entry.
@@ -16,8 +17,6 @@ type Process struct {
 	Command string
 	Line    int
 }
-
-var typeRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 
 // ErrNoProcesses is returned for a Procfile without any process.
 var ErrNoProcesses = errors.New("the Procfile defines no processes")
@@ -43,7 +42,7 @@ func Parse(name string, data []byte) ([]Process, error) {
 			return nil, fmt.Errorf("%s:%d: %q is not \"<type>: <command>\"", name, n, line)
 		}
 		typ, cmd = strings.TrimSpace(typ), strings.TrimSpace(cmd)
-		if !typeRE.MatchString(typ) {
+		if !sdk.ValidProcessType(typ) {
 			return nil, fmt.Errorf("%s:%d: process type %q may only hold letters, digits, '.', '_' and '-'", name, n, typ)
 		}
 		if cmd == "" {

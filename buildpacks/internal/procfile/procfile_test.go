@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/kiln-build/kiln/buildpacks/sdk"
 )
 
 func TestParse(t *testing.T) {
@@ -64,7 +66,7 @@ func FuzzParse(f *testing.F) {
 		}
 		seen := map[string]bool{}
 		for _, p := range ps {
-			if !typeRE.MatchString(p.Type) || p.Command == "" || seen[p.Type] {
+			if !sdk.ValidProcessType(p.Type) || p.Command == "" || seen[p.Type] {
 				t.Fatalf("bad process accepted: %+v", p)
 			}
 			seen[p.Type] = true
