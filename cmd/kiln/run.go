@@ -1,8 +1,9 @@
 package main
 
 import (
-	"bufio"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"github.com/kiln-build/kiln/lifecycle/failure"
 	"github.com/kiln-build/kiln/lifecycle/imageio"
 	"github.com/kiln-build/kiln/lifecycle/sandbox"
+	"github.com/kiln-build/kiln/stacks/debian/accounts"
 )
 
 func runCommand() *cli.Command {
@@ -110,70 +112,62 @@ func runRun(c *cli.Context) error {
 	return nil
 }
 
-// imageUser resolves an image config User ("uid[:gid]" or "name[:group]")
-// against the image's /etc/passwd and /etc/group.
+// imageUser resolves an image config User ("uid[:gid]" or
+// "name[:group]") against the image's /etc/passwd and /etc/group. A
+// numeric user missing from passwd runs with its uid as gid.
 func imageUser(rootfs, user string) (uint32, uint32, error) {
 	if user == "" {
 		return 0, 0, nil
 	}
 	u, g, hasGroup := strings.Cut(user, ":")
-	uid, gid, err := lookupID(filepath.Join(rootfs, "etc", "passwd"), u, true)
-	if err != nil {
-		return 0, 0, fmt.Errorf("image user %q: %w", user, err)
-	}
-	if hasGroup {
-		if gid, _, err = lookupID(filepath.Join(rootfs, "etc", "group"), g, false); err != nil {
-			return 0, 0, fmt.Errorf("image group %q: %w", g, err)
-		}
-	}
-	return uid, gid, nil
-}
-
-// lookupID returns the id of name (or name itself when numeric) from a
-// passwd- or group-style file, and for passwd the primary gid.
-func lookupID(file, name string, passwd bool) (uint32, uint32, error) {
-	if n, err := strconv.ParseUint(name, 10, 32); err == nil {
-		id := uint32(n)
-		gid := id
-		if passwd {
-			// A numeric user takes its primary group from passwd if listed.
-			if f, err := os.Open(file); err == nil {
-				defer f.Close()
-				sc := bufio.NewScanner(f)
-				for sc.Scan() {
-					parts := strings.Split(sc.Text(), ":")
-					if len(parts) > 3 && parts[2] == name {
-						if g, err := strconv.ParseUint(parts[3], 10, 32); err == nil {
-							gid = uint32(g)
-						}
-					}
-				}
-			}
-		}
-		return id, gid, nil
-	}
-	f, err := os.Open(file)
+	passwd, err := readAccounts(rootfs, "passwd", accounts.ParsePasswd)
 	if err != nil {
 		return 0, 0, err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		parts := strings.Split(sc.Text(), ":")
-		if len(parts) < 3 || parts[0] != name {
-			continue
+	uid, gid := -1, -1
+	n, numeric := strconv.Atoi(u)
+	for _, e := range passwd {
+		if (numeric == nil && e.UID == n) || e.Name == u {
+			uid, gid = e.UID, e.GID
+			break
 		}
-		id, err := strconv.ParseUint(parts[2], 10, 32)
-		if err != nil {
-			return 0, 0, fmt.Errorf("%s: bad id for %s", file, name)
+	}
+	if uid < 0 {
+		if numeric != nil {
+			return 0, 0, fmt.Errorf("image user %q: not in the image's /etc/passwd", user)
 		}
-		gid := id
-		if passwd && len(parts) > 3 {
-			if g, err := strconv.ParseUint(parts[3], 10, 32); err == nil {
-				gid = g
+		uid, gid = n, n
+	}
+	if hasGroup {
+		if n, err := strconv.Atoi(g); err == nil {
+			gid = n
+		} else {
+			groups, err := readAccounts(rootfs, "group", accounts.ParseGroup)
+			if err != nil {
+				return 0, 0, err
+			}
+			gid = -1
+			for _, e := range groups {
+				if e.Name == g {
+					gid = e.GID
+				}
+			}
+			if gid < 0 {
+				return 0, 0, fmt.Errorf("image group %q: not in the image's /etc/group", g)
 			}
 		}
-		return uint32(id), uint32(gid), nil
 	}
-	return 0, 0, fmt.Errorf("%s has no entry %q", file, name)
+	return uint32(uid), uint32(gid), nil
+}
+
+// readAccounts parses the image's /etc/<file>; a missing file is empty.
+func readAccounts[T any](rootfs, file string, parse func([]byte) ([]T, error)) ([]T, error) {
+	b, err := os.ReadFile(filepath.Join(rootfs, "etc", file))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return parse(b)
 }
