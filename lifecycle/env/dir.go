@@ -57,42 +57,62 @@ type envFile struct {
 	value  string
 }
 
-// readEnvDir reads the regular files of dir in name order. A missing dir
-// yields nothing. Sub-directories (such as env.launch/<process>/) are
-// skipped; symbolic links are followed.
-func readEnvDir(dir string) ([]envFile, error) {
+// varFile is one file of an env or platform env directory.
+type varFile struct {
+	path, name, value string
+}
+
+// readVarFiles reads the regular files of dir in name order. A missing dir
+// yields nothing. Hidden files (such as .gitkeep) name no variable and are
+// skipped, as are sub-directories (such as env.launch/<process>/); symbolic
+// links are followed. what names the kind of directory in errors.
+func readVarFiles(dir, what string) ([]varFile, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading env directory %s: %w", dir, err)
+		return nil, fmt.Errorf("reading %s directory %s: %w", what, dir, err)
 	}
-	var files []envFile
+	var files []varFile
 	for _, ent := range entries { // os.ReadDir sorts by name
+		if strings.HasPrefix(ent.Name(), ".") {
+			continue
+		}
 		p := filepath.Join(dir, ent.Name())
 		fi, err := os.Stat(p)
 		if err != nil {
-			return nil, fmt.Errorf("reading env file %s: %w", p, err)
+			return nil, fmt.Errorf("reading %s file %s: %w", what, p, err)
 		}
 		if !fi.Mode().IsRegular() {
 			continue
 		}
-		name, suffix, _ := strings.Cut(ent.Name(), ".")
-		if name == "" {
-			continue // hidden files such as .gitkeep name no variable
-		}
-		if !ValidName(name) {
-			return nil, fmt.Errorf("env file %s: %q is not a valid variable name", p, name)
-		}
 		b, err := os.ReadFile(p)
 		if err != nil {
-			return nil, fmt.Errorf("reading env file %s: %w", p, err)
+			return nil, fmt.Errorf("reading %s file %s: %w", what, p, err)
 		}
 		if strings.IndexByte(string(b), 0) >= 0 {
-			return nil, fmt.Errorf("env file %s: value contains a NUL byte", p)
+			return nil, fmt.Errorf("%s file %s: value contains a NUL byte", what, p)
 		}
-		files = append(files, envFile{name: name, suffix: suffix, value: string(b)})
+		files = append(files, varFile{path: p, name: ent.Name(), value: string(b)})
+	}
+	return files, nil
+}
+
+// readEnvDir reads the files of the env directory dir (see readVarFiles),
+// splitting each name into variable name and suffix at the first ".".
+func readEnvDir(dir string) ([]envFile, error) {
+	vfs, err := readVarFiles(dir, "env")
+	if err != nil {
+		return nil, err
+	}
+	files := make([]envFile, 0, len(vfs))
+	for _, f := range vfs {
+		name, suffix, _ := strings.Cut(f.name, ".")
+		if !ValidName(name) {
+			return nil, fmt.Errorf("env file %s: %q is not a valid variable name", f.path, name)
+		}
+		files = append(files, envFile{name: name, suffix: suffix, value: f.value})
 	}
 	return files, nil
 }
@@ -147,33 +167,15 @@ func (e *Env) ApplyEnvDirs(unsuffixed Action, dirs ...string) error {
 // Buildpacks with clear-env = true must not get these variables: the caller
 // skips this step for them.
 func (e *Env) ApplyPlatformDir(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
+	files, err := readVarFiles(dir, "platform env")
 	if err != nil {
-		return fmt.Errorf("reading platform env directory %s: %w", dir, err)
+		return err
 	}
-	for _, ent := range entries {
-		p := filepath.Join(dir, ent.Name())
-		fi, err := os.Stat(p)
-		if err != nil {
-			return fmt.Errorf("reading platform env file %s: %w", p, err)
+	for _, f := range files {
+		if !ValidName(f.name) {
+			return fmt.Errorf("platform env file %s: %q is not a valid variable name", f.path, f.name)
 		}
-		if !fi.Mode().IsRegular() || strings.HasPrefix(ent.Name(), ".") {
-			continue
-		}
-		if !ValidName(ent.Name()) {
-			return fmt.Errorf("platform env file %s: %q is not a valid variable name", p, ent.Name())
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return fmt.Errorf("reading platform env file %s: %w", p, err)
-		}
-		if strings.IndexByte(string(b), 0) >= 0 {
-			return fmt.Errorf("platform env file %s: value contains a NUL byte", p)
-		}
-		e.Modify(ent.Name(), PrependPath, string(b), "")
+		e.Modify(f.name, PrependPath, f.value, "")
 	}
 	return nil
 }
