@@ -14,7 +14,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
@@ -70,7 +69,6 @@ func timed(f func()) time.Duration {
 type benchEnv struct {
 	proxy    *countingProxy
 	runImage string
-	iio      *imageio.IO
 	// kiln's Go sample figures, compared with ko's.
 	kilnGoCold, kilnGoWarm time.Duration
 }
@@ -83,7 +81,7 @@ func BenchmarkKiln(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer proxy.Close()
-	be := &benchEnv{proxy: proxy, iio: imageio.New(nil, imageio.WithKeychain(authn.NewMultiKeychain()))}
+	be := &benchEnv{proxy: proxy}
 	table := &benchTable{}
 	be.prepareRunImage(b)
 	be.benchSamples(b, table)
@@ -120,9 +118,7 @@ func (be *benchEnv) prepareRunImage(b *testing.B) {
 		b.Fatalf("default builder's run image %s: %v", runName, err)
 	}
 	be.runImage = be.proxy.Host + "/bench/run:latest"
-	if err := be.iio.Write(context.Background(), imageio.Location{Kind: imageio.Registry, Name: be.runImage}, run); err != nil {
-		b.Fatal(err)
-	}
+	pushImage(b, be.runImage, run)
 }
 
 // mainFile is the file a sample's one-line change goes into, and the line.
@@ -250,25 +246,12 @@ func (be *benchEnv) benchKo(b *testing.B, table *benchTable) {
 // benchRebase: app images with a 10 MB and a 500 MB app layer are rebased
 // onto a patched run image in the same registry; time and bytes moved.
 func (be *benchEnv) benchRebase(b *testing.B, table *benchTable) {
-	ctx := context.Background()
 	run := pull(b, be.runImage)
-	patchT := archive.NewTar()
-	patchT.Add(archive.File("etc/kiln-patch", 0o644, archive.Owner{}, []byte("patched\n")))
-	patchL, err := archive.NewLayer(ctx, patchT)
-	if err != nil {
-		b.Fatal(err)
-	}
-	patched, err := mutate.AppendLayers(run, patchL)
-	if err != nil {
-		b.Fatal(err)
-	}
 	patchedRef := be.proxy.Host + "/bench/run:patched"
-	if err := be.iio.Write(ctx, imageio.Location{Kind: imageio.Registry, Name: patchedRef}, patched); err != nil {
-		b.Fatal(err)
-	}
+	pushImage(b, patchedRef, patchedRunImage(b, run, "patched\n", nil))
 	for _, size := range []int64{10 << 20, 500 << 20} {
 		ref := fmt.Sprintf("%s/bench/rebase-%dm:latest", be.proxy.Host, size>>20)
-		pushSyntheticApp(b, be.iio, run, be.runImage, ref, size)
+		pushSyntheticApp(b, run, be.runImage, ref, size)
 		up, down := be.proxy.Uploaded(), be.proxy.Downloaded()
 		d := timed(func() { mustKiln(b, "rebase", ref, "--run-image", patchedRef, "--publish") })
 		moved := be.proxy.Uploaded() - up + be.proxy.Downloaded() - down
@@ -279,7 +262,7 @@ func (be *benchEnv) benchRebase(b *testing.B, table *benchTable) {
 
 // pushSyntheticApp pushes an app image: run + one app layer of size
 // incompressible bytes, with the lifecycle label a rebase needs.
-func pushSyntheticApp(b *testing.B, iio *imageio.IO, run v1.Image, runRef, ref string, size int64) {
+func pushSyntheticApp(b *testing.B, run v1.Image, runRef, ref string, size int64) {
 	ctx := context.Background()
 	dir := b.TempDir()
 	f, err := os.Create(filepath.Join(dir, "blob"))
@@ -318,9 +301,7 @@ func pushSyntheticApp(b *testing.B, iio *imageio.IO, run v1.Image, runRef, ref s
 	if img, err = mutate.ConfigFile(img, cfg); err != nil {
 		b.Fatal(err)
 	}
-	if err := iio.Write(ctx, imageio.Location{Kind: imageio.Registry, Name: ref}, img); err != nil {
-		b.Fatal(err)
-	}
+	pushImage(b, ref, img)
 }
 
 // randReader is a fast source of incompressible bytes (xorshift).

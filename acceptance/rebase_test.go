@@ -18,9 +18,9 @@ import (
 	"github.com/kiln-build/kiln/lifecycle/labels"
 )
 
-// patchedRunImage is the test run image plus one small layer holding
-// /etc/kiln-patch, with extra labels set.
-func patchedRunImage(t *testing.T, content string, extra map[string]string) v1.Image {
+// patchedRunImage is base plus one small layer holding /etc/kiln-patch,
+// with extra labels set.
+func patchedRunImage(t testing.TB, base v1.Image, content string, extra map[string]string) v1.Image {
 	t.Helper()
 	ctx := context.Background()
 	tr := archive.NewTar()
@@ -37,7 +37,7 @@ func patchedRunImage(t *testing.T, content string, extra map[string]string) v1.I
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := mutate.Append(env.runImg, mutate.Addendum{
+	img, err := mutate.Append(base, mutate.Addendum{
 		Layer:     l,
 		MediaType: types.OCILayer,
 		History:   v1.History{Created: v1.Time{Time: archive.DefaultModTime}, CreatedBy: "kiln acceptance: security patch"},
@@ -59,7 +59,7 @@ func patchedRunImage(t *testing.T, content string, extra map[string]string) v1.I
 	return img
 }
 
-func pushImage(t *testing.T, ref string, img v1.Image) {
+func pushImage(t testing.TB, ref string, img v1.Image) {
 	t.Helper()
 	if err := imageio.New(nil, imageio.WithKeychain(authn.NewMultiKeychain())).Write(context.Background(), imageio.Location{Kind: imageio.Registry, Name: ref}, img); err != nil {
 		t.Fatal(err)
@@ -89,10 +89,10 @@ func TestRebase(t *testing.T) {
 		t.Fatal("the app printed nothing before the rebase")
 	}
 
-	patched := patchedRunImage(t, "patched\n", nil)
+	patched := patchedRunImage(t, env.runImg, "patched\n", nil)
 	patchedRef := env.reg.Host + "/kiln-test/run:patched"
 	pushImage(t, patchedRef, patched)
-	otherDistro := patchedRunImage(t, "other distro\n", map[string]string{labels.BaseDistroVersion: "99"})
+	otherDistro := patchedRunImage(t, env.runImg, "other distro\n", map[string]string{labels.BaseDistroVersion: "99"})
 	otherRef := env.reg.Host + "/kiln-test/run:other-distro"
 	pushImage(t, otherRef, otherDistro)
 	elsewhereRef := env.reg.Host + "/kiln-test/elsewhere:latest"
