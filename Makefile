@@ -8,7 +8,7 @@ export CGO_ENABLED := 0
 # System packages kiln's tests and sample runs need; installed when missing.
 SYSTEM_PKGS := runc mmdebstrap docker-registry uidmap podman git ca-certificates bash curl
 
-.PHONY: help deps build kiln launcher test unit acceptance bench demo vet fmt clean install
+.PHONY: help deps build kiln launcher test unit acceptance bench demo vet clean install buildpacks
 
 help:
 	@echo "make demo        set up what is missing, build kiln, build and run the sample app"
@@ -67,6 +67,5 @@ clean:
 	rm -rf $(BIN) cmd/kiln/launcher.bin cmd/kiln/buildpacks.tar.gz
 
 # buildpacks compiles kiln's first-party buildpacks into bin/buildpacks/<name>/.
-.PHONY: buildpacks
 buildpacks:
 	$(GO) run ./buildpacks/cmd/package $(BIN)/buildpacks
