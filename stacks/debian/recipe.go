@@ -110,6 +110,10 @@ var (
 	reservedLabel = []string{LabelDistroName, LabelDistroVersion, LabelReleased, LabelBaseID, LabelStackID, LabelPackages}
 )
 
+// ReservedLabel reports whether Build sets the label k itself, so that a
+// recipe may not.
+func ReservedLabel(k string) bool { return slices.Contains(reservedLabel, k) }
+
 // normalize returns r with defaults filled in and order-insensitive lists
 // sorted, so that equivalent recipes have one form and one cache key.
 func (r Recipe) normalize() Recipe {
@@ -228,7 +232,7 @@ func (r Recipe) validate() error {
 		if k == "" {
 			return bad("labels", "empty label key")
 		}
-		if slices.Contains(reservedLabel, k) {
+		if ReservedLabel(k) {
 			return bad("labels", "%s is set by kiln", k)
 		}
 	}

@@ -84,11 +84,6 @@ type Stack struct {
 var (
 	namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
 	idPattern   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9./-]*$`)
-	// reservedLabels are set by kiln from what the images hold.
-	reservedLabels = []string{
-		debian.LabelDistroName, debian.LabelDistroVersion, debian.LabelReleased,
-		debian.LabelBaseID, debian.LabelStackID, debian.LabelPackages, LabelSBOM,
-	}
 )
 
 // Read reads the stack recipe at path: a stack directory holding
@@ -172,7 +167,7 @@ func (s *Stack) validate() error {
 		for _, k := range slices.Sorted(maps.Keys(where.labels)) {
 			v := where.labels[k]
 			switch {
-			case slices.Contains(reservedLabels, k):
+			case k == LabelSBOM || debian.ReservedLabel(k):
 				return fmt.Errorf("%slabels: %s is set by kiln from the stack and the installed packages", where.table, k)
 			case k == LabelRebasable && v != "true" && v != "false":
 				return fmt.Errorf("%slabels: %s = %q: want \"true\" or \"false\"", where.table, k, v)
