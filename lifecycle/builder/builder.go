@@ -6,11 +6,11 @@ import (
 	"io"
 	"path/filepath"
 	"strconv"
-	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
+	"github.com/kiln-build/kiln/lifecycle/env"
 	"github.com/kiln-build/kiln/lifecycle/labels"
 )
 
@@ -64,13 +64,9 @@ func Open(ctx context.Context, img v1.Image, cacheDir string, log io.Writer) (*B
 
 // cnbUser reads CNB_USER_ID and CNB_GROUP_ID from the image env.
 func cnbUser(cfg *v1.ConfigFile) (uid, gid int, err error) {
-	env := map[string]string{}
-	for _, kv := range cfg.Config.Env {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
-	}
+	vars := env.New(cfg.Config.Env)
 	parse := func(k string) (int, error) {
-		v, ok := env[k]
+		v, ok := vars.Lookup(k)
 		if !ok {
 			return 0, fmt.Errorf("builder image config has no %s in its env: not a CNB builder", k)
 		}

@@ -8,6 +8,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/kiln-build/kiln/lifecycle/env"
 	"github.com/kiln-build/kiln/lifecycle/labels"
 )
 
@@ -324,13 +325,9 @@ func inspectBuilder(cfg *v1.ConfigFile) (*Builder, error) {
 	if len(b.RunImages) == 0 && md.Stack.RunImage.Image != "" {
 		b.RunImages = append(b.RunImages, RunImage{Image: md.Stack.RunImage.Image, Mirrors: md.Stack.RunImage.Mirrors})
 	}
-	env := map[string]string{}
-	for _, kv := range cfg.Config.Env {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
-	}
-	if uid, ok := env["CNB_USER_ID"]; ok {
-		b.BuildUser = uid + ":" + env["CNB_GROUP_ID"]
+	vars := env.New(cfg.Config.Env)
+	if uid, ok := vars.Lookup("CNB_USER_ID"); ok {
+		b.BuildUser = uid + ":" + vars.Get("CNB_GROUP_ID")
 	}
 	return b, nil
 }
