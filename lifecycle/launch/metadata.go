@@ -2,7 +2,8 @@ package launch
 
 import (
 	"fmt"
-	"slices"
+
+	"github.com/kiln-build/kiln/lifecycle/descriptor"
 )
 
 // MetadataBuildpack is a buildpack that ran in the build phase.
@@ -37,7 +38,7 @@ type MetadataProcess struct {
 // AppliesTo reports whether the process is eligible for execution
 // environment execEnv.
 func (p MetadataProcess) AppliesTo(execEnv string) bool {
-	return len(p.ExecEnv) == 0 || slices.Contains(p.ExecEnv, AllExecEnvs) || slices.Contains(p.ExecEnv, execEnv)
+	return descriptor.ExecEnvs(p.ExecEnv).Supports(execEnv)
 }
 
 // Metadata is <layers>/config/metadata.toml, written by the builder and read

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/kiln-build/kiln/lifecycle/descriptor"
 )
 
 // LauncherName is the launcher's own file name: invoked under any other
@@ -115,7 +117,7 @@ func buildpackProcess(req Request, typ string, userArgs []string, how string) (P
 	if execEnv == "" {
 		execEnv = "production"
 	}
-	if !Eligible(c.ExecEnv, execEnv) {
+	if !descriptor.ExecEnvs(c.ExecEnv).Supports(execEnv) {
 		return Process{}, fmt.Errorf("%w: process %q runs only in %s, CNB_EXEC_ENV is %q", ErrIneligible, typ, strings.Join(c.ExecEnv, ", "), execEnv)
 	}
 	if len(c.Command) == 0 || c.Command[0] == "" {
@@ -142,12 +144,6 @@ func buildpackProcess(req Request, typ string, userArgs []string, how string) (P
 		p.Args = append(append(p.Args, c.Args...), userArgs...)
 	}
 	return p, nil
-}
-
-// Eligible reports whether a process restricted to execEnvs (none meaning
-// all) may run in the execution environment env.
-func Eligible(execEnvs []string, env string) bool {
-	return len(execEnvs) == 0 || slices.Contains(execEnvs, "*") || slices.Contains(execEnvs, env)
 }
 
 func typeList(cs []Candidate) string {
