@@ -150,6 +150,7 @@ func (be *benchEnv) benchSamples(b *testing.B, table *benchTable) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	runSize := compressedSize(b, pull(b, be.runImage))
 	for _, e := range entries {
 		if !e.IsDir() {
 			continue
@@ -185,8 +186,7 @@ func (be *benchEnv) benchSamples(b *testing.B, table *benchTable) {
 			}
 		}
 		app := pull(b, ref)
-		run := pull(b, be.runImage)
-		table.add(name, "app image size above run image (compressed)", mib(compressedSize(b, app)-compressedSize(b, run)), "", "")
+		table.add(name, "app image size above run image (compressed)", mib(compressedSize(b, app)-runSize), "", "")
 	}
 }
 
