@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 
@@ -206,7 +205,7 @@ func list(dir string, keep func(fs.FileInfo) bool) ([]string, error) {
 		return nil, fmt.Errorf("reading %s: %w", dir, err)
 	}
 	var out []string
-	for _, ent := range entries {
+	for _, ent := range entries { // os.ReadDir sorts by name
 		p := filepath.Join(dir, ent.Name())
 		fi, err := os.Stat(p)
 		if err != nil {
@@ -216,6 +215,5 @@ func list(dir string, keep func(fs.FileInfo) bool) ([]string, error) {
 			out = append(out, p)
 		}
 	}
-	sort.Strings(out)
 	return out, nil
 }
