@@ -41,7 +41,9 @@ func builtDigest(t testing.TB, out string) string {
 	return all[len(all)-1]
 }
 
-func layerFiles(t *testing.T, l v1.Layer) map[string]*tar.Header {
+// walkLayer calls fn for each entry of l with its name (no trailing
+// slash); fn may read the entry's content from tr.
+func walkLayer(t testing.TB, l v1.Layer, fn func(name string, h *tar.Header, tr *tar.Reader)) {
 	t.Helper()
 	rc, err := l.Uncompressed()
 	if err != nil {
@@ -49,17 +51,24 @@ func layerFiles(t *testing.T, l v1.Layer) map[string]*tar.Header {
 	}
 	defer rc.Close()
 	tr := tar.NewReader(rc)
-	out := map[string]*tar.Header{}
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
-			return out
+			return
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[strings.TrimSuffix(h.Name, "/")] = h
+		fn(strings.TrimSuffix(h.Name, "/"), h, tr)
 	}
+}
+
+// layerFiles is l's entries by name.
+func layerFiles(t *testing.T, l v1.Layer) map[string]*tar.Header {
+	t.Helper()
+	out := map[string]*tar.Header{}
+	walkLayer(t, l, func(name string, h *tar.Header, _ *tar.Reader) { out[name] = h })
+	return out
 }
 
 // TestBuildPublishRun builds the sample app with the test builder, publishes

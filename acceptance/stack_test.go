@@ -131,7 +131,7 @@ func TestStackBuild(t *testing.T) {
 					t.Errorf("env lacks %s: %v", e, cfg.Config.Env)
 				}
 			}
-			fs := imageFiles(t, img.img)
+			fs := imageFiles(t, img.img, "etc/passwd", sbom.Path)
 			passwd := string(fs.content(t, "etc/passwd"))
 			if !strings.Contains(passwd, "\ncnb:x:1000:1000:") && !strings.Contains(passwd, "\ncnb:*:1000:1000:") {
 				t.Errorf("/etc/passwd has no CNB user:\n%s", passwd)
@@ -354,23 +354,31 @@ func BenchmarkStackBuild(b *testing.B) {
 
 // files is an image's flattened file list.
 type files struct {
-	img     v1.Image
 	headers map[string]*tar.Header
+	bodies  map[string][]byte // the files imageFiles was asked to keep
 }
 
 // imageFiles lists the files of all layers of img (later layers win;
-// stack images have no whiteouts).
-func imageFiles(t *testing.T, img v1.Image) files {
+// stack images have no whiteouts) and keeps the content of the files
+// named in keep, for content.
+func imageFiles(t *testing.T, img v1.Image, keep ...string) files {
 	t.Helper()
 	layers, err := img.Layers()
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := files{img: img, headers: map[string]*tar.Header{}}
+	out := files{headers: map[string]*tar.Header{}, bodies: map[string][]byte{}}
 	for _, l := range layers {
-		for k, v := range layerFiles(t, l) {
-			out.headers[k] = v
-		}
+		walkLayer(t, l, func(name string, h *tar.Header, tr *tar.Reader) {
+			out.headers[name] = h
+			if slices.Contains(keep, name) {
+				b, err := io.ReadAll(tr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out.bodies[name] = b
+			}
+		})
 	}
 	return out
 }
@@ -403,41 +411,15 @@ func (f files) resolve(name string) *tar.Header {
 	return nil
 }
 
-// content returns a regular file's bytes from the topmost layer holding it.
+// content returns the bytes of a file imageFiles kept, from the topmost
+// layer holding it.
 func (f files) content(t *testing.T, name string) []byte {
 	t.Helper()
-	layers, err := f.img.Layers()
-	if err != nil {
-		t.Fatal(err)
+	b, ok := f.bodies[name]
+	if !ok {
+		t.Fatalf("/%s is in no layer", name)
 	}
-	for i := len(layers) - 1; i >= 0; i-- {
-		rc, err := layers[i].Uncompressed()
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr := tar.NewReader(rc)
-		for {
-			h, err := tr.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				rc.Close()
-				t.Fatal(err)
-			}
-			if strings.TrimSuffix(h.Name, "/") == name {
-				b, err := io.ReadAll(tr)
-				rc.Close()
-				if err != nil {
-					t.Fatal(err)
-				}
-				return b
-			}
-		}
-		rc.Close()
-	}
-	t.Fatalf("/%s is in no layer", name)
-	return nil
+	return b
 }
 
 // libcPath finds libc.so.6 in the image's multiarch directory.
