@@ -156,19 +156,6 @@ func LabelOrder(o descriptor.Order) labels.Order {
 	return out
 }
 
-// DescriptorOrder converts an order label back to the descriptor shape.
-func DescriptorOrder(o labels.Order) descriptor.Order {
-	var out descriptor.Order
-	for _, g := range o {
-		var dg descriptor.Group
-		for _, e := range g.Group {
-			dg.Group = append(dg.Group, descriptor.GroupEntry{ID: e.ID, Version: e.Version, Optional: e.Optional})
-		}
-		out = append(out, dg)
-	}
-	return out
-}
-
 // LabelTargets converts buildpack targets to their label shape.
 func LabelTargets(ts []descriptor.Target) []labels.Target {
 	var out []labels.Target

@@ -62,15 +62,6 @@ func (s *Set) Add(b Buildpack) bool {
 	return true
 }
 
-// Len is the number of buildpacks in the set.
-func (s *Set) Len() int {
-	n := 0
-	for _, vs := range s.byID {
-		n += len(vs)
-	}
-	return n
-}
-
 // Lookup returns the buildpack id@version. An empty version selects the
 // only version of id in the set; several versions are an error.
 func (s *Set) Lookup(id, version string) (Buildpack, error) {
