@@ -93,23 +93,20 @@ func (x *layerIndex) add(ctx context.Context, l v1.Layer) error {
 // anyPresent reports whether list names a file still in the image, or
 // names no file that could tell (only documentation and directories).
 func (x *layerIndex) anyPresent(list []string) bool {
-	telling := 0
+	absent := false
 	for _, p := range list {
 		name := strings.TrimPrefix(path.Clean("/"+p), "/")
 		if name == "" || strings.HasPrefix(name, docDir) {
 			continue
 		}
-		h := x.lookup(name)
-		if h != nil && h.Typeflag == tar.TypeDir {
-			continue
-		}
-		if h != nil {
+		switch h := x.lookup(name); {
+		case h == nil:
+			absent = true // a removed file, or a removed directory
+		case h.Typeflag != tar.TypeDir:
 			return true
 		}
-		// Absent: a removed file, or a removed directory.
-		telling++
 	}
-	return telling == 0
+	return !absent
 }
 
 // lookup finds name, following symlinked parent directories (merged /usr:
