@@ -306,7 +306,7 @@ func ReadBuildpack(dir string) (*Buildpack, error) {
 
 // WriteBuildpack writes b as <dir>/buildpack.toml.
 func WriteBuildpack(dir string, b *Buildpack) error {
-	return writeTOML(filepath.Join(dir, BuildpackFile), b)
+	return WriteTOMLFile(filepath.Join(dir, BuildpackFile), b)
 }
 
 func isFile(p string) bool {

@@ -50,5 +50,5 @@ func WriteGroup(path string, group []GroupEntry) error {
 		e.Optional = false
 		out[i] = e
 	}
-	return writeTOML(path, groupFile{Group: out})
+	return WriteTOMLFile(path, groupFile{Group: out})
 }

@@ -87,5 +87,5 @@ func ReadOrder(path string) (Order, error) {
 
 // WriteOrder writes o as an order.toml at path.
 func WriteOrder(path string, o Order) error {
-	return writeTOML(path, orderFile{Order: o})
+	return WriteTOMLFile(path, orderFile{Order: o})
 }

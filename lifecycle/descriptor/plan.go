@@ -138,7 +138,7 @@ func ReadBuildPlan(path, api string) (BuildPlan, error) {
 // WriteBuildPlan writes p as a build plan TOML (used by tests and
 // buildpack SDKs).
 func WriteBuildPlan(path string, p BuildPlan) error {
-	return writeTOML(path, p)
+	return WriteTOMLFile(path, p)
 }
 
 // Plan is the platform's plan.toml: the resolved build plan of the
@@ -202,7 +202,7 @@ func ReadPlan(path string) (Plan, error) {
 
 // WritePlan writes p as a plan.toml at path.
 func WritePlan(path string, p Plan) error {
-	return writeTOML(path, p)
+	return WriteTOMLFile(path, p)
 }
 
 // BuildpackPlan is the file a bin/build reads at CNB_BP_PLAN_PATH: the
@@ -237,5 +237,5 @@ func ReadBuildpackPlan(path string) (BuildpackPlan, error) {
 
 // WriteBuildpackPlan writes p as a buildpack plan at path.
 func WriteBuildpackPlan(path string, p BuildpackPlan) error {
-	return writeTOML(path, p)
+	return WriteTOMLFile(path, p)
 }

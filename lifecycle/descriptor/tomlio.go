@@ -30,6 +30,17 @@ func decodeTOML(name string, data []byte, v any) (toml.MetaData, error) {
 	return md, nil
 }
 
+// ReadTOMLFile decodes the TOML file at path into v. Errors name path, and
+// the line of a syntax error; a missing file is an error wrapping
+// fs.ErrNotExist. The launch package reads its files with it too.
+func ReadTOMLFile(path string, v any) (toml.MetaData, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return toml.MetaData{}, err
+	}
+	return decodeTOML(path, data, v)
+}
+
 // readFile reads path, naming it in the error.
 func readFile(path string) ([]byte, error) {
 	data, err := os.ReadFile(path)
@@ -48,9 +59,9 @@ func encodeTOML(v any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// writeTOML encodes v and writes it to path through a temporary file in
+// WriteTOMLFile encodes v and writes it to path through a temporary file in
 // the same directory, so the file is either the old or the new content.
-func writeTOML(path string, v any) error {
+func WriteTOMLFile(path string, v any) error {
 	data, err := encodeTOML(v)
 	if err != nil {
 		return fmt.Errorf("encoding %s: %w", path, err)

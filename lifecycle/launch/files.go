@@ -1,15 +1,12 @@
 package launch
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"regexp"
 
-	"github.com/BurntSushi/toml"
+	"github.com/kiln-build/kiln/lifecycle/descriptor"
 )
 
 // Label is an image label contributed by a buildpack.
@@ -102,7 +99,7 @@ func ValidProcessType(t string) bool {
 // with one key.
 func ReadLaunch(path string) (Launch, error) {
 	var l Launch
-	if err := decodeFile(path, &l); err != nil {
+	if _, err := descriptor.ReadTOMLFile(path, &l); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return Launch{}, nil
 		}
@@ -150,13 +147,13 @@ func (l Launch) Validate() error {
 }
 
 // WriteLaunch writes l to path.
-func WriteLaunch(path string, l Launch) error { return encodeFile(path, l) }
+func WriteLaunch(path string, l Launch) error { return descriptor.WriteTOMLFile(path, l) }
 
 // ReadBuild reads build.toml at path. A missing file is an empty Build. An
 // unmet entry without a name is an error.
 func ReadBuild(path string) (Build, error) {
 	var b Build
-	if err := decodeFile(path, &b); err != nil {
+	if _, err := descriptor.ReadTOMLFile(path, &b); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return Build{}, nil
 		}
@@ -171,12 +168,12 @@ func ReadBuild(path string) (Build, error) {
 }
 
 // WriteBuild writes b to path.
-func WriteBuild(path string, b Build) error { return encodeFile(path, b) }
+func WriteBuild(path string, b Build) error { return descriptor.WriteTOMLFile(path, b) }
 
 // ReadStore reads store.toml at path. A missing file is an empty Store.
 func ReadStore(path string) (Store, error) {
 	var s Store
-	if err := decodeFile(path, &s); err != nil {
+	if _, err := descriptor.ReadTOMLFile(path, &s); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return Store{}, nil
 		}
@@ -186,55 +183,4 @@ func ReadStore(path string) (Store, error) {
 }
 
 // WriteStore writes s to path.
-func WriteStore(path string, s Store) error { return encodeFile(path, s) }
-
-// decodeFile decodes the TOML file at path into v. The error wraps
-// fs.ErrNotExist for a missing file and names path otherwise.
-func decodeFile(path string, v any) error {
-	_, err := decodeFileMeta(path, v)
-	return err
-}
-
-func decodeFileMeta(path string, v any) (toml.MetaData, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return toml.MetaData{}, fmt.Errorf("reading %s: %w", path, err)
-	}
-	md, err := toml.Decode(string(b), v)
-	if err != nil {
-		return md, fmt.Errorf("parsing %s: %w", path, err)
-	}
-	return md, nil
-}
-
-// encodeFile writes v as TOML to path through a temporary file in the same
-// directory, so readers never see a half-written file.
-func encodeFile(path string, v any) error {
-	var buf bytes.Buffer
-	if err := toml.NewEncoder(&buf).Encode(v); err != nil {
-		return fmt.Errorf("encoding %s: %w", path, err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
-}
+func WriteStore(path string, s Store) error { return descriptor.WriteTOMLFile(path, s) }

@@ -2,6 +2,8 @@ package launch
 
 import (
 	"fmt"
+
+	"github.com/kiln-build/kiln/lifecycle/descriptor"
 )
 
 // LayerTypes are the [types] flags of a <layer>.toml.
@@ -50,7 +52,7 @@ func (l Layer) ExecEnv() ([]string, error) {
 // is an error wrapping fs.ErrNotExist.
 func ReadLayer(path string) (Layer, error) {
 	var l Layer
-	md, err := decodeFileMeta(path, &l)
+	md, err := descriptor.ReadTOMLFile(path, &l)
 	if err != nil {
 		return Layer{}, err
 	}
@@ -63,12 +65,12 @@ func ReadLayer(path string) (Layer, error) {
 }
 
 // WriteLayer writes l to path, [types] included.
-func WriteLayer(path string, l Layer) error { return encodeFile(path, l) }
+func WriteLayer(path string, l Layer) error { return descriptor.WriteTOMLFile(path, l) }
 
 // WriteLayerMetadataOnly writes l to path without its [types] table, the
 // form in which restored layer metadata is handed back to a buildpack.
 func WriteLayerMetadataOnly(path string, l Layer) error {
-	return encodeFile(path, struct {
+	return descriptor.WriteTOMLFile(path, struct {
 		Metadata map[string]any `toml:"metadata,omitempty"`
 	}{l.Metadata})
 }

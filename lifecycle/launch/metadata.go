@@ -108,7 +108,7 @@ func (m Metadata) Validate() error {
 // is an error wrapping fs.ErrNotExist.
 func ReadMetadata(path string) (Metadata, error) {
 	var m Metadata
-	if err := decodeFile(path, &m); err != nil {
+	if _, err := descriptor.ReadTOMLFile(path, &m); err != nil {
 		return Metadata{}, err
 	}
 	if err := m.Validate(); err != nil {
@@ -122,5 +122,5 @@ func WriteMetadata(path string, m Metadata) error {
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	return encodeFile(path, m)
+	return descriptor.WriteTOMLFile(path, m)
 }
