@@ -24,12 +24,6 @@ var reservedLayerNames = map[string]bool{"build": true, "launch": true, "store":
 // ignoreSuffix is appended to the directory of a layer with no types.
 const ignoreSuffix = ".ignore"
 
-// layerSummary is what later steps need from one buildpack's layers.
-type layerSummary struct {
-	// buildDirs are the directories of build = true layers, in name order.
-	buildDirs []string
-}
-
 // checkLayers validates what a buildpack left in its layers directory dir
 // after bin/build:
 //   - no layer directory is named build, launch or store;
@@ -41,11 +35,12 @@ type layerSummary struct {
 //
 // It then renames the directory of every layer whose types are all false
 // (or that has no <layer>.toml) to <layer>.ignore, so later buildpacks
-// cannot depend on it, and reports the build layers.
-func checkLayers(dir string, bp *descriptor.Buildpack) (layerSummary, error) {
+// cannot depend on it, and returns the directories of the build = true
+// layers, in name order.
+func checkLayers(dir string, bp *descriptor.Buildpack) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return layerSummary{}, fmt.Errorf("reading layers directory %s: %w", dir, err)
+		return nil, fmt.Errorf("reading layers directory %s: %w", dir, err)
 	}
 	dirs := map[string]bool{}
 	var tomls, sboms []string
@@ -57,7 +52,7 @@ func checkLayers(dir string, bp *descriptor.Buildpack) (layerSummary, error) {
 				continue
 			}
 			if reservedLayerNames[name] {
-				return layerSummary{}, fmt.Errorf("%s: a layer may not be named %q (reserved)", filepath.Join(dir, name), name)
+				return nil, fmt.Errorf("%s: a layer may not be named %q (reserved)", filepath.Join(dir, name), name)
 			}
 			dirs[name] = true
 		case strings.Contains(name, ".sbom."):
@@ -67,7 +62,7 @@ func checkLayers(dir string, bp *descriptor.Buildpack) (layerSummary, error) {
 		}
 	}
 	if err := checkSBOMs(dir, sboms, bp); err != nil {
-		return layerSummary{}, err
+		return nil, err
 	}
 
 	types := map[string]launch.LayerTypes{}
@@ -76,18 +71,18 @@ func checkLayers(dir string, bp *descriptor.Buildpack) (layerSummary, error) {
 		p := filepath.Join(dir, t)
 		l, err := launch.ReadLayer(p)
 		if err != nil {
-			return layerSummary{}, err
+			return nil, err
 		}
 		if _, err := l.ExecEnv(); err != nil {
-			return layerSummary{}, fmt.Errorf("%s: %w", p, err)
+			return nil, fmt.Errorf("%s: %w", p, err)
 		}
 		if l.Types.Cache && !dirs[name] {
-			return layerSummary{}, fmt.Errorf("%s: cache = true but the layer directory %s does not exist", p, filepath.Join(dir, name))
+			return nil, fmt.Errorf("%s: cache = true but the layer directory %s does not exist", p, filepath.Join(dir, name))
 		}
 		types[name] = l.Types
 	}
 
-	var sum layerSummary
+	var buildDirs []string
 	names := make([]string, 0, len(dirs))
 	for n := range dirs {
 		names = append(names, n)
@@ -98,15 +93,15 @@ func checkLayers(dir string, bp *descriptor.Buildpack) (layerSummary, error) {
 		t := types[n]
 		if t.None() {
 			if err := hideLayer(p); err != nil {
-				return layerSummary{}, err
+				return nil, err
 			}
 			continue
 		}
 		if t.Build {
-			sum.buildDirs = append(sum.buildDirs, p)
+			buildDirs = append(buildDirs, p)
 		}
 	}
-	return sum, nil
+	return buildDirs, nil
 }
 
 // hideLayer renames the layer directory p to p.ignore, replacing an older

@@ -121,11 +121,6 @@ func (o Options) withDefaults() (Options, error) {
 	return o, nil
 }
 
-// builtBuildpack remembers what later buildpacks need of an earlier one.
-type builtBuildpack struct {
-	buildDirs []string
-}
-
 // Run builds the app: every buildpack of opts.Group runs bin/build in
 // order, then <layers>/config/metadata.toml is written. Errors are
 // *failure.Error values: code 51 (with a *BuildpackError inside) for a
@@ -156,7 +151,7 @@ func run(ctx context.Context, opts Options) (Result, error) {
 	lookup := descriptor.NewLookup(opts.BuildpacksDir)
 	plans := newPlanSplitter(opts.Plan)
 	merge := &merger{appDir: opts.AppDir}
-	var done []builtBuildpack
+	var done [][]string // build layer directories of each built buildpack
 	meta := launch.Metadata{Buildpacks: []launch.MetadataBuildpack{}}
 
 	for i, entry := range opts.Group {
@@ -203,7 +198,7 @@ func run(ctx context.Context, opts Options) (Result, error) {
 			return Result{}, err
 		}
 
-		sum, err := checkLayers(layersDir, bp)
+		buildDirs, err := checkLayers(layersDir, bp)
 		if err != nil {
 			return Result{}, fmt.Errorf("output of %s: %w", entry.Ref(), err)
 		}
@@ -226,7 +221,7 @@ func run(ctx context.Context, opts Options) (Result, error) {
 			return Result{}, fmt.Errorf("output of %s: %w", entry.Ref(), err)
 		}
 		merge.add(contribution{buildpackID: bp.Buildpack.ID, api: bp.ParsedAPI(), launch: lt})
-		done = append(done, builtBuildpack{buildDirs: sum.buildDirs})
+		done = append(done, buildDirs)
 		meta.Buildpacks = append(meta.Buildpacks, launch.MetadataBuildpack{
 			ID:       bp.Buildpack.ID,
 			Version:  bp.Buildpack.Version,
@@ -255,14 +250,14 @@ func run(ctx context.Context, opts Options) (Result, error) {
 // environment, every earlier buildpack's build layers in group order, the
 // user's <platform>/env (unless bp sets clear-env) and the operator's
 // <build-config>/env.
-func buildEnv(opts Options, bp *descriptor.Buildpack, done []builtBuildpack) (*env.Env, error) {
+func buildEnv(opts Options, bp *descriptor.Buildpack, done [][]string) (*env.Env, error) {
 	e := env.New(opts.BaseEnv)
 	for _, kv := range env.PassThrough(opts.HostEnv) {
 		name, value, _ := strings.Cut(kv, "=")
 		e.Set(name, value)
 	}
-	for _, d := range done {
-		if err := e.AddBuildpackLayers(env.Build, "", d.buildDirs); err != nil {
+	for _, buildDirs := range done {
+		if err := e.AddBuildpackLayers(env.Build, "", buildDirs); err != nil {
 			return nil, err
 		}
 	}
