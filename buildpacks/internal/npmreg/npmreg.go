@@ -128,26 +128,17 @@ func (p *Packument) Stable() []semver.Version {
 // Resolve returns the highest version that rng contains and for which ok
 // (when not nil) returns true.
 func (p *Packument) Resolve(rng semver.Range, ok func(Version) bool) (Version, bool) {
-	var best semver.Version
-	var found *Version
+	var cands []semver.Version
 	for _, v := range p.Stable() {
-		if !rng.Contains(v) {
-			continue
-		}
-		info := p.Versions[v.String()]
-		if ok != nil && !ok(info) {
-			continue
-		}
-		if found == nil || semver.Compare(v, best) > 0 {
-			best = v
-			i := info
-			found = &i
+		if ok == nil || ok(p.Versions[v.String()]) {
+			cands = append(cands, v)
 		}
 	}
-	if found == nil {
+	best, found := semver.MaxSatisfying(cands, rng)
+	if !found {
 		return Version{}, false
 	}
-	return *found, true
+	return p.Versions[best.String()], true
 }
 
 // Install downloads v's tarball, checks its integrity (or shasum for old
