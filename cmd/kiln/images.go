@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/kiln-build/kiln/lifecycle/imageio"
+	"github.com/kiln-build/kiln/lifecycle/inspect"
 )
 
 func imagesCommand() *cli.Command {
@@ -33,7 +34,7 @@ func imagesCommand() *cli.Command {
 			w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "NAME\tDIGEST\tCREATED\tSIZE")
 			for _, e := range entries {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", e.Name, e.Digest.String()[:19], e.Created.Time.UTC().Format(time.RFC3339), humanSize(e.Size))
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", e.Name, e.Digest.String()[:19], e.Created.Time.UTC().Format(time.RFC3339), inspect.HumanSize(e.Size))
 			}
 			return w.Flush()
 		},
@@ -70,17 +71,4 @@ func openStore() (*imageio.LocalStore, error) {
 		return nil, err
 	}
 	return imageio.OpenStore(dir)
-}
-
-func humanSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kiln-build/kiln/lifecycle/failure"
 	"github.com/kiln-build/kiln/lifecycle/imageio"
+	"github.com/kiln-build/kiln/lifecycle/inspect"
 	"github.com/kiln-build/kiln/stacks/debian"
 	"github.com/kiln-build/kiln/stacks/stack"
 )
@@ -159,7 +160,7 @@ func writeStackImage(ctx context.Context, iio *imageio.IO, out io.Writer, kind s
 	if err != nil {
 		return failure.New("stack", failure.Generic, err)
 	}
-	fmt.Fprintf(out, "%s image: %s\n  %s, %s compressed\n", kind, loc, d, humanSize(size))
+	fmt.Fprintf(out, "%s image: %s\n  %s, %s compressed\n", kind, loc, d, inspect.HumanSize(size))
 	return nil
 }
 

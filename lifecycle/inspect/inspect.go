@@ -283,7 +283,7 @@ func appLayers(img v1.Image, cfg *v1.ConfigFile, md labels.Lifecycle) ([]Layer, 
 func baseLabels(cfg *v1.ConfigFile) map[string]string {
 	out := map[string]string{}
 	for k, v := range cfg.Config.Labels {
-		if strings.HasPrefix(k, "io.buildpacks.base.") || strings.HasPrefix(k, "io.buildpacks.stack.") {
+		if labels.IsBase(k) {
 			out[k] = v
 		}
 	}

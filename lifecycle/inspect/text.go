@@ -79,7 +79,7 @@ func writeApp(p printer, a *App) {
 	p("Layers:")
 	p("  DIGEST\tSIZE\tHOLDS")
 	for _, l := range a.Layers {
-		p("  %s\t%s\t%s", short(l.Digest), humanSize(l.Size), dash(l.Role))
+		p("  %s\t%s\t%s", short(l.Digest), HumanSize(l.Size), dash(l.Role))
 	}
 }
 
@@ -214,7 +214,8 @@ func short(d string) string {
 	return d
 }
 
-func humanSize(n int64) string {
+// HumanSize formats a byte count in binary units ("13.5 MiB").
+func HumanSize(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)

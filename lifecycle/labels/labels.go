@@ -3,6 +3,7 @@ package labels
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -28,6 +29,12 @@ const (
 	BaseMetadata      = "io.buildpacks.base.metadata"
 	StackMixins       = "io.buildpacks.stack.mixins"
 )
+
+// IsBase says whether a label key describes the base (run or build) image:
+// the io.buildpacks.base.* and older io.buildpacks.stack.* labels.
+func IsBase(key string) bool {
+	return strings.HasPrefix(key, "io.buildpacks.base.") || strings.HasPrefix(key, "io.buildpacks.stack.")
+}
 
 // LayerSHA names a layer by its diffID.
 type LayerSHA struct {

@@ -74,21 +74,16 @@ func MergeEnv(app, run []string) []string {
 	return out
 }
 
-// isBaseLabel says whether a label describes the base image.
-func isBaseLabel(k string) bool {
-	return strings.HasPrefix(k, "io.buildpacks.base.") || strings.HasPrefix(k, "io.buildpacks.stack.")
-}
-
 // baseLabels replaces the io.buildpacks.base.* and io.buildpacks.stack.*
 // labels in app with those of the new run image.
 func baseLabels(app, run map[string]string) {
 	for k := range app {
-		if isBaseLabel(k) {
+		if labels.IsBase(k) {
 			delete(app, k)
 		}
 	}
 	for k, v := range run {
-		if isBaseLabel(k) {
+		if labels.IsBase(k) {
 			app[k] = v
 		}
 	}
