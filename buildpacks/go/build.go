@@ -155,37 +155,20 @@ func cacheLayer(bc *sdk.BuildContext, name string) (*sdk.Layer, error) {
 // toolchain forced (GOTOOLCHAIN=local), cgo off unless the user turned it
 // on, and a writable module cache so cached layers can be replaced.
 func goEnv(getenv func(string) string, goroot, modCache, buildCache, gopath, goarch string) []string {
-	env := map[string]string{}
-	var order []string
-	for _, kv := range os.Environ() {
-		k, v, _ := strings.Cut(kv, "=")
-		if _, ok := env[k]; !ok {
-			order = append(order, k)
-		}
-		env[k] = v
+	vars := map[string]string{
+		"GOROOT":      goroot,
+		"PATH":        filepath.Join(goroot, "bin") + string(os.PathListSeparator) + getenv("PATH"),
+		"GOTOOLCHAIN": "local",
+		"GOMODCACHE":  modCache,
+		"GOCACHE":     buildCache,
+		"GOPATH":      gopath,
+		"GOENV":       "off",
+		"GOOS":        "linux",
+		"GOARCH":      goarch,
+		"GOFLAGS":     strings.TrimSpace("-modcacherw " + getenv("GOFLAGS")),
 	}
-	set := func(k, v string) {
-		if _, ok := env[k]; !ok {
-			order = append(order, k)
-		}
-		env[k] = v
-	}
-	set("GOROOT", goroot)
-	set("PATH", filepath.Join(goroot, "bin")+string(os.PathListSeparator)+getenv("PATH"))
-	set("GOTOOLCHAIN", "local")
-	set("GOMODCACHE", modCache)
-	set("GOCACHE", buildCache)
-	set("GOPATH", gopath)
-	set("GOENV", "off")
-	set("GOOS", "linux")
-	set("GOARCH", goarch)
 	if getenv("CGO_ENABLED") == "" {
-		set("CGO_ENABLED", "0")
+		vars["CGO_ENABLED"] = "0"
 	}
-	set("GOFLAGS", strings.TrimSpace("-modcacherw "+getenv("GOFLAGS")))
-	out := make([]string, 0, len(order))
-	for _, k := range order {
-		out = append(out, k+"="+env[k])
-	}
-	return out
+	return sdk.MergeEnv(os.Environ(), vars)
 }

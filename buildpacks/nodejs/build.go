@@ -249,28 +249,9 @@ func (b *builder) setEnv() error {
 	if bc.Getenv("HOME") == "" {
 		vars["HOME"] = os.TempDir()
 	}
-	b.environ = mergeEnv(os.Environ(), vars)
+	b.environ = sdk.MergeEnv(os.Environ(), vars)
 	// the app runs in production mode unless the user says otherwise
 	return b.nodeLayer.LaunchEnv().Default("NODE_ENV", "production")
-}
-
-func mergeEnv(base []string, vars map[string]string) []string {
-	out := make([]string, 0, len(base)+len(vars))
-	for _, kv := range base {
-		k, _, _ := strings.Cut(kv, "=")
-		if _, ok := vars[k]; !ok {
-			out = append(out, kv)
-		}
-	}
-	keys := make([]string, 0, len(vars))
-	for k := range vars {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		out = append(out, k+"="+vars[k])
-	}
-	return out
 }
 
 // npm runs npm in the app directory.

@@ -149,14 +149,6 @@ func TestSetProcess(t *testing.T) {
 	}
 }
 
-func TestMergeEnv(t *testing.T) {
-	got := mergeEnv([]string{"PATH=/bin", "HOME=/h", "X=1"}, map[string]string{"PATH": "/n/bin:/bin", "A": "b"})
-	want := []string{"HOME=/h", "X=1", "A=b", "PATH=/n/bin:/bin"}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
-	}
-}
-
 func TestDetect(t *testing.T) {
 	dir := t.TempDir()
 	dc := &sdk.DetectContext{AppDir: dir, Log: sdk.NewLogger(nil)}

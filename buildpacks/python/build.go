@@ -160,7 +160,7 @@ func (b *builder) installPython(ctx context.Context, cons []constraint) error {
 	if bc.Getenv("PIP_CERT") == "" && bc.Getenv("SSL_CERT_FILE") != "" {
 		vars["PIP_CERT"] = bc.Getenv("SSL_CERT_FILE") // pip's own CA list does not know the build's CAs
 	}
-	b.environ = mergeEnv(os.Environ(), vars)
+	b.environ = sdk.MergeEnv(os.Environ(), vars)
 	// check that the interpreter works before anything depends on it
 	cmd := exec.CommandContext(ctx, filepath.Join(layer.Path, "bin", "python3"), "-c", "import ssl, sqlite3, json, zlib, ctypes; import sys; print('CPython', sys.version.split()[0], 'in', sys.prefix)")
 	// No bytecode from this check: it would change the layer's bytes from
@@ -361,25 +361,6 @@ func (b *builder) setProcess() {
 		}
 	}
 	b.log.Warn("no app.py or main.py and no Procfile: the image gets no Python process (add a Procfile with a web line)")
-}
-
-func mergeEnv(base []string, vars map[string]string) []string {
-	out := make([]string, 0, len(base)+len(vars))
-	for _, kv := range base {
-		k, _, _ := strings.Cut(kv, "=")
-		if _, ok := vars[k]; !ok {
-			out = append(out, kv)
-		}
-	}
-	keys := make([]string, 0, len(vars))
-	for k := range vars {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		out = append(out, k+"="+vars[k])
-	}
-	return out
 }
 
 // packagesKey is the hash the packages layer is kept by: where the
