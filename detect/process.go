@@ -159,20 +159,11 @@ func (e *ProcessExecutor) environ(bp *descriptor.Buildpack, in Inputs, planPath 
 	if execEnv == "" {
 		execEnv = DefaultExecEnv
 	}
-	for _, name := range []string{
-		"CNB_TARGET_OS", "CNB_TARGET_ARCH", "CNB_TARGET_ARCH_VARIANT",
-		"CNB_TARGET_DISTRO_NAME", "CNB_TARGET_DISTRO_VERSION",
-	} {
-		ev.Unset(name) // only the lifecycle describes the target
-	}
 	ev.Set("CNB_BUILD_PLAN_PATH", planPath)
 	ev.Set("CNB_BUILDPACK_DIR", bp.Dir)
 	ev.Set("CNB_PLATFORM_DIR", in.PlatformDir)
 	ev.Set("CNB_EXEC_ENV", execEnv)
-	for _, kv := range in.Target.Env() {
-		name, value, _ := strings.Cut(kv, "=")
-		ev.Set(name, value)
-	}
+	in.Target.SetEnv(ev.Set, ev.Unset)
 	return ev.Environ(), nil
 }
 

@@ -185,10 +185,7 @@ func run(ctx context.Context, opts Options) (Result, error) {
 		e.Set("CNB_PLATFORM_DIR", opts.PlatformDir)
 		e.Set("CNB_BUILDPACK_DIR", bp.Dir)
 		e.Set("CNB_EXEC_ENV", opts.ExecEnv)
-		for _, kv := range opts.Target.Env() {
-			name, value, _ := strings.Cut(kv, "=")
-			e.Set(name, value)
-		}
+		opts.Target.SetEnv(e.Set, e.Unset)
 
 		var args []string
 		if !bp.ParsedAPI().AtLeast(descriptor.API{Major: 0, Minor: 8}) {

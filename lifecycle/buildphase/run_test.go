@@ -241,6 +241,33 @@ printf 'second' > "$L/more/env/REPLACED"
 	}
 }
 
+// TestTargetEnvOnlyFromLifecycle checks that CNB_TARGET_* describe the run
+// image alone: a stale value from the build image or the user's env files
+// is replaced, or removed when the run image does not know it.
+func TestTargetEnvOnlyFromLifecycle(t *testing.T) {
+	f := newFixture(t)
+	writeFile(t, filepath.Join(f.platform, "env", "CNB_TARGET_OS"), "user", 0o644)
+	writeFile(t, filepath.Join(f.platform, "env", "CNB_TARGET_DISTRO_NAME"), "user", 0o644)
+	group := f.install(t, testBP{id: "kiln/target", build: dumpEnv})
+	var out bytes.Buffer
+	opts := f.options(group, descriptor.Plan{}, &out)
+	opts.BaseEnv = append(opts.BaseEnv, "CNB_TARGET_ARCH_VARIANT=stale", "CNB_TARGET_ARCH=stale")
+	opts.Target = descriptor.RunTarget{OS: "linux", Arch: "amd64"}
+	if _, err := Run(context.Background(), opts); err != nil {
+		t.Fatalf("Run: %v\n%s", err, out.String())
+	}
+	got := map[string]string{}
+	for k, v := range readEnvDump(t, filepath.Join(f.obs, "kiln_target.env")) {
+		if strings.HasPrefix(k, "CNB_TARGET_") {
+			got[k] = v
+		}
+	}
+	want := map[string]string{"CNB_TARGET_OS": "linux", "CNB_TARGET_ARCH": "amd64"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("CNB_TARGET_* of bin/build (-want +got):\n%s", diff)
+	}
+}
+
 func TestIgnoredLayers(t *testing.T) {
 	f := newFixture(t)
 	// a stale .ignore from an earlier build is replaced

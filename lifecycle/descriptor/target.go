@@ -27,21 +27,42 @@ type RunTarget struct {
 	DistroVersion string
 }
 
+// vars returns the CNB_TARGET_* variables with t's values, empty when
+// unknown.
+func (t RunTarget) vars() [5][2]string {
+	return [5][2]string{
+		{"CNB_TARGET_OS", t.OS},
+		{"CNB_TARGET_ARCH", t.Arch},
+		{"CNB_TARGET_ARCH_VARIANT", t.ArchVariant},
+		{"CNB_TARGET_DISTRO_NAME", t.DistroName},
+		{"CNB_TARGET_DISTRO_VERSION", t.DistroVersion},
+	}
+}
+
 // Env returns the CNB_TARGET_* variables the lifecycle sets for bin/detect
 // and bin/build. Unknown (empty) values are left out.
 func (t RunTarget) Env() []string {
 	var env []string
-	add := func(k, v string) {
-		if v != "" {
-			env = append(env, k+"="+v)
+	for _, kv := range t.vars() {
+		if kv[1] != "" {
+			env = append(env, kv[0]+"="+kv[1])
 		}
 	}
-	add("CNB_TARGET_OS", t.OS)
-	add("CNB_TARGET_ARCH", t.Arch)
-	add("CNB_TARGET_ARCH_VARIANT", t.ArchVariant)
-	add("CNB_TARGET_DISTRO_NAME", t.DistroName)
-	add("CNB_TARGET_DISTRO_VERSION", t.DistroVersion)
 	return env
+}
+
+// SetEnv puts the CNB_TARGET_* variables of t into an environment through
+// its set and unset functions (such as those of an env.Env): known values
+// are set, unknown ones unset, so that no stale value from the image or
+// the platform's env files describes the target; only the lifecycle does.
+func (t RunTarget) SetEnv(set func(name, value string), unset func(name string)) {
+	for _, kv := range t.vars() {
+		if kv[1] != "" {
+			set(kv[0], kv[1])
+		} else {
+			unset(kv[0])
+		}
+	}
 }
 
 // Matches reports whether the buildpack target bt supports t: os, arch and

@@ -56,3 +56,15 @@ func TestRunTargetEnv(t *testing.T) {
 		t.Errorf("Env() with unknowns mismatch (-want +got):\n%s", diff)
 	}
 }
+
+func TestRunTargetSetEnv(t *testing.T) {
+	vars := map[string]string{"CNB_TARGET_OS": "stale", "CNB_TARGET_ARCH_VARIANT": "stale", "OTHER": "kept"}
+	RunTarget{OS: "linux", Arch: "arm64"}.SetEnv(
+		func(k, v string) { vars[k] = v },
+		func(k string) { delete(vars, k) },
+	)
+	want := map[string]string{"CNB_TARGET_OS": "linux", "CNB_TARGET_ARCH": "arm64", "OTHER": "kept"}
+	if diff := cmp.Diff(want, vars); diff != "" {
+		t.Errorf("SetEnv mismatch (-want +got):\n%s", diff)
+	}
+}
