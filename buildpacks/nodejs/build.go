@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -290,7 +291,7 @@ func (b *builder) installModules(ctx context.Context, nodeVersion string) error 
 		return nil
 	}
 	if fi, err := os.Lstat(appModules); err == nil && fi.Mode()&fs.ModeSymlink == 0 {
-		log.Warn("ignoring the node_modules directory in the source; dependencies are installed from %s", filepath.Base(firstNonEmpty(lock, "package.json")))
+		log.Warn("ignoring the node_modules directory in the source; dependencies are installed from %s", filepath.Base(cmp.Or(lock, "package.json")))
 		if err := os.RemoveAll(appModules); err != nil {
 			return fmt.Errorf("removing %s: %w", appModules, err)
 		}
@@ -429,13 +430,6 @@ func (b *builder) setProcess() error {
 	b.bc.Launch.AddProcess(sdk.Process{Type: "web", Command: cmd, Default: true})
 	b.log.Step("Process web (default): %s, from %s", strings.Join(cmd, " "), start.Source)
 	return nil
-}
-
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // newest lists the n highest stable versions in p, for error messages.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -51,7 +52,7 @@ func build(ctx context.Context, bc *sdk.BuildContext) error {
 	}
 	b.archive.Logf = b.log.Detail
 	if b.release, err = b.archive.Release(ctx); err != nil {
-		return sdk.Fix(err, "make sure the Debian mirror %s is reachable (BP_DEBIAN_MIRROR) and gpgv and debian-archive-keyring are in the build image", firstNonEmpty(b.archive.Mirror, debian.DefaultMirror))
+		return sdk.Fix(err, "make sure the Debian mirror %s is reachable (BP_DEBIAN_MIRROR) and gpgv and debian-archive-keyring are in the build image", cmp.Or(b.archive.Mirror, debian.DefaultMirror))
 	}
 	if err := b.installPython(ctx, cons); err != nil {
 		return err
@@ -397,11 +398,4 @@ func hashStrings(parts []string) string {
 		h.Write([]byte(p + "\n"))
 	}
 	return hex.EncodeToString(h.Sum(nil))
-}
-
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
