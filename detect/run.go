@@ -96,7 +96,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		}
 		return nil, err
 	}
-	r := &runner{opts: opts, log: opts.Log, outcomes: map[string]int{}}
+	r := &runner{opts: opts, outcomes: map[string]int{}}
 	in := Inputs{
 		AppDir:         opts.AppDir,
 		PlatformDir:    opts.PlatformDir,
@@ -144,7 +144,6 @@ func (o Options) withDefaults() Options {
 
 type runner struct {
 	opts     Options
-	log      io.Writer
 	report   Report
 	outcomes map[string]int // id@version -> index in report.Buildpacks
 }
@@ -162,9 +161,9 @@ func (r *runner) detect(ctx context.Context, bp *descriptor.Buildpack, in Inputs
 	res := BuildpackResult{ID: bp.Buildpack.ID, Version: bp.Buildpack.Version, Outcome: o}
 	switch o.Status {
 	case Error:
-		fmt.Fprintf(r.log, "error: %s: %v\n", ref, o.Err)
+		fmt.Fprintf(r.opts.Log, "error: %s: %v\n", ref, o.Err)
 	default:
-		fmt.Fprintf(r.log, "%s: %s\n", o.Status, ref)
+		fmt.Fprintf(r.opts.Log, "%s: %s\n", o.Status, ref)
 	}
 	return r.record(ref, res), nil
 }
@@ -180,7 +179,7 @@ func (r *runner) skipTarget(bp *descriptor.Buildpack) BuildpackResult {
 		Outcome:        Outcome{Status: Fail, ExitCode: -1},
 		TargetMismatch: true,
 	}
-	fmt.Fprintf(r.log, "skip: %s: no [[targets]] entry matches the run image %s\n", ref, describeTarget(r.opts.Target))
+	fmt.Fprintf(r.opts.Log, "skip: %s: no [[targets]] entry matches the run image %s\n", ref, describeTarget(r.opts.Target))
 	return r.record(ref, res)
 }
 
@@ -238,7 +237,7 @@ func (r *runner) tryGroup(ctx context.Context, n int, g []Member, in Inputs) (*R
 		return fail("build plan did not resolve: " + reason)
 	}
 	for _, d := range resolved.dropped {
-		fmt.Fprintf(r.log, "dropped optional %s: %s\n", d.member.Ref(), d.reason)
+		fmt.Fprintf(r.opts.Log, "dropped optional %s: %s\n", d.member.Ref(), d.reason)
 	}
 	trial.Passed = true
 	r.report.Groups = append(r.report.Groups, trial)
@@ -253,7 +252,7 @@ func (r *runner) tryGroup(ctx context.Context, n int, g []Member, in Inputs) (*R
 			ExecEnv:  m.ExecEnv,
 		})
 		out.Buildpacks = append(out.Buildpacks, bp)
-		fmt.Fprintf(r.log, "detected: %s\n", m.Ref())
+		fmt.Fprintf(r.opts.Log, "detected: %s\n", m.Ref())
 	}
 	return out, nil
 }
