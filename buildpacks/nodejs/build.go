@@ -269,7 +269,7 @@ func (b *builder) npm(ctx context.Context, args ...string) error {
 func lockfile(app string) string {
 	for _, n := range []string{"npm-shrinkwrap.json", "package-lock.json"} {
 		p := filepath.Join(app, n)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+		if fsutil.IsFile(p) {
 			return p
 		}
 	}

@@ -3,10 +3,10 @@ package main
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 
 	"github.com/kiln-build/kiln/buildpacks/internal/execlayer"
+	"github.com/kiln-build/kiln/buildpacks/internal/fsutil"
 	"github.com/kiln-build/kiln/buildpacks/internal/procfile"
 	"github.com/kiln-build/kiln/buildpacks/sdk"
 )
@@ -14,8 +14,7 @@ import (
 func main() { sdk.Main(detect, build) }
 
 func detect(_ context.Context, dc *sdk.DetectContext) (sdk.BuildPlan, error) {
-	fi, err := os.Stat(filepath.Join(dc.AppDir, "Procfile"))
-	if err != nil || !fi.Mode().IsRegular() {
+	if !fsutil.IsFile(filepath.Join(dc.AppDir, "Procfile")) {
 		return sdk.BuildPlan{}, sdk.Fail("Procfile: no Procfile in the app root")
 	}
 	dc.Log.Step("Procfile: found Procfile")

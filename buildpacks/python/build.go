@@ -349,12 +349,12 @@ func (b *builder) installPackages(ctx context.Context) error {
 
 func (b *builder) setProcess() {
 	app := b.bc.AppDir
-	if isFile(filepath.Join(app, "Procfile")) {
+	if fsutil.IsFile(filepath.Join(app, "Procfile")) {
 		b.log.Step("A Procfile names the processes; not adding one")
 		return
 	}
 	for _, f := range []string{"app.py", "main.py"} {
-		if isFile(filepath.Join(app, f)) {
+		if fsutil.IsFile(filepath.Join(app, f)) {
 			cmd := []string{"python3", f}
 			b.bc.Launch.AddProcess(sdk.Process{Type: "web", Command: cmd, Default: true})
 			b.log.Step("Process web (default): %s", strings.Join(cmd, " "))

@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 
+	"github.com/kiln-build/kiln/buildpacks/internal/fsutil"
 	"github.com/kiln-build/kiln/buildpacks/sdk"
 )
 
@@ -15,7 +15,7 @@ var markers = []string{"requirements.txt", "pyproject.toml", ".python-version", 
 
 func detect(_ context.Context, dc *sdk.DetectContext) (sdk.BuildPlan, error) {
 	for _, m := range markers {
-		if isFile(filepath.Join(dc.AppDir, m)) {
+		if fsutil.IsFile(filepath.Join(dc.AppDir, m)) {
 			dc.Log.Step("Python: found %s", m)
 			return sdk.PlanFor("python", nil), nil
 		}
@@ -25,9 +25,4 @@ func detect(_ context.Context, dc *sdk.DetectContext) (sdk.BuildPlan, error) {
 		return sdk.PlanFor("python", nil), nil
 	}
 	return sdk.BuildPlan{}, sdk.Fail("Python: no requirements.txt, pyproject.toml, .python-version, runtime.txt or *.py in the app root")
-}
-
-func isFile(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode().IsRegular()
 }

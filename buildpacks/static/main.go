@@ -29,7 +29,7 @@ const serverBinary = "static-server"
 
 func detect(_ context.Context, dc *sdk.DetectContext) (sdk.BuildPlan, error) {
 	app := dc.AppDir
-	if isFile(filepath.Join(app, "package.json")) {
+	if fsutil.IsFile(filepath.Join(app, "package.json")) {
 		pkg, err := nodepkg.Read(app)
 		if err == nil {
 			if start, ok := nodepkg.StartOf(app, pkg); ok {
@@ -60,7 +60,7 @@ func findSite(app, bpRoot string) (string, bool) {
 		dirs = []string{filepath.Clean(r)}
 	}
 	for _, d := range dirs {
-		if isFile(filepath.Join(app, d, "index.html")) {
+		if fsutil.IsFile(filepath.Join(app, d, "index.html")) {
 			return d, true
 		}
 	}
@@ -83,7 +83,7 @@ func build(_ context.Context, bc *sdk.BuildContext) error {
 			"add an index.html, make the build script write the site to dist/ or build/, or set BP_STATIC_ROOT to the directory that holds it")
 	}
 	log.Step("Serving %s", filepath.Join(dir, "index.html"))
-	if !isFile(filepath.Join(bc.AppDir, dir, "404.html")) {
+	if !fsutil.IsFile(filepath.Join(bc.AppDir, dir, "404.html")) {
 		log.Detail("no %s: missing pages get a plain 404 answer", filepath.Join(dir, "404.html"))
 	}
 
@@ -120,11 +120,6 @@ func build(_ context.Context, bc *sdk.BuildContext) error {
 	bc.Launch.AddProcess(sdk.Process{Type: "web", Command: cmd, Default: true})
 	log.Detail("process \"web\" runs %s, listening on $PORT (default 8080)", strings.Join(cmd, " "))
 	return nil
-}
-
-func isFile(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode().IsRegular()
 }
 
 func fileSHA256(p string) (string, error) {

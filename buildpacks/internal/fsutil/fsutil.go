@@ -117,6 +117,12 @@ func HashFiles(paths ...string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// IsFile reports whether p is a regular file (after following links).
+func IsFile(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
+}
+
 // Symlink makes link point at target, replacing whatever link is.
 func Symlink(target, link string) error {
 	if err := os.RemoveAll(link); err != nil {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/kiln-build/kiln/buildpacks/internal/fsutil"
 )
 
 // Package is the part of package.json the buildpacks use.
@@ -102,16 +104,11 @@ func StartOf(dir string, p *Package) (Start, bool) {
 	if s := p.Scripts["start"]; s != "" {
 		return Start{Script: s, Source: "scripts.start in package.json"}, true
 	}
-	if isFile(filepath.Join(dir, "server.js")) {
+	if fsutil.IsFile(filepath.Join(dir, "server.js")) {
 		return Start{File: "server.js", Source: "server.js, npm's default start"}, true
 	}
-	if p.Main != "" && isFile(filepath.Join(dir, filepath.FromSlash(p.Main))) {
+	if p.Main != "" && fsutil.IsFile(filepath.Join(dir, filepath.FromSlash(p.Main))) {
 		return Start{File: p.Main, Source: "main in package.json"}, true
 	}
 	return Start{}, false
-}
-
-func isFile(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode().IsRegular()
 }
