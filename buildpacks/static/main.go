@@ -29,25 +29,21 @@ const serverBinary = "static-server"
 
 func detect(_ context.Context, dc *sdk.DetectContext) (sdk.BuildPlan, error) {
 	app := dc.AppDir
+	var pkg *nodepkg.Package
 	if fsutil.IsFile(filepath.Join(app, "package.json")) {
-		pkg, err := nodepkg.Read(app)
-		if err == nil {
-			if start, ok := nodepkg.StartOf(app, pkg); ok {
+		if p, err := nodepkg.Read(app); err == nil {
+			if start, ok := nodepkg.StartOf(app, p); ok {
 				return sdk.BuildPlan{}, sdk.Fail("Static: a Node.js server app (%s); the Node.js buildpack serves it", start.Source)
 			}
+			pkg = p
 		}
-		if dir, ok := findSite(app, dc.Getenv("BP_STATIC_ROOT")); ok {
-			dc.Log.Step("Static: found %s", filepath.Join(dir, "index.html"))
-			return sdk.BuildPlan{}, nil
-		}
-		if err == nil && pkg.Scripts["build"] != "" {
-			dc.Log.Step("Static: package.json has a build script and no start script; expecting index.html in dist/, build/ or public/ after it runs")
-			return sdk.BuildPlan{}, nil
-		}
-		return sdk.BuildPlan{}, sdk.Fail("Static: no index.html in dist/, build/, public/ or the app root")
 	}
 	if dir, ok := findSite(app, dc.Getenv("BP_STATIC_ROOT")); ok {
 		dc.Log.Step("Static: found %s", filepath.Join(dir, "index.html"))
+		return sdk.BuildPlan{}, nil
+	}
+	if pkg != nil && pkg.Scripts["build"] != "" {
+		dc.Log.Step("Static: package.json has a build script and no start script; expecting index.html in dist/, build/ or public/ after it runs")
 		return sdk.BuildPlan{}, nil
 	}
 	return sdk.BuildPlan{}, sdk.Fail("Static: no index.html in dist/, build/, public/ or the app root")
