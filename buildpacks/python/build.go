@@ -112,13 +112,12 @@ func (b *builder) installPython(ctx context.Context, cons []constraint) error {
 			return err
 		}
 		var cands []candidate
-		for _, name := range pythonPackages(ix) {
-			p, _ := ix.Lookup(name)
+		for _, p := range pythonPackages(ix) {
 			v, err := upstreamVersion(p.Version)
 			if err != nil {
 				continue
 			}
-			cands = append(cands, candidate{pkg: name, version: v})
+			cands = append(cands, candidate{pkg: p.Name, version: v})
 		}
 		c, err := choosePython(cands, cons, b.archive.Suite)
 		if err != nil {
@@ -173,13 +172,14 @@ func (b *builder) installPython(ctx context.Context, cons []constraint) error {
 	return nil
 }
 
-// pythonPackages lists the python3.X packages of the index.
-func pythonPackages(ix *debian.Index) []string {
-	var out []string
+// pythonPackages lists the python3.X packages of the index (real ones,
+// not packages that only provide the name).
+func pythonPackages(ix *debian.Index) []*debian.Package {
+	var out []*debian.Package
 	for minor := 6; minor <= 30; minor++ {
 		name := fmt.Sprintf("python3.%d", minor)
-		if p, ok := ix.Lookup(name); ok && p.Name == name && pythonPkgRE.MatchString(name) {
-			out = append(out, name)
+		if p, ok := ix.Lookup(name); ok && p.Name == name {
+			out = append(out, p)
 		}
 	}
 	return out

@@ -137,8 +137,6 @@ type candidate struct {
 	version pyVersion
 }
 
-var pythonPkgRE = regexp.MustCompile(`^python3\.\d+$`)
-
 // upstreamVersion turns a Debian version (1:3.11.2-6+deb12u8) into the
 // upstream release (3.11.2).
 func upstreamVersion(deb string) (pyVersion, error) {
