@@ -36,7 +36,7 @@ type builder struct {
 
 func build(ctx context.Context, bc *sdk.BuildContext) error {
 	b := &builder{bc: bc, log: bc.Log}
-	pr, _, err := readPyproject(bc.AppDir)
+	pr, err := readPyproject(bc.AppDir)
 	if err != nil {
 		return sdk.Fix(err, "fix the TOML syntax of pyproject.toml at the line shown")
 	}

@@ -128,7 +128,7 @@ func TestChoosePython(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			app := writeApp(t, tt.files)
-			pr, _, err := readPyproject(app)
+			pr, err := readPyproject(app)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -44,17 +44,18 @@ func parsePyproject(name string, data []byte) (project, error) {
 	return project{RequiresPython: f.Project.RequiresPython, Dependencies: f.Project.Dependencies, HasPoetry: poetry}, nil
 }
 
-func readPyproject(app string) (project, bool, error) {
+// readPyproject reads the app's pyproject.toml; without one the project
+// is empty.
+func readPyproject(app string) (project, error) {
 	p := filepath.Join(app, "pyproject.toml")
 	data, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return project{}, false, nil
+		return project{}, nil
 	}
 	if err != nil {
-		return project{}, false, fmt.Errorf("reading %s: %w", p, err)
+		return project{}, fmt.Errorf("reading %s: %w", p, err)
 	}
-	pr, err := parsePyproject(p, data)
-	return pr, err == nil, err
+	return parsePyproject(p, data)
 }
 
 var (
