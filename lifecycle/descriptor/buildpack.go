@@ -213,8 +213,8 @@ func (b *Buildpack) Validate() error {
 	if err := ValidateID(b.Buildpack.ID); err != nil {
 		return fmt.Errorf("[buildpack] %w", err)
 	}
-	if b.Buildpack.Version == "" {
-		return fmt.Errorf("[buildpack] version is missing")
+	if err := ValidateVersion(b.Buildpack.Version); err != nil {
+		return fmt.Errorf("[buildpack] %w", err)
 	}
 	for _, f := range b.Buildpack.SBOMFormats {
 		if _, ok := SBOMFormats[f]; !ok {
@@ -244,10 +244,53 @@ func ValidateID(id string) error {
 			return fmt.Errorf("id %q: character %q is not allowed (letters, digits, '.', '/', '-')", id, r)
 		}
 	}
+	if len(id) > MaxIDLength {
+		return fmt.Errorf("id %.64q...: longer than %d characters", id, MaxIDLength)
+	}
+	// The id names directories (with '/' escaped): no part of it may be
+	// "." or "..", nor empty.
+	for _, part := range strings.Split(id, "/") {
+		if part == "" || part == "." || part == ".." {
+			return fmt.Errorf("id %q: %q is not allowed as a part of an id", id, part)
+		}
+	}
+	if e := EscapeID(id); e == "." || e == ".." || strings.HasPrefix(e, ".") {
+		return fmt.Errorf("id %q: must not start with '.'", id)
+	}
 	for _, r := range ReservedIDs {
 		if strings.EqualFold(id, r) {
 			return fmt.Errorf("id %q is reserved", id)
 		}
+	}
+	return nil
+}
+
+// MaxIDLength and MaxVersionLength bound ids and versions, which name
+// directories.
+const (
+	MaxIDLength      = 255
+	MaxVersionLength = 128
+)
+
+// ValidateVersion checks a buildpack version, which names a directory:
+// present, made of letters, digits, '.', '+', '-', '_' and '~' (every
+// semantic version and the looser ones builders use), not starting with
+// '.', without "..".
+func ValidateVersion(v string) error {
+	if v == "" {
+		return fmt.Errorf("version is missing")
+	}
+	if len(v) > MaxVersionLength {
+		return fmt.Errorf("version %.64q...: longer than %d characters", v, MaxVersionLength)
+	}
+	for _, r := range v {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".+-_~", r)
+		if !ok {
+			return fmt.Errorf("version %q: character %q is not allowed (letters, digits, '.', '+', '-', '_', '~')", v, r)
+		}
+	}
+	if strings.HasPrefix(v, ".") || strings.Contains(v, "..") {
+		return fmt.Errorf("version %q: must not start with '.' or contain \"..\"", v)
 	}
 	return nil
 }

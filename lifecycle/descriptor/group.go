@@ -29,6 +29,12 @@ func DecodeGroup(name string, data []byte) ([]GroupEntry, error) {
 		if _, err := ParseAPI(e.API); err != nil {
 			return nil, fmt.Errorf("invalid %s: [[group]] #%d (%s): %w", name, i+1, e.ID, err)
 		}
+		if err := ValidateID(e.ID); err != nil {
+			return nil, fmt.Errorf("invalid %s: [[group]] #%d: %w", name, i+1, err)
+		}
+		if err := ValidateVersion(e.Version); err != nil {
+			return nil, fmt.Errorf("invalid %s: [[group]] #%d (%s): %w", name, i+1, e.ID, err)
+		}
 	}
 	return f.Group, nil
 }

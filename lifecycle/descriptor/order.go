@@ -49,6 +49,14 @@ func (o Order) validate() error {
 			if e.ID == "" {
 				return fmt.Errorf("[[order]] #%d, [[order.group]] #%d: id is missing", i+1, j+1)
 			}
+			if err := ValidateID(e.ID); err != nil {
+				return fmt.Errorf("[[order]] #%d, [[order.group]] #%d: %w", i+1, j+1, err)
+			}
+			if e.Version != "" {
+				if err := ValidateVersion(e.Version); err != nil {
+					return fmt.Errorf("[[order]] #%d, [[order.group]] #%d (%s): %w", i+1, j+1, e.ID, err)
+				}
+			}
 			for _, x := range e.ExecEnv {
 				if err := validateExecEnv(x); err != nil {
 					return fmt.Errorf("[[order]] #%d, [[order.group]] #%d (%s): %w", i+1, j+1, e.ID, err)

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/BurntSushi/toml"
 )
@@ -30,6 +32,12 @@ func decodeTOML(name string, data []byte, v any) (toml.MetaData, error) {
 	return md, nil
 }
 
+// DecodeTOML decodes data into v as ReadTOMLFile does, naming name in
+// errors: for files read by other means (see internal/beneath).
+func DecodeTOML(name string, data []byte, v any) (toml.MetaData, error) {
+	return decodeTOML(name, data, v)
+}
+
 // ReadTOMLFile decodes the TOML file at path into v. Errors name path, and
 // the line of a syntax error; a missing file is an error wrapping
 // fs.ErrNotExist. The launch package reads its files with it too.
@@ -41,11 +49,34 @@ func ReadTOMLFile(path string, v any) (toml.MetaData, error) {
 	return decodeTOML(path, data, v)
 }
 
-// readFile reads path, naming it in the error.
+// MaxTOMLSize bounds every TOML file kiln reads: many times what any real
+// descriptor, plan or layer metadata holds.
+const MaxTOMLSize = 4 << 20
+
+// readFile reads the regular file path, naming it in the error. It does not
+// block on a FIFO and refuses files over MaxTOMLSize.
 func readFile(path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("reading %s: not a regular file (%s)", path, fi.Mode().Type())
+	}
+	if fi.Size() > MaxTOMLSize {
+		return nil, fmt.Errorf("reading %s: %d bytes is more than the %d kiln reads of a TOML file", path, fi.Size(), MaxTOMLSize)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxTOMLSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if len(data) > MaxTOMLSize {
+		return nil, fmt.Errorf("reading %s: more than the %d bytes kiln reads of a TOML file", path, MaxTOMLSize)
 	}
 	return data, nil
 }

@@ -80,6 +80,9 @@ func (m Metadata) Buildpack(id string) (MetadataBuildpack, bool) {
 // types are valid and unique with non-empty commands, and that the default
 // process type, when set, names one of the processes.
 func (m Metadata) Validate() error {
+	if err := m.checkLimits(); err != nil {
+		return err
+	}
 	for i, b := range m.Buildpacks {
 		if b.ID == "" || b.Version == "" || b.API == "" {
 			return fmt.Errorf("buildpack %d (%q): id, version and api are required", i, b.ID)
@@ -102,6 +105,60 @@ func (m Metadata) Validate() error {
 		return fmt.Errorf("default process type %q is not among the processes", d)
 	}
 	return nil
+}
+
+// Limits on what a build may hand back in metadata.toml: far above what
+// real buildpacks declare, low enough that a hostile one cannot bloat the
+// image config (which every pull reads whole) or the launcher's work.
+const (
+	MaxProcesses  = 1000
+	MaxSlices     = 1000
+	MaxLabels     = 1000
+	MaxLabelBytes = 64 << 10 // one label's key plus value
+	MaxLabelTotal = 1 << 20  // all labels together
+	MaxArgs       = 10000    // command plus args of one process
+)
+
+// checkLimits refuses metadata over the limits, saying which one.
+func (m Metadata) checkLimits() error {
+	switch {
+	case len(m.Processes) > MaxProcesses:
+		return fmt.Errorf("%d process types declared; kiln accepts at most %d", len(m.Processes), MaxProcesses)
+	case len(m.Slices) > MaxSlices:
+		return fmt.Errorf("%d slices declared; kiln accepts at most %d", len(m.Slices), MaxSlices)
+	case len(m.Labels) > MaxLabels:
+		return fmt.Errorf("%d labels declared; kiln accepts at most %d", len(m.Labels), MaxLabels)
+	}
+	for _, p := range m.Processes {
+		if n := len(p.Command) + len(p.Args); n > MaxArgs {
+			return fmt.Errorf("process %q has %d arguments; kiln accepts at most %d", p.Type, n, MaxArgs)
+		}
+	}
+	total := 0
+	for _, l := range m.Labels {
+		n := len(l.Key) + len(l.Value)
+		if n > MaxLabelBytes {
+			return fmt.Errorf("label %.64q is %d bytes; kiln accepts at most %d per label", l.Key, n, MaxLabelBytes)
+		}
+		total += n
+	}
+	if total > MaxLabelTotal {
+		return fmt.Errorf("labels total %d bytes; kiln accepts at most %d", total, MaxLabelTotal)
+	}
+	return nil
+}
+
+// DecodeMetadata decodes and validates the content of a metadata.toml;
+// name identifies it in errors.
+func DecodeMetadata(name string, data []byte) (Metadata, error) {
+	var m Metadata
+	if _, err := descriptor.DecodeTOML(name, data, &m); err != nil {
+		return Metadata{}, err
+	}
+	if err := m.Validate(); err != nil {
+		return Metadata{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return m, nil
 }
 
 // ReadMetadata reads and validates metadata.toml at path. A missing file
