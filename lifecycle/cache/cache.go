@@ -333,8 +333,13 @@ func (c *Cache) restoreLayer(ctx context.Context, o RestoreOptions, md Metadata,
 	return nil
 }
 
+// mkdirOwned makes the directory p unless it is one. What a build left
+// there instead (a symlink, a file) is refused, never followed.
 func mkdirOwned(p string, o *archive.Owner) error {
-	if _, err := os.Stat(p); err == nil {
+	if fi, err := os.Lstat(p); err == nil {
+		if !fi.IsDir() {
+			return fmt.Errorf("restoring into %s: it is not a directory (%s); refusing to write through it", p, fi.Mode().Type())
+		}
 		return nil
 	}
 	if err := os.MkdirAll(p, 0o755); err != nil {

@@ -25,7 +25,6 @@ import (
 	"github.com/kiln-build/kiln/lifecycle/failure"
 	"github.com/kiln-build/kiln/lifecycle/imageio"
 	"github.com/kiln-build/kiln/lifecycle/labels"
-	"github.com/kiln-build/kiln/lifecycle/launch"
 	"github.com/kiln-build/kiln/lifecycle/sandbox"
 )
 
@@ -216,10 +215,14 @@ func Run(ctx context.Context, iio *imageio.IO, o Options) (*Result, error) {
 
 	// Detect.
 	logf("DETECTING")
-	if err := cb.phase(ctx, "detect", append([]string{"--order", OrderPath}, phaseArgs...), filepath.Join(w.layers, DetectErrorRel)); err != nil {
+	out := newBuildOutput(w)
+	if err := cb.phase(ctx, "detect", append([]string{"--order", OrderPath}, phaseArgs...), out, DetectErrorRel); err != nil {
 		return nil, err
 	}
-	group, err := descriptor.ReadGroup(filepath.Join(w.layers, "group.toml"))
+	if err := out.check("detect", failure.DetectError); err != nil {
+		return nil, err
+	}
+	group, err := out.group()
 	if err != nil {
 		return nil, failure.New("detect", failure.DetectError, err)
 	}
@@ -236,7 +239,9 @@ func Run(ctx context.Context, iio *imageio.IO, o Options) (*Result, error) {
 	defer appCache.Close()
 	saved := false
 	defer func() {
-		if !saved {
+		// Trees go back only from a layers dir in a shape the host may
+		// act on: never through a link a failed build planted.
+		if !saved && out.check("restore", failure.RestoreError) == nil {
 			appCache.GiveBack()
 		}
 	}()
@@ -262,10 +267,13 @@ func Run(ctx context.Context, iio *imageio.IO, o Options) (*Result, error) {
 
 	// Build.
 	logf("BUILDING")
-	if err := cb.phase(ctx, "build", phaseArgs, filepath.Join(w.layers, BuildErrorRel)); err != nil {
+	if err := cb.phase(ctx, "build", phaseArgs, out, BuildErrorRel); err != nil {
 		return nil, err
 	}
-	md, err := launch.ReadMetadata(filepath.Join(w.layers, "config", "metadata.toml"))
+	if err := out.check("build", failure.BuildError); err != nil {
+		return nil, err
+	}
+	md, err := out.metadata()
 	if err != nil {
 		return nil, failure.New("build", failure.BuildError, err)
 	}

@@ -135,7 +135,7 @@ type containerBase struct {
 // phase runs `kiln phase <name> args...` in the build container. A
 // non-zero exit becomes the phase's failure, with the message the phase
 // left in errFile and its exit code kept within the phase's band.
-func (c containerBase) phase(ctx context.Context, name string, args []string, errFile string) error {
+func (c containerBase) phase(ctx context.Context, name string, args []string, out buildOutput, errFile string) error {
 	code, err := c.run(ctx, append([]string{KilnBinPath, "phase", name}, args...))
 	if err != nil {
 		return failure.New(name, failure.SandboxUnavailable, err)
@@ -144,8 +144,8 @@ func (c containerBase) phase(ctx context.Context, name string, args []string, er
 		return nil
 	}
 	msg := fmt.Sprintf("the %s phase failed with exit code %d (see the output above)", name, code)
-	if b, err := os.ReadFile(errFile); err == nil && len(b) > 0 {
-		msg = strings.TrimSpace(string(b))
+	if s := out.errorText(errFile); s != "" {
+		msg = s
 	}
 	switch {
 	case name == "detect" && code != failure.DetectNoGroup && code != failure.DetectError:

@@ -27,6 +27,10 @@ import (
 // PlatformAPI is the Platform API version kiln implements.
 const PlatformAPI = "0.15"
 
+// MaxImageLayers is the most layers an image may have: overlay-based
+// container engines refuse to run an image with more.
+const MaxImageLayers = 127
+
 // Options describe one export.
 type Options struct {
 	// RunImage is the base of the app image.
@@ -209,7 +213,11 @@ func Export(ctx context.Context, o Options) (*Result, error) {
 			lm := labels.LayerMetadata{Data: lt.Metadata, Launch: true, Build: lt.Types.Build, Cache: lt.Types.Cache}
 			dir := filepath.Join(bpDir, name)
 			what := fmt.Sprintf("%s:%s", g.ID, name)
-			if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			fi, err := os.Lstat(dir)
+			if err == nil && !fi.IsDir() {
+				return nil, fmt.Errorf("launch layer %s: %s is not a directory (%s); refusing to export it", what, dir, fi.Mode().Type())
+			}
+			if errors.Is(err, fs.ErrNotExist) {
 				l, err := previousLayer(o.Previous, prev, g.ID, name)
 				if err != nil {
 					return nil, fmt.Errorf("launch layer %s has no contents: %w", what, err)
@@ -318,6 +326,9 @@ func Export(ctx context.Context, o Options) (*Result, error) {
 	}
 	md.Config = labels.LayerSHA{SHA: d.String()}
 
+	if n := len(runLayers) + len(add); n > MaxImageLayers {
+		return nil, fmt.Errorf("the image would have %d layers (%d of the run image, %d new); container engines run at most %d: the buildpacks declared too many launch layers", n, len(runLayers), len(add), MaxImageLayers)
+	}
 	// The image: every new layer appended in one step.
 	addenda := make([]mutate.Addendum, 0, len(add))
 	for _, a := range add {
@@ -537,21 +548,21 @@ func splitApp(appDir string, ss []launch.Slice) ([][]string, []string, error) {
 		}
 		return false
 	}
+	all, err := appPaths(appDir)
+	if err != nil {
+		return nil, nil, err
+	}
 	out := make([][]string, len(ss))
 	for i, s := range ss {
 		for _, pat := range s.Paths {
 			if filepath.IsAbs(pat) || strings.HasPrefix(filepath.Clean(pat), "..") {
 				return nil, nil, fmt.Errorf("slice path %q must be relative to the app dir", pat)
 			}
-			matches, err := filepath.Glob(filepath.Join(appDir, pat))
+			matches, err := matchPaths(all, filepath.Clean(pat))
 			if err != nil {
 				return nil, nil, fmt.Errorf("slice path %q: %w", pat, err)
 			}
-			for _, m := range matches {
-				rel, err := filepath.Rel(appDir, m)
-				if err != nil || rel == "." {
-					continue
-				}
+			for _, rel := range matches {
 				if isClaimed(rel) {
 					continue
 				}
@@ -562,7 +573,7 @@ func splitApp(appDir string, ss []launch.Slice) ([][]string, []string, error) {
 		sort.Strings(out[i])
 	}
 	rest := []string{}
-	err := filepath.WalkDir(appDir, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(appDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -595,4 +606,39 @@ func splitApp(appDir string, ss []launch.Slice) ([][]string, []string, error) {
 	}
 	slices.Sort(rest)
 	return out, rest, nil
+}
+
+// appPaths lists every path beneath appDir, relative and sorted, walking
+// without following symlinks: a slice's glob matches what the app dir
+// holds, never what a link in it points to.
+func appPaths(appDir string) ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(appDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if rel, _ := filepath.Rel(appDir, p); rel != "." {
+			out = append(out, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading app dir: %w", err)
+	}
+	return out, nil
+}
+
+// matchPaths returns the paths pat matches, as filepath.Glob would in the
+// app dir but without going through symlinked directories.
+func matchPaths(paths []string, pat string) ([]string, error) {
+	if _, err := filepath.Match(pat, ""); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, p := range paths {
+		if ok, _ := filepath.Match(pat, p); ok {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
