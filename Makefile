@@ -6,7 +6,7 @@ GOFLAGS_STATIC := -trimpath -ldflags='-s -w -buildid='
 export CGO_ENABLED := 0
 
 # System packages kiln's tests and sample runs need; installed when missing.
-SYSTEM_PKGS := runc mmdebstrap docker-registry uidmap podman git ca-certificates bash curl
+SYSTEM_PKGS := runc slirp4netns mmdebstrap docker-registry uidmap podman git ca-certificates bash curl
 
 .PHONY: help deps build kiln launcher test unit acceptance bench demo vet clean install buildpacks
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strings"
 )
 
@@ -67,10 +68,36 @@ type Config struct {
 	// Hostname of the container; empty means DefaultHostname.
 	Hostname string
 
+	// Network is the container's network: NetworkSlirp (the default when
+	// empty) gives it its own network namespace with outbound access only
+	// through slirp4netns, NetworkNone one with only loopback, and
+	// NetworkHost the host's network, /etc/resolv.conf and /etc/hosts.
+	Network string
+
 	// CABundle is a host file of PEM certificates (see CABundle and
 	// HostCABundle). When set, it is mounted read-only at CABundlePath and
 	// SystemCABundlePath and the variables in CAEnv point at it.
 	CABundle string
+
+	// IDs is the block of host ids behind the container's user namespace
+	// when kiln runs as root (see IDRange): a build reserves one with
+	// ReserveIDs and passes it to each of its runs; nil makes Run reserve
+	// one for this run alone. Rootless runs ignore it: they map the
+	// caller's own ids.
+	IDs *IDRange `json:"-"`
+
+	// Limits are the container's pids, memory and CPU limits; zero fields
+	// take their defaults (see DefaultLimits). They need root: rootless,
+	// Run applies none and says so through Warn.
+	Limits
+
+	// Warn, when set, is told about protections Run could not apply, once
+	// per run (rootless: no cgroup limits).
+	Warn func(notice string) `json:"-"`
+
+	// NoSeccomp turns the seccomp filter off. It exists for tests of the
+	// sandbox; buildpack code always runs with the filter.
+	NoSeccomp bool
 
 	// Stdin feeds the process; nil means /dev/null.
 	Stdin io.Reader
@@ -115,6 +142,9 @@ func (c *Config) validate() error {
 			return fmt.Errorf("sandbox: environment entry %q is not KEY=value", e)
 		}
 	}
+	if err := validateNetwork(c.Network); err != nil {
+		return err
+	}
 	for _, m := range c.Mounts {
 		if !filepath.IsAbs(m.Source) {
 			return fmt.Errorf("sandbox: mount source %q is not an absolute path", m.Source)
@@ -129,6 +159,14 @@ func (c *Config) validate() error {
 	if c.CABundle != "" {
 		if _, err := os.Stat(c.CABundle); err != nil {
 			return fmt.Errorf("sandbox: checking CA bundle: %w", err)
+		}
+	}
+	if c.CPUs < 0 {
+		return fmt.Errorf("sandbox: CPUs %v is negative", c.CPUs)
+	}
+	if !c.NoSeccomp {
+		if _, err := seccompSpec(runtime.GOARCH); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -3,10 +3,22 @@
 //
 // It is the isolation kiln puts around buildpack code: the build image's root
 // file system is mounted read-only, only the caller's mounts and a fresh /tmp
-// are writable, the process has no capabilities and no new privileges, and it
-// shares the host's network so downloads work. The host's certificate
-// authorities are mounted in (see [CABundle]) so that TLS works on networks
-// that intercept it.
+// are writable, and the process has no capabilities and no new privileges.
+// By default ([NetworkSlirp]) it gets its own network namespace with outbound
+// access only, through slirp4netns: downloads work, but nothing the host
+// serves, on its loopback or any of its addresses, is reachable.
+// [NetworkNone] leaves it only loopback; [NetworkHost] shares the host's
+// network. The host's certificate authorities are mounted in (see
+// [CABundle]) so that TLS works on networks that intercept it. A seccomp
+// filter (an allowlist, embedded as seccomp.json) refuses the system calls
+// ordinary programs do not need: new namespaces, mounts, keyrings, BPF,
+// io_uring and the like.
+//
+// As root, every container also gets a user namespace mapping container ids
+// 0-65535 onto a block of host ids reserved for the build ([ReserveIDs],
+// [IDRange], Config.IDs), so no container id is a real host id, and cgroup
+// limits on pids, memory and CPU ([Limits]). Rootless runs have no cgroups
+// to give; Run says so through Config.Warn.
 //
 // Run works both as root and rootless. Rootless, it creates a user namespace
 // in which the host's effective uid and gid appear as the requested uid and

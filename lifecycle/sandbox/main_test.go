@@ -41,6 +41,7 @@ type helperResponse struct {
 	Err            string
 	Cancelled      bool
 	Stdout, Stderr string
+	Warnings       []string // what Run told Config.Warn
 }
 
 // rootfs is the root file system the tests run the probe in, readable by
@@ -116,6 +117,10 @@ func stageBind() int {
 			return 1
 		}
 	}
+	if err := shareTunDevice(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	self, err := os.Executable()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -146,8 +151,10 @@ func stageRun() int {
 	cfg := req.Config
 	cfg.Stdout = &watchWriter{buf: &stdout, token: req.CancelOn, hit: cancel}
 	cfg.Stderr = &stderr
+	var warnings []string
+	cfg.Warn = func(s string) { warnings = append(warnings, s) }
 	code, err := Run(ctx, cfg)
-	resp := helperResponse{Exit: code, Stdout: stdout.String(), Stderr: stderr.String()}
+	resp := helperResponse{Exit: code, Stdout: stdout.String(), Stderr: stderr.String(), Warnings: warnings}
 	if err != nil {
 		resp.Err = err.Error()
 		resp.Cancelled = err == context.Canceled

@@ -66,6 +66,10 @@ func Run(ctx context.Context, cfg Config) (exitCode int, err error) {
 	runtimePath = abs
 
 	rootless := os.Geteuid() != 0
+	slirpPath, err := lookupSlirp(cfg.networkMode(), rootless)
+	if err != nil {
+		return -1, err
+	}
 	var uidMaps, gidMaps []idMap
 	if rootless {
 		if uidMaps, gidMaps, err = rootlessMaps(cfg); err != nil {
@@ -84,11 +88,17 @@ func Run(ctx context.Context, cfg Config) (exitCode int, err error) {
 		return -1, fmt.Errorf("sandbox: creating bundle directory: %w", err)
 	}
 	defer os.RemoveAll(bundle)
-	logPath, err := writeBundle(&cfg, bundle, specMode{userNS: rootless || runningInUserNS()})
+	id, err := newID()
 	if err != nil {
 		return -1, err
 	}
-	id, err := newID()
+	mode, releaseIDs, err := confinement(ctx, &cfg, rootless, id)
+	if err != nil {
+		return -1, err
+	}
+	defer releaseIDs()
+	logPath, err := writeBundle(&cfg, bundle, &mode)
+	defer mode.staged.remove()
 	if err != nil {
 		return -1, err
 	}
@@ -99,6 +109,10 @@ func Run(ctx context.Context, cfg Config) (exitCode int, err error) {
 		Bundle:   bundle,
 		PidFile:  filepath.Join(bundle, "container.pid"),
 		Rootless: rootless,
+		Slirp:    slirpPath,
+	}
+	if mode.staged != nil {
+		params.Binds = mode.staged.binds
 	}
 	arg, err := json.Marshal(params)
 	if err != nil {
@@ -107,7 +121,7 @@ func Run(ctx context.Context, cfg Config) (exitCode int, err error) {
 
 	// Host ids that own the stdio pipes: the process's own, so that it
 	// can also reopen them as /dev/stdout and friends.
-	owner := [2]int{int(cfg.UID), int(cfg.GID)}
+	owner := [2]int{mode.ids.HostUID(cfg.UID), mode.ids.HostGID(cfg.GID)}
 	if rootless {
 		owner = [2]int{os.Geteuid(), os.Getegid()}
 	}
@@ -146,15 +160,21 @@ func Run(ctx context.Context, cfg Config) (exitCode int, err error) {
 		// should the caller die first.
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM},
 	}
+	if len(params.Binds) > 0 {
+		// A mount namespace of its own for the binds (see stage).
+		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWNS
+	}
 	if rootless {
 		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWUSER
 		// The supervisor starts before its id maps exist, so exec
 		// would drop the capabilities it holds in its new namespace.
 		// As ambient capabilities these survive: enough to become the
 		// namespace's root once the maps are written, to read the
-		// runtime's pid file and to kill the container's process. The
-		// runtime it starts as root gets the namespace's full set.
-		cmd.SysProcAttr.AmbientCaps = []uintptr{capDacOverride, capKill, capSetgid, capSetuid}
+		// runtime's pid file and to kill the container's process, and
+		// to close the host's addresses to the container's network
+		// namespace (see blockHostAddrs). The runtime it starts as
+		// root gets the namespace's full set.
+		cmd.SysProcAttr.AmbientCaps = append([]uintptr{capDacOverride, capKill, capSetgid, capSetuid}, netSetupCaps...)
 	}
 	startErr := cmd.Start()
 	for _, f := range extra {
@@ -216,7 +236,7 @@ func Run(ctx context.Context, cfg Config) (exitCode int, err error) {
 
 // writeBundle writes the bundle's config.json, the mode-1777 directory bound
 // under /tmp (see specMode) and an empty runtime log, whose path it returns.
-func writeBundle(cfg *Config, bundle string, m specMode) (logPath string, err error) {
+func writeBundle(cfg *Config, bundle string, m *specMode) (logPath string, err error) {
 	m.tmpModeDir = filepath.Join(bundle, "tmp-mode")
 	if err := os.Mkdir(m.tmpModeDir, 0o700); err != nil {
 		return "", fmt.Errorf("sandbox: creating %s: %w", m.tmpModeDir, err)
@@ -224,7 +244,19 @@ func writeBundle(cfg *Config, bundle string, m specMode) (logPath string, err er
 	if err := os.Chmod(m.tmpModeDir, 0o777|os.ModeSticky); err != nil {
 		return "", fmt.Errorf("sandbox: setting the mode of %s: %w", m.tmpModeDir, err)
 	}
-	specJSON, err := json.Marshal(buildSpec(cfg, m))
+	if m.resolvConf, m.hosts, err = writeNetworkFiles(cfg, bundle); err != nil {
+		return "", err
+	}
+	spec := buildSpec(cfg, *m)
+	if m.ids != nil {
+		if err := makeMountPoints(spec); err != nil {
+			return "", err
+		}
+		if m.staged, err = stage(spec, filepath.Base(bundle)); err != nil {
+			return "", err
+		}
+	}
+	specJSON, err := json.Marshal(spec)
 	if err != nil {
 		return "", fmt.Errorf("sandbox: encoding runtime spec: %w", err)
 	}

@@ -113,8 +113,9 @@ func TestRun(t *testing.T) {
 		config:     func(c *Config, _ testDirs) { c.Hostname = "builder" },
 		wantStdout: "builder\n",
 	}, {
-		name:       "host resolv.conf",
+		name:       "host resolv.conf with the host's network",
 		args:       []string{"cat", "/etc/resolv.conf"},
+		config:     func(c *Config, _ testDirs) { c.Network = NetworkHost },
 		wantStdout: string(hostResolv),
 	}, {
 		name:       "masked proc file",
@@ -202,7 +203,7 @@ func TestRun(t *testing.T) {
 
 // TestRunTrustsCABundle fetches from a TLS server on the host whose
 // certificate only the extra CA file vouches for: the host network is
-// shared and the bundle is trusted through SSL_CERT_FILE.
+// shared (NetworkHost) and the bundle is trusted through SSL_CERT_FILE.
 func TestRunTrustsCABundle(t *testing.T) {
 	requireRuntime(t)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -236,6 +237,7 @@ func TestRunTrustsCABundle(t *testing.T) {
 			dirs := newTestDirs(t, testUID, testGID)
 			cfg := baseConfig(t, dirs)
 			cfg.CABundle = tc.bundle
+			cfg.Network = NetworkHost
 			cfg.Args = []string{"/bin/probe", "get", srv.URL}
 			var stdout, stderr bytes.Buffer
 			cfg.Stdout, cfg.Stderr = &stdout, &stderr
@@ -368,11 +370,18 @@ func TestRunSameWriter(t *testing.T) {
 	}
 }
 
-// testDirs are the host directories of one test run.
+// testDirs are the host directories of one test run, and as root the host
+// id range its container's user namespace maps onto.
 type testDirs struct {
 	work, ro, state string
+	ids             *IDRange
 }
 
+// newTestDirs makes the host directories of a run whose process runs as
+// uid:gid. As root, runs get a user namespace: the dirs come with a reserved
+// id range (passed on by baseConfig) and /work belongs to the host ids
+// behind uid and gid. The rootless tests pass nobody, the calling user,
+// whose own ids the process gets.
 func newTestDirs(t *testing.T, uid, gid int) testDirs {
 	t.Helper()
 	base := publicTempDir(t)
@@ -385,6 +394,10 @@ func newTestDirs(t *testing.T, uid, gid int) testDirs {
 		if err := os.Mkdir(p, 0o755); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if os.Geteuid() == 0 && uid != nobody {
+		d.ids = reserveTestIDs(t)
+		uid, gid = d.ids.HostUID(uint32(uid)), d.ids.HostGID(uint32(gid))
 	}
 	if err := os.Chown(d.work, uid, gid); err != nil {
 		t.Fatal(err)
@@ -402,6 +415,7 @@ func baseConfig(t *testing.T, d testDirs) Config {
 		GID:      testGID,
 		StateDir: d.state,
 		TempDir:  t.TempDir(),
+		IDs:      d.ids,
 		Mounts: []Mount{
 			{Source: d.work, Destination: "/work"},
 			{Source: d.ro, Destination: "/ro", ReadOnly: true},

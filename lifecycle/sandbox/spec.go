@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"path"
+	"runtime"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -55,15 +56,31 @@ var (
 type specMode struct {
 	// userNS is set when the runtime runs inside a user namespace (kiln is
 	// rootless, or root in a container). sysfs cannot be mounted there
-	// while sharing the host's network namespace, so /sys is a read-only
-	// bind of the host's; and devpts cannot be given the host's tty gid.
+	// while sharing the host's network namespace, so with NetworkHost /sys
+	// is a read-only bind of the host's; and devpts cannot be given the
+	// host's tty gid.
 	userNS bool
+	// resolvConf and hosts are the bundle's files bound at
+	// /etc/resolv.conf and /etc/hosts when the container has its own
+	// network (see writeNetworkFiles); empty means the host's.
+	resolvConf, hosts string
 	// tmpModeDir is an empty host directory of mode 1777 bound at /tmp
 	// just before the tmpfs. runc 1.1 gives a tmpfs the mode of the
 	// directory it covers, whatever the mode= option says; covering the
 	// image's /tmp with this directory first makes that mode 1777 for
 	// every image.
 	tmpModeDir string
+	// ids, when set, gives the container its own user namespace mapping
+	// container ids 0-65535 onto this host range (kiln runs as root).
+	ids *IDRange
+	// cgroupsPath, when set, is the container's cgroup, which gets
+	// c.Limits (kiln runs as root); swap says the host can limit memory
+	// plus swap.
+	cgroupsPath string
+	swap        bool
+	// staged holds the mount points the spec's sources were moved to
+	// (with ids; see stage), set by writeBundle.
+	staged *staging
 }
 
 // buildSpec turns a validated Config into an OCI runtime spec.
@@ -77,7 +94,7 @@ func buildSpec(c *Config, m specMode) *specs.Spec {
 	if hostname == "" {
 		hostname = DefaultHostname
 	}
-	return &specs.Spec{
+	s := &specs.Spec{
 		Version: specs.Version,
 		Process: &specs.Process{
 			Terminal: false,
@@ -99,18 +116,60 @@ func buildSpec(c *Config, m specMode) *specs.Spec {
 		Hostname: hostname,
 		Mounts:   mounts(c, m),
 		Linux: &specs.Linux{
-			// No network namespace: the host's network is shared so
-			// downloads work. No cgroup settings: rootless runs have
-			// none to give.
-			Namespaces: []specs.LinuxNamespace{
+			// The user namespace, cgroup settings and seccomp filter: see harden.
+			Namespaces: append([]specs.LinuxNamespace{
 				{Type: specs.PIDNamespace},
 				{Type: specs.IPCNamespace},
 				{Type: specs.UTSNamespace},
 				{Type: specs.MountNamespace},
-			},
+			}, netNamespace(c)...),
 			MaskedPaths:   append([]string(nil), maskedPaths...),
 			ReadonlyPaths: append([]string(nil), readonlyPaths...),
 		},
+	}
+	harden(s, c, m)
+	return s
+}
+
+// harden adds what confines hostile code: the seccomp filter, the user
+// namespace over m.ids and the cgroup limits.
+func harden(s *specs.Spec, c *Config, m specMode) {
+	if !c.NoSeccomp {
+		// validate made sure there is a filter for this architecture.
+		s.Linux.Seccomp, _ = seccompSpec(runtime.GOARCH)
+	}
+	if m.ids != nil {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Linux.UIDMappings, s.Linux.GIDMappings = m.ids.mappings()
+		// sysfs can only be mounted by a user namespace that owns
+		// the network namespace: a fresh one the runtime makes after
+		// the user namespace does, the host's does not.
+		if !hasNamespace(s, specs.NetworkNamespace) {
+			bindHostSys(s.Mounts)
+		}
+	}
+	if m.cgroupsPath != "" {
+		s.Linux.CgroupsPath = m.cgroupsPath
+		s.Linux.Resources = c.Limits.resources(m.swap)
+	}
+}
+
+func hasNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
+// bindHostSys replaces a sysfs mount at /sys by a read-only bind of the
+// host's.
+func bindHostSys(ms []specs.Mount) {
+	for i, m := range ms {
+		if m.Destination == "/sys" && m.Type == "sysfs" {
+			ms[i] = specs.Mount{Destination: "/sys", Type: "bind", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
+		}
 	}
 }
 
@@ -127,7 +186,7 @@ func mounts(c *Config, m specMode) []specs.Mount {
 		devpts = append(devpts, "gid=5")
 	}
 	sys := specs.Mount{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}}
-	if m.userNS {
+	if m.userNS && !c.ownNetNS() {
 		sys = specs.Mount{Destination: "/sys", Type: "bind", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
 	}
 	builtin := []specs.Mount{
@@ -143,8 +202,8 @@ func mounts(c *Config, m specMode) []specs.Mount {
 	}
 	builtin = append(builtin,
 		specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777"}},
-		roBind("/etc/resolv.conf", "/etc/resolv.conf"),
-		roBind("/etc/hosts", "/etc/hosts"),
+		roBind(orHost(m.resolvConf, "/etc/resolv.conf"), "/etc/resolv.conf"),
+		roBind(orHost(m.hosts, "/etc/hosts"), "/etc/hosts"),
 	)
 	if c.CABundle != "" {
 		builtin = append(builtin,

@@ -30,8 +30,9 @@ func TestBuildSpecMounts(t *testing.T) {
 			"/etc/hosts bind /etc/hosts rbind,nosuid,nodev,noexec,ro",
 		},
 	}, {
-		name: "in a user namespace, with the tmp mode directory",
-		mode: specMode{userNS: true, tmpModeDir: "/bundle/tmp-mode"},
+		name:   "in a user namespace with the host's network, with the tmp mode directory",
+		config: func(c *Config) { c.Network = NetworkHost },
+		mode:   specMode{userNS: true, tmpModeDir: "/bundle/tmp-mode"},
 		want: []string{
 			"/proc proc proc nosuid,noexec,nodev",
 			"/dev tmpfs tmpfs nosuid,strictatime,mode=755,size=65536k",
@@ -43,6 +44,20 @@ func TestBuildSpecMounts(t *testing.T) {
 			"/tmp tmpfs tmpfs nosuid,nodev,mode=1777",
 			"/etc/resolv.conf bind /etc/resolv.conf rbind,nosuid,nodev,noexec,ro",
 			"/etc/hosts bind /etc/hosts rbind,nosuid,nodev,noexec,ro",
+		},
+	}, {
+		name: "in a user namespace with its own network: a fresh sysfs, the bundle's name files",
+		mode: specMode{userNS: true, resolvConf: "/bundle/resolv.conf", hosts: "/bundle/hosts"},
+		want: []string{
+			"/proc proc proc nosuid,noexec,nodev",
+			"/dev tmpfs tmpfs nosuid,strictatime,mode=755,size=65536k",
+			"/dev/pts devpts devpts nosuid,noexec,newinstance,ptmxmode=0666,mode=0620",
+			"/dev/shm tmpfs shm nosuid,noexec,nodev,mode=1777,size=65536k",
+			"/dev/mqueue mqueue mqueue nosuid,noexec,nodev",
+			"/sys sysfs sysfs nosuid,noexec,nodev,ro",
+			"/tmp tmpfs tmpfs nosuid,nodev,mode=1777",
+			"/etc/resolv.conf bind /bundle/resolv.conf rbind,nosuid,nodev,noexec,ro",
+			"/etc/hosts bind /bundle/hosts rbind,nosuid,nodev,noexec,ro",
 		},
 	}, {
 		name: "CA bundle and caller mounts, one replacing /etc/hosts",
@@ -136,9 +151,9 @@ func TestBuildSpecProcess(t *testing.T) {
 	for _, n := range s.Linux.Namespaces {
 		ns = append(ns, n.Type)
 	}
-	// No network namespace (host network) and no user namespace in the
-	// spec (rootless runs bring their own).
-	wantNS := []specs.LinuxNamespaceType{specs.PIDNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.MountNamespace}
+	// Its own network namespace (NetworkSlirp by default) and no user
+	// namespace in the spec (rootless runs bring their own).
+	wantNS := []specs.LinuxNamespaceType{specs.PIDNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.MountNamespace, specs.NetworkNamespace}
 	if diff := cmp.Diff(wantNS, ns); diff != "" {
 		t.Errorf("namespaces (-want +got):\n%s", diff)
 	}

@@ -48,7 +48,17 @@ type supervisorParams struct {
 	Bundle   string
 	PidFile  string
 	Rootless bool // wait for the id maps on syncFD, then become root in the namespace
+	// Slirp is the path of slirp4netns when the container's network
+	// namespace is to be connected through it (NetworkSlirp), else "".
+	Slirp string
+	// Binds are made in the supervisor's own mount namespace before the
+	// runtime starts (see stage).
+	Binds []bind
 }
+
+// errCancelled reports that the supervisor was told to stop while it was
+// starting the container.
+var errCancelled = errors.New("cancelled")
 
 // supervisorResult is what the supervisor reports back.
 type supervisorResult struct {
@@ -90,6 +100,10 @@ func supervise(p supervisorParams) (res supervisorResult) {
 			return res
 		}
 	}
+	if err := mountBinds(p.Binds); err != nil {
+		res.Error = err.Error()
+		return res
+	}
 	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0); errno != 0 {
 		res.Error = fmt.Sprintf("becoming child subreaper: %v", errno)
 		return res
@@ -101,25 +115,94 @@ func supervise(p supervisorParams) (res supervisorResult) {
 	default:
 	}
 
-	name := filepath.Base(p.Runtime)
-	run := exec.Command(p.Runtime, append(append([]string(nil), p.Global...),
-		"run", "--detach", "--bundle", p.Bundle, "--pid-file", p.PidFile, p.ID)...)
-	run.Stdin, run.Stdout, run.Stderr = os.Stdin, os.Stdout, os.Stderr
-	if err := run.Run(); err != nil {
-		res.Error = fmt.Sprintf("%s run: %v", name, err)
-		res.Cleanup = p.delete()
-		return res
-	}
-	pid, err := readPidFile(p.PidFile)
+	pid, stopNet, err := p.start(sigs)
 	if err != nil {
-		res.Error = fmt.Sprintf("%s run: %v", name, err)
-		_ = p.runtime("kill", p.ID, "KILL")
-		time.Sleep(100 * time.Millisecond)
+		if errors.Is(err, errCancelled) {
+			res.Cancelled = true
+		} else {
+			res.Error = err.Error()
+		}
+		if pid > 0 {
+			killAndReap(pid)
+		}
 		res.Cleanup = p.delete()
 		return res
 	}
 	res.Started = true
+	return p.wait(pid, sigs, stopNet, res)
+}
 
+// start starts the container's process and returns its pid and a function
+// that stops what serves its network. On failure, a pid above 0 is a created
+// container's process the caller must kill.
+func (p supervisorParams) start(sigs <-chan os.Signal) (pid int, stopNet func(), err error) {
+	if p.Slirp == "" {
+		pid, err = p.runDetached()
+		return pid, func() {}, err
+	}
+	return p.startWithSlirp(sigs)
+}
+
+// runDetached runs the container with the runtime detached, so the process
+// inherits the supervisor's stdio.
+func (p supervisorParams) runDetached() (int, error) {
+	name := filepath.Base(p.Runtime)
+	if err := p.runtimeStdio("run", "--detach", "--bundle", p.Bundle, "--pid-file", p.PidFile, p.ID); err != nil {
+		return 0, err
+	}
+	pid, err := readPidFile(p.PidFile)
+	if err != nil {
+		_ = p.runtime("kill", p.ID, "KILL")
+		time.Sleep(100 * time.Millisecond)
+		return 0, fmt.Errorf("%s run: %v", name, err)
+	}
+	return pid, nil
+}
+
+// startWithSlirp creates the container, closes the host's addresses to its
+// network namespace, connects that to the outside with slirp4netns, and
+// only then starts the process.
+func (p supervisorParams) startWithSlirp(sigs <-chan os.Signal) (pid int, stopNet func(), err error) {
+	name := filepath.Base(p.Runtime)
+	if err := p.runtimeStdio("create", "--bundle", p.Bundle, "--pid-file", p.PidFile, p.ID); err != nil {
+		return 0, nil, err
+	}
+	if pid, err = readPidFile(p.PidFile); err != nil {
+		return 0, nil, fmt.Errorf("%s create: %v", name, err)
+	}
+	if err := blockHostAddrs(pid); err != nil {
+		return pid, nil, err
+	}
+	s, err := startSlirp(p.Slirp, pid, p.Bundle)
+	if err != nil {
+		return pid, nil, err
+	}
+	if err := s.awaitReady(sigs); err != nil {
+		s.stop()
+		return pid, nil, err
+	}
+	if err := p.runtime("start", p.ID); err != nil {
+		s.stop()
+		return pid, nil, err
+	}
+	return pid, s.stop, nil
+}
+
+// runtimeStdio runs one runtime subcommand with the supervisor's stdio,
+// which the container's process inherits.
+func (p supervisorParams) runtimeStdio(args ...string) error {
+	cmd := exec.Command(p.Runtime, append(append([]string(nil), p.Global...), args...)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s %s: %v", filepath.Base(p.Runtime), args[0], err)
+	}
+	return nil
+}
+
+// wait reaps the container's process, killing the container when told to
+// stop, then stops its network and deletes the container, both at once:
+// tearing down slirp4netns's tap device takes the kernel tens of ms.
+func (p supervisorParams) wait(pid int, sigs <-chan os.Signal, stopNet func(), res supervisorResult) supervisorResult {
 	type waited struct {
 		ws  syscall.WaitStatus
 		err error
@@ -160,8 +243,27 @@ func supervise(p supervisorParams) (res supervisorResult) {
 			default:
 				res.ExitCode = w.ws.ExitStatus()
 			}
+			stopped := make(chan struct{})
+			go func() {
+				stopNet()
+				close(stopped)
+			}()
 			res.Cleanup = p.delete()
+			<-stopped
 			return res
+		}
+	}
+}
+
+// killAndReap kills a created container's process, which is the
+// supervisor's child, and reaps it, so that deleting the container finds it
+// stopped.
+func killAndReap(pid int) {
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	var ws syscall.WaitStatus
+	for {
+		if _, err := syscall.Wait4(pid, &ws, 0, nil); !errors.Is(err, syscall.EINTR) {
+			return
 		}
 	}
 }

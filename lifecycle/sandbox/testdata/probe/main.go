@@ -12,6 +12,8 @@
 //	probe hostname           host name
 //	probe cat PATH           contents of PATH
 //	probe get URL            print the body of an HTTP(S) GET of URL
+//	probe dial ADDR...       "ADDR ok" or "ADDR error: ..." for a TCP connection to each
+//	probe netns              the network namespace, as /proc/self/ns/net names it
 //	probe reopen             write through freshly opened /dev/stdout and /dev/stderr
 //	probe exit N             print "out" to stdout, "err" to stderr, exit N
 //	probe sleep TOKEN        print "sleeping TOKEN" and sleep until killed
@@ -21,6 +23,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -120,6 +123,22 @@ func main() {
 		if _, err := io.Copy(os.Stdout, resp.Body); err != nil {
 			fail(err.Error())
 		}
+	case "dial":
+		for _, a := range args {
+			c, err := net.DialTimeout("tcp", a, 3*time.Second)
+			if err != nil {
+				fmt.Printf("%s error: %v\n", a, err)
+				continue
+			}
+			c.Close()
+			fmt.Printf("%s ok\n", a)
+		}
+	case "netns":
+		l, err := os.Readlink("/proc/self/ns/net")
+		if err != nil {
+			fail(err.Error())
+		}
+		fmt.Println(l)
 	case "reopen":
 		for _, p := range []string{"/dev/stdout", "/dev/stderr"} {
 			f, err := os.OpenFile(p, os.O_WRONLY, 0)
