@@ -2,15 +2,18 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
+	units "github.com/docker/go-units"
 	"github.com/urfave/cli/v2"
 
 	"github.com/kiln-build/kiln/lifecycle/create"
 	"github.com/kiln-build/kiln/lifecycle/imageio"
+	"github.com/kiln-build/kiln/lifecycle/sandbox"
 )
 
 func buildCommand() *cli.Command {
@@ -32,6 +35,11 @@ func buildCommand() *cli.Command {
 			&cli.StringFlag{Name: "cache-image", Usage: "keep the layer cache in this registry image instead of the local cache dir"},
 			&cli.BoolFlag{Name: "clear-cache", Usage: "empty the app's layer cache before building"},
 			&cli.StringSliceFlag{Name: "ca-cert", Usage: "extra PEM CA certificates the build trusts, besides the host's (repeatable)"},
+			&cli.StringFlag{Name: "network", Value: sandbox.NetworkSlirp, Usage: "the build containers' network: slirp (own namespace, outbound only: nothing on this host is reachable), host (share this host's network: an explicit opt-out) or none", EnvVars: []string{"KILN_NETWORK"}},
+			&cli.Int64Flag{Name: "pids-limit", Value: sandbox.DefaultPidsLimit, Usage: "most processes and threads in a build container (-1: no limit)"},
+			&cli.StringFlag{Name: "memory", Aliases: []string{"m"}, Value: units.BytesSize(float64(sandbox.DefaultMemory())), Usage: "memory cap of a build container, e.g. 4g (-1: no limit)"},
+			&cli.Float64Flag{Name: "cpus", Usage: "CPU cap of a build container in CPUs, e.g. 1.5 (0: no cap)"},
+			&cli.DurationFlag{Name: "timeout", Usage: "stop a build that runs longer, e.g. 30m (0: no limit)", EnvVars: []string{"KILN_BUILD_TIMEOUT"}},
 		},
 		Action: runBuild,
 	}
@@ -78,7 +86,12 @@ func runBuild(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	iso, err := isolation(c)
+	if err != nil {
+		return usageError("build: %v", err)
+	}
 	res, err := create.Run(c.Context, iio, create.Options{
+		Isolation:       iso,
 		Name:            name,
 		Output:          out,
 		SourceDir:       src,
@@ -173,4 +186,39 @@ func platformEnv(files, flags []string) ([]string, error) {
 		out = append(out, k+"="+vals[k])
 	}
 	return out, nil
+}
+
+// isolation reads the sandbox flags: --network, --pids-limit, --memory,
+// --cpus and --timeout.
+func isolation(c *cli.Context) (create.Isolation, error) {
+	iso := create.Isolation{Network: c.String("network"), Timeout: c.Duration("timeout")}
+	switch iso.Network {
+	case sandbox.NetworkSlirp, sandbox.NetworkHost, sandbox.NetworkNone:
+	default:
+		return iso, fmt.Errorf("--network %q: want slirp, host or none", iso.Network)
+	}
+	if iso.Timeout < 0 {
+		return iso, fmt.Errorf("--timeout %s: must not be negative", iso.Timeout)
+	}
+	iso.PidsLimit = c.Int64("pids-limit")
+	if iso.PidsLimit == 0 {
+		return iso, errors.New("--pids-limit 0: give a positive number, or -1 for no limit")
+	}
+	switch m := strings.TrimSpace(c.String("memory")); m {
+	case "-1":
+		iso.Memory = -1
+	default:
+		n, err := units.RAMInBytes(m)
+		if err != nil || n <= 0 {
+			return iso, fmt.Errorf("--memory %q: want a size such as 512m or 4g, or -1 for no limit", m)
+		}
+		if n < 6<<20 {
+			return iso, fmt.Errorf("--memory %s: a build needs at least 6 MiB", m)
+		}
+		iso.Memory = n
+	}
+	if iso.CPUs = c.Float64("cpus"); iso.CPUs < 0 {
+		return iso, fmt.Errorf("--cpus %g: must not be negative", iso.CPUs)
+	}
+	return iso, nil
 }

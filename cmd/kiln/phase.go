@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/kiln-build/kiln/detect"
 	"github.com/kiln-build/kiln/lifecycle/buildphase"
@@ -35,6 +36,10 @@ func phaseCommand() *cli.Command {
 		Name:   "phase",
 		Hidden: true,
 		Usage:  "run one lifecycle phase inside the build container",
+		// The driver keeps the buildpacks' processes from tracing it
+		// (and from reading its memory through /proc): they run as the
+		// same user, and what they may be is the reason for the sandbox.
+		Before: func(*cli.Context) error { return undumpable() },
 		Subcommands: []*cli.Command{
 			{Name: "detect", Flags: flags, Action: phaseDetect},
 			{Name: "build", Flags: flags, Action: phaseBuild},
@@ -62,12 +67,36 @@ func phaseFailed(c *cli.Context, rel string, err error) error {
 	if errors.As(err, &fe) {
 		msg = fe.Err.Error() // the host names the phase itself
 	}
-	if mkErr := os.MkdirAll(filepath.Dir(p), 0o755); mkErr == nil {
-		if wErr := os.WriteFile(p, []byte(msg+"\n"), 0o644); wErr == nil {
-			return cli.Exit("", failure.Code(err))
-		}
+	if writeReplacing(p, []byte(msg+"\n")) == nil {
+		return cli.Exit("", failure.Code(err))
 	}
 	return err
+}
+
+// writeReplacing writes data to a new file renamed over p, so whatever a
+// buildpack left at p (a FIFO that would block the write, a symlink) is
+// replaced, not written through.
+func writeReplacing(p string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(p), ".error-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), p)
 }
 
 func phaseDetect(c *cli.Context) error {
@@ -120,5 +149,15 @@ func phaseBuild(c *cli.Context) error {
 		return phaseFailed(c, create.BuildErrorRel, err)
 	}
 	fmt.Fprintln(c.App.Writer, "build: done")
+	return nil
+}
+
+// undumpable makes this process non-dumpable (PR_SET_DUMPABLE 0): processes
+// of the same uid can then neither ptrace it nor open its /proc files.
+// Programs it executes are dumpable again.
+func undumpable() error {
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("phase: making the driver non-dumpable: %w", err)
+	}
 	return nil
 }

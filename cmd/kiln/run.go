@@ -28,6 +28,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "entrypoint", Usage: "program to start instead of the image's entrypoint"},
 			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "env var KEY=VALUE for the app (repeatable)"},
 			&cli.StringFlag{Name: "runtime", Value: "runc", Usage: "OCI runtime (runc, crun, runsc)", EnvVars: []string{"KILN_RUNTIME"}},
+			&cli.StringFlag{Name: "network", Value: sandbox.NetworkHost, Usage: "the app's network: host (reachable on this host's ports, as with docker run --network host), slirp (own namespace, outbound only) or none"},
 		},
 		Action: runRun,
 	}
@@ -93,6 +94,7 @@ func runRun(c *cli.Context) error {
 	}
 	code, err := sandbox.Run(c.Context, sandbox.Config{
 		Runtime: c.String("runtime"),
+		Network: c.String("network"),
 		RootFS:  rootfs,
 		Args:    args,
 		Env:     env,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/kiln-build/kiln/internal/beneath"
 	"io"
 	"os"
 	"os/exec"
@@ -17,6 +18,9 @@ import (
 	"github.com/kiln-build/kiln/lifecycle/failure"
 	"github.com/kiln-build/kiln/lifecycle/launch"
 )
+
+// maxBuildpackEntries bounds the entries of one buildpack's layers dir.
+const maxBuildpackEntries = 10000
 
 // Default locations inside the build container (platform.md, builder).
 const (
@@ -195,6 +199,12 @@ func run(ctx context.Context, opts Options) (Result, error) {
 			return Result{}, err
 		}
 
+		// Layer dirs and their TOML, SBOM files: only directories and
+		// regular files, never links or FIFOs (the host refuses them too).
+		shape := beneath.New(layersDir, func(rel string) string { return filepath.Join(layersDir, rel) })
+		if err := shape.CheckShape(1, maxBuildpackEntries); err != nil {
+			return Result{}, fmt.Errorf("output of %s: %w", entry.Ref(), err)
+		}
 		buildDirs, err := checkLayers(layersDir, bp)
 		if err != nil {
 			return Result{}, fmt.Errorf("output of %s: %w", entry.Ref(), err)

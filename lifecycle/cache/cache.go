@@ -313,8 +313,15 @@ func (c *Cache) restoreLayer(ctx context.Context, o RestoreOptions, md Metadata,
 		return err
 	}
 	defer os.RemoveAll(staging)
-	if err := archive.Extract(ctx, f, staging, archive.ExtractOptions{PreserveOwner: o.Owner != nil}); err != nil {
+	if err := archive.Extract(ctx, f, staging, archive.ExtractOptions{}); err != nil {
 		return fmt.Errorf("extracting cached layer %s: %w", lm.SHA, err)
+	}
+	if o.Owner != nil {
+		// The tar holds the container's ids; the host's are those the
+		// build's user namespace maps them to.
+		if _, err := chownTree(staging, *o.Owner); err != nil {
+			return fmt.Errorf("extracting cached layer %s: %w", lm.SHA, err)
+		}
 	}
 	if err := mkdirOwned(bpDir, o.Owner); err != nil {
 		return err

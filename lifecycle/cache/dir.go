@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/kiln-build/kiln/lifecycle/archive"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
@@ -42,12 +43,45 @@ func (c *Cache) restoreTree(o RestoreOptions, md Metadata, id, name string, lm l
 	if err := os.Rename(src, dest); err != nil {
 		return fmt.Errorf("restoring %s: %w", dest, err)
 	}
+	if o.Owner != nil {
+		// A tree saved by a build that ran under another id range (a
+		// concurrent build held this one) is handed to this build's user.
+		changed, err := chownTree(dest, *o.Owner)
+		if err != nil {
+			os.Rename(dest, src)
+			return fmt.Errorf("restoring %s: %w", dest, err)
+		}
+		if changed {
+			if fp, err = archive.Fingerprint(dest, nil, ""); err != nil {
+				return fmt.Errorf("restoring %s: %w", dest, err)
+			}
+		}
+	}
 	if err := c.writeLayerTOML(o, id, name, lm.Data); err != nil {
 		os.Rename(dest, src)
 		return err
 	}
 	c.moved[dest] = movedTree{from: src, fingerprint: fp}
 	return nil
+}
+
+// chownTree gives every entry under root (root included, links not
+// followed) to o, unless root already belongs to o: a tree is written by one
+// build user, so its root tells. It reports whether it changed anything.
+func chownTree(root string, o archive.Owner) (bool, error) {
+	fi, err := os.Lstat(root)
+	if err != nil {
+		return false, err
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) == o.UID && int(st.Gid) == o.GID {
+		return false, nil
+	}
+	return true, filepath.WalkDir(root, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, o.UID, o.GID)
+	})
 }
 
 // GiveBack returns to the cache the trees Restore moved out, when the

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -80,8 +81,21 @@ type Options struct {
 	// ModTime is the time of every new file; zero means SOURCE_DATE_EPOCH
 	// or the CNB constant.
 	ModTime time.Time
+	// Isolation are the build containers' network and limits.
+	Isolation
 	// Out gets progress and the buildpacks' output.
 	Out io.Writer
+}
+
+// Isolation is how far the build containers are kept from the host.
+type Isolation struct {
+	// Network is the containers' network: sandbox.NetworkSlirp (the
+	// default: outbound only), NetworkHost or NetworkNone.
+	Network string
+	// Limits are the cgroup limits of each container (zero: defaults).
+	sandbox.Limits
+	// Timeout ends a build that runs longer; zero means none.
+	Timeout time.Duration
 }
 
 // Result is a finished build.
@@ -91,8 +105,32 @@ type Result struct {
 	Output imageio.Location
 }
 
-// Run builds the app and writes its image to o.Output.
+// errTimedOut is the cause of a build context ended by Options.Timeout.
+var errTimedOut = errors.New("build timed out")
+
+// Run builds the app and writes its image to o.Output. With o.Timeout, a
+// build still running then is stopped (its containers killed and deleted,
+// nothing written) and fails with failure.TimedOut.
 func Run(ctx context.Context, iio *imageio.IO, o Options) (*Result, error) {
+	if o.Timeout <= 0 {
+		return run(ctx, iio, o)
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, o.Timeout, errTimedOut)
+	defer cancel()
+	res, err := run(ctx, iio, o)
+	if err != nil && errors.Is(context.Cause(ctx), errTimedOut) {
+		phase := "build"
+		var fe *failure.Error
+		if errors.As(err, &fe) && fe.Phase != "" {
+			phase = fe.Phase
+		}
+		return nil, &failure.Error{Phase: phase, Code: failure.TimedOut,
+			Err: fmt.Errorf("the build ran longer than its timeout (%s) and was stopped; nothing was written", o.Timeout)}
+	}
+	return res, err
+}
+
+func run(ctx context.Context, iio *imageio.IO, o Options) (*Result, error) {
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
@@ -155,15 +193,21 @@ func Run(ctx context.Context, iio *imageio.IO, o Options) (*Result, error) {
 		return nil, fmt.Errorf("creating work dir: %w", err)
 	}
 	defer os.RemoveAll(work)
+	ids, err := reserveIDs(ctx)
+	if err != nil {
+		return nil, failure.New("sandbox", failure.SandboxUnavailable, err)
+	}
+	defer ids.Release()
+	own := hostOwner(ids, b.UID, b.GID)
 	w := workDirs(work)
-	if err := w.prepare(b.UID, b.GID); err != nil {
+	if err := w.prepare(own); err != nil {
 		return nil, err
 	}
 	if err := writePlatformEnv(w.platform, o.Env); err != nil {
 		return nil, failure.New("platform", failure.InvalidInput, err)
 	}
 	logf("SOURCE %s", o.SourceDir)
-	if err := copySource(ctx, o.SourceDir, w.app, b.UID, b.GID, o.Out); err != nil {
+	if err := copySource(ctx, o.SourceDir, w.app, own, o.Out); err != nil {
 		return nil, failure.New("source", failure.InvalidInput, err)
 	}
 	order, extraBP, err := effectiveOrder(b, o.Buildpacks, w.extraBP)
@@ -193,6 +237,7 @@ func Run(ctx context.Context, iio *imageio.IO, o Options) (*Result, error) {
 		runtime: o.Runtime, rootfs: b.RootFS, uid: b.UID, gid: b.GID,
 		env: buildEnv(b.Env(), modTime),
 		out: o.Out, caBundle: caBundle, tempDir: w.tmp,
+		ids: ids, Isolation: o.Isolation, warnOnce: &sync.Once{},
 		mounts: []sandbox.Mount{
 			{Source: w.app, Destination: AppPath},
 			{Source: w.layers, Destination: LayersPath},
@@ -252,7 +297,7 @@ func Run(ctx context.Context, iio *imageio.IO, o Options) (*Result, error) {
 	}
 	restored, err := appCache.Restore(ctx, cache.RestoreOptions{
 		LayersDir: w.layers, LayersPrefix: layersRel,
-		Group: group, Previous: prevMD, Owner: owner(b.UID, b.GID),
+		Group: group, Previous: prevMD, Owner: own,
 		Warn: func(f string, a ...any) { fmt.Fprintf(o.Out, "warning: "+f+"\n", a...) },
 	})
 	if err != nil {
@@ -455,4 +500,13 @@ func writePlatformEnv(platform string, env []string) error {
 		}
 	}
 	return nil
+}
+
+// reserveIDs takes a range of host ids for the build's containers when kiln
+// is root (rootless runs map the caller's own ids); nil otherwise.
+func reserveIDs(ctx context.Context) (*sandbox.IDRange, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	return sandbox.ReserveIDs(ctx)
 }

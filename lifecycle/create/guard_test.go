@@ -23,7 +23,9 @@ func TestBuildOutputRefusesHostileShapes(t *testing.T) {
 		checkErr  string // what check must say; "" = passes
 		errorText string // what errorText(BuildErrorRel) must hold
 	}{
-		{"clean", func(l string) error { return os.WriteFile(filepath.Join(l, BuildErrorRel), []byte("real failure\n"), 0o644) }, "", "real failure"},
+		{"clean", func(l string) error {
+			return os.WriteFile(filepath.Join(l, BuildErrorRel), []byte("real failure\n"), 0o644)
+		}, "", "real failure"},
 		{"error file is a symlink", func(l string) error { return os.Symlink(secret, filepath.Join(l, BuildErrorRel)) }, "/layers/.kiln/build-error.txt", "not shown"},
 		{"error file is a FIFO", func(l string) error { return syscall.Mkfifo(filepath.Join(l, BuildErrorRel), 0o644) }, "a FIFO", "not shown"},
 		{".kiln is a symlink", func(l string) error {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/kiln-build/kiln/lifecycle/archive"
 	"github.com/kiln-build/kiln/lifecycle/builder"
@@ -34,8 +35,8 @@ func workDirs(root string) dirs {
 }
 
 // prepare creates the dirs; those the buildpacks write belong to the CNB
-// user.
-func (d dirs) prepare(uid, gid int) error {
+// user (as the host sees it: own, a uid of kiln's range as root).
+func (d dirs) prepare(own *archive.Owner) error {
 	if err := os.Chmod(d.root, 0o755); err != nil {
 		return err
 	}
@@ -44,9 +45,9 @@ func (d dirs) prepare(uid, gid int) error {
 			return fmt.Errorf("creating %s: %w", p, err)
 		}
 	}
-	if os.Geteuid() == 0 {
+	if own != nil {
 		for _, p := range []string{d.app, d.layers} {
-			if err := os.Chown(p, uid, gid); err != nil {
+			if err := os.Chown(p, own.UID, own.GID); err != nil {
 				return fmt.Errorf("handing %s to the CNB user: %w", p, err)
 			}
 		}
@@ -57,7 +58,7 @@ func (d dirs) prepare(uid, gid int) error {
 // copySource copies the app source into the workspace, owned by the CNB
 // user. Symlinks that lead outside the source tree are left out, with a
 // warning.
-func copySource(ctx context.Context, src, dst string, uid, gid int, log io.Writer) error {
+func copySource(ctx context.Context, src, dst string, own *archive.Owner, log io.Writer) error {
 	fi, err := os.Stat(src)
 	if err != nil {
 		return fmt.Errorf("reading source: %w", err)
@@ -66,7 +67,7 @@ func copySource(ctx context.Context, src, dst string, uid, gid int, log io.Write
 		return fmt.Errorf("source %s is not a directory", src)
 	}
 	return archive.CopyDir(ctx, src, dst, archive.CopyOptions{
-		Owner: owner(uid, gid),
+		Owner: own,
 		OnSkip: func(p string, reason error) error {
 			fmt.Fprintf(log, "warning: source: leaving out %s: %v\n", p, reason)
 			return nil
@@ -74,13 +75,15 @@ func copySource(ctx context.Context, src, dst string, uid, gid int, log io.Write
 	})
 }
 
-// owner is the CNB user as a copy owner when kiln can chown (root); a
-// rootless kiln's own files appear as the CNB user inside the container.
-func owner(uid, gid int) *archive.Owner {
+// hostOwner is the CNB user as the host sees the container's files, for
+// files kiln hands to the build: as root, the uid and gid that ids maps
+// the CNB user to; rootless, nil (kiln's own files appear as the CNB user
+// inside the container).
+func hostOwner(ids *sandbox.IDRange, uid, gid int) *archive.Owner {
 	if os.Geteuid() != 0 {
 		return nil
 	}
-	return &archive.Owner{UID: uid, GID: gid}
+	return &archive.Owner{UID: ids.HostUID(uint32(uid)), GID: ids.HostGID(uint32(gid))}
 }
 
 // effectiveOrder is the builder's order, or one group of the buildpacks
@@ -130,6 +133,9 @@ type containerBase struct {
 	caBundle string
 	out      io.Writer
 	tempDir  string
+	ids      *sandbox.IDRange
+	Isolation
+	warnOnce *sync.Once
 }
 
 // phase runs `kiln phase <name> args...` in the build container. A
@@ -170,5 +176,11 @@ func (c containerBase) run(ctx context.Context, args []string) (int, error) {
 		Stderr:   c.out,
 		CABundle: c.caBundle,
 		TempDir:  c.tempDir,
+		IDs:      c.ids,
+		Network:  c.Network,
+		Limits:   c.Limits,
+		Warn: func(notice string) {
+			c.warnOnce.Do(func() { fmt.Fprintf(c.out, "warning: %s\n", notice) })
+		},
 	})
 }

@@ -10,6 +10,8 @@ import (
 	"syscall"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/kiln-build/kiln/internal/beneath"
 )
 
 // decodeTOML decodes data into v. name (usually the file path) starts every
@@ -66,7 +68,7 @@ func readFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("reading %s: not a regular file (%s)", path, fi.Mode().Type())
+		return nil, fmt.Errorf("reading %s: %s, not a regular file", path, beneath.Kind(fi.Mode()))
 	}
 	if fi.Size() > MaxTOMLSize {
 		return nil, fmt.Errorf("reading %s: %d bytes is more than the %d kiln reads of a TOML file", path, fi.Size(), MaxTOMLSize)

@@ -19,8 +19,10 @@ const (
 	ExportError        = 62
 	RebaseError        = 72
 	LaunchError        = 82
-	InvalidInput       = 2 // bad flags or arguments
-	SandboxUnavailable = 3 // the container runtime could not start
+	InvalidInput       = 2   // bad flags or arguments
+	SandboxUnavailable = 3   // the container runtime could not start
+	TimedOut           = 124 // the build ran past its --timeout (as timeout(1))
+	Interrupted        = 130 // stopped by SIGINT/SIGTERM (128+2, as shells report ^C)
 )
 
 // Error is an error in a named phase with the exit code it maps to.
