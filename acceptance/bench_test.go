@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"text/tabwriter"
@@ -170,6 +171,9 @@ func (be *benchEnv) benchSamples(b *testing.B, table *benchTable) {
 		noop, noopBytes := build()
 		table.add(name, "no-op rebuild", secs(noop), "target < 2 s", ratio(noop, 2*time.Second))
 		table.add(name, "no-op rebuild, layer bytes uploaded", mib(noopBytes), "target 0", "")
+		hard, soft := sandboxCost(build)
+		table.add(name, "no-op rebuild, hardened sandbox vs --network host and no limits (median of 5)",
+			secs(hard), secs(soft)+" (target ratio <= 1.10)", ratio(hard, soft))
 		if f, line := mainFile(src); f != "" {
 			fh, err := os.OpenFile(f, os.O_APPEND|os.O_WRONLY, 0)
 			if err != nil {
@@ -317,4 +321,27 @@ func (randReader) Read(p []byte) (int, error) {
 		p[i] = byte(randState)
 	}
 	return len(p), nil
+}
+
+// relaxedSandbox are the flags that turn the build sandbox's network and
+// limits off: the peer the hardened sandbox is measured against.
+var relaxedSandbox = []string{"--network", "host", "--pids-limit", "-1", "--memory", "-1"}
+
+// sandboxCost times no-op rebuilds with the default (hardened) sandbox and
+// with relaxedSandbox, interleaved so both see the same machine, and
+// returns the medians.
+func sandboxCost(build func(extra ...string) (time.Duration, int64)) (hard, soft time.Duration) {
+	var hs, ss []time.Duration
+	for range 5 {
+		h, _ := build()
+		s, _ := build(relaxedSandbox...)
+		hs, ss = append(hs, h), append(ss, s)
+	}
+	return median(hs), median(ss)
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
 }

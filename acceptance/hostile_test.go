@@ -1,0 +1,434 @@
+//go:build acceptance
+
+package acceptance
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/kiln-build/kiln/lifecycle/imageio"
+)
+
+// The hostile-buildpack suite (issue 8): testdata/buildpacks/hostile attacks
+// the host in the way the platform env var ATTACK names. Every case checks
+// that the host is untouched (a victim dir with a canary and a secret,
+// compared before and after), that no secret reaches kiln's output, and
+// that the refusal names what the build left.
+
+const secretText = "HOST-SECRET-CANARY"
+
+// victim is a host directory a build must neither read nor change.
+type victim struct {
+	dir, secret string
+	before      map[string]string
+}
+
+func newVictim(t *testing.T) *victim {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "victim")
+	for name, content := range map[string]string{
+		"secret":          secretText + "\n",
+		"c/canary":        "still here\n",
+		"c.toml":          "[metadata]\nowner = \"host\"\n",
+		"config.json":     `{"auths":{"registry.example":{"auth":"` + secretText + `"}}}`,
+		"sub/file.txt":    "host file\n",
+		"sub/another.txt": "host file 2\n",
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v := &victim{dir: dir, secret: filepath.Join(dir, "secret")}
+	v.before = v.snapshot(t)
+	return v
+}
+
+// snapshot lists the victim dir: every path with its mode and content.
+func (v *victim) snapshot(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	filepath.Walk(v.dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			out[p] = "error: " + err.Error()
+			return nil
+		}
+		b, _ := os.ReadFile(p)
+		out[p] = fi.Mode().String() + " " + string(b)
+		return nil
+	})
+	return out
+}
+
+// untouched fails the test if the victim dir changed.
+func (v *victim) untouched(t *testing.T) {
+	t.Helper()
+	after := v.snapshot(t)
+	var diff []string
+	for p, b := range v.before {
+		if after[p] != b {
+			diff = append(diff, "changed or gone: "+p)
+		}
+	}
+	for p := range after {
+		if _, ok := v.before[p]; !ok {
+			diff = append(diff, "appeared: "+p)
+		}
+	}
+	sort.Strings(diff)
+	if len(diff) > 0 {
+		t.Errorf("the build changed the host's victim dir:\n%s", strings.Join(diff, "\n"))
+	}
+}
+
+func hostileBP(t testing.TB) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("testdata", "buildpacks", "hostile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// hostileBuild builds the test app with only the hostile buildpack and the
+// attack, into an OCI layout it returns.
+func hostileBuild(t *testing.T, name, attack, victimPath string, extra ...string) (result, string) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "image")
+	args := append([]string{"build", name, "--builder", env.builder, "--path", appSource(t),
+		"--buildpack", hostileBP(t), "--env", "ATTACK=" + attack, "--env", "VICTIM=" + victimPath,
+		"--output", "oci:" + out}, extra...)
+	r := kiln(t, args...)
+	wantNotContains(t, r.out, secretText)
+	return r, out
+}
+
+func wantNoImage(t *testing.T, out string) {
+	t.Helper()
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("an image was written after a refused build: %v", err)
+	}
+}
+
+// TestHostileLinksAreRefused: links a build leaves where the host reads or
+// writes by name are refused with a message naming them; nothing behind them
+// is read, written or deleted.
+func TestHostileLinksAreRefused(t *testing.T) {
+	for _, tc := range []struct {
+		attack string
+		target func(v *victim) string
+		code   int
+		want   []string
+	}{
+		// Finding 2: a launch layer that is a link to host credentials.
+		{"export-symlink", func(v *victim) string { return v.dir }, 52, []string{"/layers/kiln-test_hostile/cfg", "symbolic link"}},
+		{"export-toml-symlink", func(v *victim) string { return v.secret }, 52, []string{"/layers/kiln-test_hostile/x.toml", "symbolic link"}},
+		{"sbom-symlink", func(v *victim) string { return v.secret }, 52, []string{"/layers/kiln-test_hostile/x.sbom.cdx.json", "symbolic link"}},
+		{"launch-toml-symlink", func(v *victim) string { return v.secret }, 52, []string{"/layers/kiln-test_hostile/launch.toml", "symbolic link"}},
+		{"store-toml-fifo", func(v *victim) string { return v.secret }, 52, []string{"/layers/kiln-test_hostile/store.toml", "FIFO"}},
+		{"exec-d-symlink", func(v *victim) string { return v.secret }, 0, nil},
+		// Finding 4: error files are not read through links, nor do they
+		// hang the phase as FIFOs: the phase driver replaces what the
+		// buildpack left, and the host reads without following
+		// (lifecycle/create's unit tests plant links after the driver).
+		{"build-error-symlink", func(v *victim) string { return v.secret }, 51, []string{"kiln-test/hostile"}},
+		{"detect-error-symlink", func(v *victim) string { return v.secret }, 21, []string{"kiln-test/hostile"}},
+		{"detect-error-fifo", func(v *victim) string { return v.secret }, 21, []string{"kiln-test/hostile"}},
+		// The phase driver writes group.toml anew (by rename), so the
+		// link is gone and the build goes on.
+		{"group-symlink", func(v *victim) string { return v.secret }, 0, nil},
+	} {
+		t.Run(tc.attack, func(t *testing.T) {
+			v := newVictim(t)
+			r, out := hostileBuild(t, "hostile/"+tc.attack, tc.attack, tc.target(v))
+			if r.code != tc.code {
+				t.Errorf("exit code %d, want %d", r.code, tc.code)
+			}
+			wantContains(t, r.out, tc.want...)
+			if tc.code != 0 {
+				wantNoImage(t, out)
+			}
+			v.untouched(t)
+		})
+	}
+}
+
+// TestHostileRestoreThroughLink: finding 1. bin/detect replaces the
+// buildpack's layers dir (or a cached layer, or its TOML) with a link to a
+// host dir; the host restore must not delete or write there.
+func TestHostileRestoreThroughLink(t *testing.T) {
+	for _, attack := range []string{"restore-symlink", "restore-layer-symlink", "restore-toml-symlink"} {
+		t.Run(attack, func(t *testing.T) {
+			t.Setenv("KILN_CACHE", filepath.Join(t.TempDir(), "cache"))
+			v := newVictim(t)
+			name := "hostile/" + attack
+			if r, _ := hostileBuild(t, name, "cache-layer", v.dir); r.code != 0 {
+				t.Fatalf("the honest build that fills the cache failed:\n%s", r.out)
+			}
+			r, out := hostileBuild(t, name, attack, v.dir)
+			if r.code != 21 {
+				t.Errorf("exit code %d, want 21", r.code)
+			}
+			wantContains(t, r.out, "/layers/kiln-test_hostile", "symbolic link")
+			wantNoImage(t, out)
+			v.untouched(t)
+		})
+	}
+}
+
+// TestHostileSliceThroughLink: finding 5. A slice whose glob goes through
+// a workspace link to a host dir matches nothing there: neither the output
+// nor the image names the host's files.
+func TestHostileSliceThroughLink(t *testing.T) {
+	v := newVictim(t)
+	r, out := hostileBuild(t, "hostile/slice", "slice-symlink", filepath.Join(v.dir, "sub"))
+	if r.code != 0 {
+		t.Fatalf("exit code %d", r.code)
+	}
+	wantNotContains(t, r.out, "file.txt", "another.txt")
+	img := ociImage(t, out)
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range ls {
+		for name, h := range layerFiles(t, l) {
+			if strings.Contains(name, "file.txt") || strings.Contains(name, "another.txt") {
+				t.Errorf("the image holds %s (%c)", name, h.Typeflag)
+			}
+		}
+	}
+	v.untouched(t)
+}
+
+// TestHostileBadBuildpackVersion: finding 3. A version that walks out of
+// kiln's work dir is refused before anything is written.
+func TestHostileBadBuildpackVersion(t *testing.T) {
+	escapeTo := filepath.Join(t.TempDir(), "escaped")
+	bp := copyTree(t, hostileBP(t), filepath.Join(t.TempDir(), "bp"))
+	toml := filepath.Join(bp, "buildpack.toml")
+	b, err := os.ReadFile(toml)
+	if err != nil {
+		t.Fatal(err)
+	}
+	version := strings.Repeat("../", 20) + strings.TrimPrefix(escapeTo, "/")
+	os.WriteFile(toml, []byte(strings.Replace(string(b), `version = "6.6.6"`, `version = "`+version+`"`, 1)), 0o644)
+	r := kiln(t, "build", "hostile/version", "--builder", env.builder, "--path", appSource(t), "--buildpack", bp)
+	if r.code != 2 {
+		t.Errorf("exit code %d, want 2", r.code)
+	}
+	wantContains(t, r.out, "buildpack.toml", "version", "not allowed")
+	if _, err := os.Lstat(escapeTo); !os.IsNotExist(err) {
+		t.Errorf("kiln wrote %s outside its work dir: %v", escapeTo, err)
+	}
+}
+
+// TestHostileSizeLimits: finding 9. What a build hands back is capped.
+func TestHostileSizeLimits(t *testing.T) {
+	for attack, want := range map[string]string{
+		"many-processes": "kiln accepts at most 1000",
+		"huge-label":     "kiln accepts at most",
+	} {
+		t.Run(attack, func(t *testing.T) {
+			r, out := hostileBuild(t, "hostile/"+attack, attack, "/nonexistent")
+			if r.code == 0 {
+				t.Errorf("the build succeeded")
+			}
+			wantContains(t, r.out, want)
+			wantNoImage(t, out)
+		})
+	}
+}
+
+// ociImage opens the image kiln wrote to the OCI layout dir.
+func ociImage(t *testing.T, dir string) v1.Image {
+	t.Helper()
+	img, err := imageio.New(nil).Open(context.Background(), imageio.Location{Kind: imageio.Layout, Path: dir}, false)
+	if err != nil {
+		t.Fatalf("opening %s: %v", dir, err)
+	}
+	return img
+}
+
+// probes reads the "PROBE name=value" lines a hostile build printed.
+func probes(out string) map[string]string {
+	m := map[string]string{}
+	for _, l := range strings.Split(out, "\n") {
+		_, rest, ok := strings.Cut(l, "PROBE ")
+		if !ok {
+			continue
+		}
+		if k, v, ok := strings.Cut(strings.TrimSpace(rest), "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// listener counts connections to a host service a build must not reach.
+type listener struct {
+	ln    net.Listener
+	count atomic.Int64
+}
+
+func listen(t *testing.T, addr string) *listener {
+	t.Helper()
+	ln, err := net.Listen("tcp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &listener{ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			l.count.Add(1)
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	return l
+}
+
+func (l *listener) port() string {
+	return strconv.Itoa(l.ln.Addr().(*net.TCPAddr).Port)
+}
+
+// hostAddrs are this host's own non-loopback IPv4 addresses.
+func hostAddrs(t *testing.T) []string {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
+			out = append(out, n.IP.String())
+		}
+	}
+	return out
+}
+
+// TestHostileNetwork: finding 6. A build reaches nothing listening on the
+// host: not its loopback (directly or through slirp's 10.0.2.2), not its
+// own addresses. With --network host it does, which shows the probe works.
+func TestHostileNetwork(t *testing.T) {
+	lo := listen(t, "127.0.0.1:0")
+	all := listen(t, "0.0.0.0:0")
+	targets := []string{"127.0.0.1:" + lo.port(), "10.0.2.2:" + lo.port(), "127.0.0.1:" + all.port()}
+	for _, a := range hostAddrs(t) {
+		targets = append(targets, a+":"+all.port())
+	}
+	tg := "TARGETS=" + strings.Join(targets, " ")
+	r, _ := hostileBuild(t, "hostile/network", "network", "", "--env", tg)
+	if r.code != 0 {
+		t.Fatalf("exit code %d", r.code)
+	}
+	p := probes(r.out)
+	for _, target := range targets {
+		if p["tcp:"+target] != "blocked" {
+			t.Errorf("the build reached %s: %q", target, p["tcp:"+target])
+		}
+	}
+	if n := lo.count.Load() + all.count.Load(); n != 0 {
+		t.Errorf("the host's services saw %d connections from the build", n)
+	}
+	r, _ = hostileBuild(t, "hostile/network-host", "network", "", "--env", tg, "--network", "host")
+	if got := probes(r.out)["tcp:127.0.0.1:"+lo.port()]; got != "reached" || lo.count.Load() == 0 {
+		t.Errorf("with --network host the probe did not reach the host (%q): the test proves nothing", got)
+	}
+}
+
+// TestHostileSyscallsAndIDs: findings 7 and 8. No user or mount namespace,
+// no key ring, no tracing the phase driver; the CNB uid is no host uid.
+func TestHostileSyscallsAndIDs(t *testing.T) {
+	r, _ := hostileBuild(t, "hostile/syscalls", "syscalls", "")
+	if r.code != 0 {
+		t.Fatalf("exit code %d", r.code)
+	}
+	p := probes(r.out)
+	for _, k := range []string{"unshare-user", "unshare-mount", "ptrace-driver", "add_key"} {
+		if p[k] != "denied" {
+			t.Errorf("%s: %q, want denied", k, p[k])
+		}
+	}
+	host, ok := hostIDOf(p["uid_map"], testUID)
+	if !ok || host == testUID || host == 0 {
+		t.Errorf("uid_map %q maps the CNB uid %d onto host uid %d", p["uid_map"], testUID, host)
+	}
+}
+
+// hostIDOf finds the host id that a /proc/PID/uid_map (lines joined by
+// ';') maps id to.
+func hostIDOf(uidMap string, id int) (int, bool) {
+	for _, l := range strings.Split(uidMap, ";") {
+		f := strings.Fields(l)
+		if len(f) != 3 {
+			continue
+		}
+		in, _ := strconv.Atoi(f[0])
+		out, _ := strconv.Atoi(f[1])
+		n, _ := strconv.Atoi(f[2])
+		if id >= in && id < in+n {
+			return out + id - in, true
+		}
+	}
+	return 0, false
+}
+
+// TestHostileLimits: finding 7. Processes and memory are capped, and a
+// build that hangs is stopped by --timeout, leaving no container behind.
+func TestHostileLimits(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("cgroup limits apply to root builds; rootless kiln warns instead")
+	}
+	r, _ := hostileBuild(t, "hostile/pids", "pids", "", "--pids-limit", "64")
+	if got := probes(r.out)["pids"]; got != "limited" {
+		t.Errorf("300 processes under --pids-limit 64: %q", got)
+	}
+	r, _ = hostileBuild(t, "hostile/memory", "memory", "", "--memory", "128m")
+	if got := probes(r.out)["memory"]; got != "limited" {
+		t.Errorf("512 MiB under --memory 128m: %q", got)
+	}
+	before := runcContainers(t)
+	start := time.Now()
+	r, out := hostileBuild(t, "hostile/hang", "hang", "", "--timeout", "5s")
+	if took := time.Since(start); took > 60*time.Second {
+		t.Errorf("a 5s timeout took %s to end the build", took)
+	}
+	if r.code != 124 {
+		t.Errorf("exit code %d, want 124", r.code)
+	}
+	wantContains(t, r.out, "PROBE hang=started", "timeout (5s)")
+	wantNoImage(t, out)
+	if after := runcContainers(t); after != before {
+		t.Errorf("containers left behind: before %q, after %q", before, after)
+	}
+}
+
+// runcContainers lists the containers in kiln's runtime state dir.
+func runcContainers(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("runc", "--root", "/run/kiln/runc", "list", "-q").CombinedOutput()
+	if err != nil {
+		t.Logf("runc list: %v %s", err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
