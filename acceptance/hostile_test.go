@@ -28,15 +28,56 @@ import (
 
 const secretText = "HOST-SECRET-CANARY"
 
+// host is how kiln runs: as root, or as an unprivileged user (rootless).
+type host struct {
+	kiln func(t testing.TB, args ...string) result
+	// dir makes a fresh directory kiln's user owns.
+	dir func(t testing.TB) string
+	// runcState is the runtime state dir kiln uses.
+	runcState string
+	rootless  bool
+}
+
+func rootHost() host {
+	return host{kiln: kiln, dir: func(t testing.TB) string { return t.TempDir() }, runcState: "/run/kiln/runc"}
+}
+
+func (r *rootless) host() host {
+	n := 0
+	return host{kiln: r.kiln, rootless: true, runcState: filepath.Join(r.home, "run", "kiln", "runc"),
+		dir: func(t testing.TB) string { n++; return r.mkdir(t, filepath.Join(r.home, "d", strconv.Itoa(n))) }}
+}
+
+// TestHostile runs the hostile-buildpack suite as root and rootless.
+func TestHostile(t *testing.T) {
+	hosts := map[string]func(t *testing.T) host{
+		"root":     func(*testing.T) host { return rootHost() },
+		"rootless": func(t *testing.T) host { return newRootless(t).host() },
+	}
+	for _, name := range []string{"root", "rootless"} {
+		t.Run(name, func(t *testing.T) {
+			h := hosts[name](t)
+			t.Run("LinksAreRefused", func(t *testing.T) { testHostileLinksAreRefused(t, h) })
+			t.Run("RestoreThroughLink", func(t *testing.T) { testHostileRestoreThroughLink(t, h) })
+			t.Run("SliceThroughLink", func(t *testing.T) { testHostileSliceThroughLink(t, h) })
+			t.Run("BadBuildpackVersion", func(t *testing.T) { testHostileBadBuildpackVersion(t, h) })
+			t.Run("SizeLimits", func(t *testing.T) { testHostileSizeLimits(t, h) })
+			t.Run("Network", func(t *testing.T) { testHostileNetwork(t, h) })
+			t.Run("SyscallsAndIDs", func(t *testing.T) { testHostileSyscallsAndIDs(t, h) })
+			t.Run("Limits", func(t *testing.T) { testHostileLimits(t, h) })
+		})
+	}
+}
+
 // victim is a host directory a build must neither read nor change.
 type victim struct {
 	dir, secret string
 	before      map[string]string
 }
 
-func newVictim(t *testing.T) *victim {
+func newVictim(t *testing.T, h host) *victim {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "victim")
+	dir := filepath.Join(h.dir(t), "victim")
 	for name, content := range map[string]string{
 		"secret":          secretText + "\n",
 		"c/canary":        "still here\n",
@@ -52,6 +93,10 @@ func newVictim(t *testing.T) *victim {
 		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if h.rootless {
+		// The user's own files: what a rootless kiln could reach.
+		filepath.Walk(dir, func(p string, _ os.FileInfo, _ error) error { return os.Lchown(p, rootlessUID, rootlessUID) })
 	}
 	v := &victim{dir: dir, secret: filepath.Join(dir, "secret")}
 	v.before = v.snapshot(t)
@@ -106,15 +151,25 @@ func hostileBP(t testing.TB) string {
 
 // hostileBuild builds the test app with only the hostile buildpack and the
 // attack, into an OCI layout it returns.
-func hostileBuild(t *testing.T, name, attack, victimPath string, extra ...string) (result, string) {
+func hostileBuild(t *testing.T, h host, name, attack, victimPath string, extra ...string) (result, string) {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "image")
-	args := append([]string{"build", name, "--builder", env.builder, "--path", appSource(t),
+	out := filepath.Join(h.dir(t), "image")
+	args := append([]string{"build", name, "--builder", env.builder, "--path", h.app(t),
 		"--buildpack", hostileBP(t), "--env", "ATTACK=" + attack, "--env", "VICTIM=" + victimPath,
 		"--output", "oci:" + out}, extra...)
-	r := kiln(t, args...)
+	r := h.kiln(t, args...)
 	wantNotContains(t, r.out, secretText)
 	return r, out
+}
+
+// app copies the test app into a dir kiln's user owns.
+func (h host) app(t testing.TB) string {
+	t.Helper()
+	dst := copyTree(t, filepath.Join("testdata", "app"), filepath.Join(h.dir(t), "app"))
+	if h.rootless {
+		filepath.Walk(dst, func(p string, _ os.FileInfo, _ error) error { return os.Lchown(p, rootlessUID, rootlessUID) })
+	}
+	return dst
 }
 
 func wantNoImage(t *testing.T, out string) {
@@ -124,10 +179,10 @@ func wantNoImage(t *testing.T, out string) {
 	}
 }
 
-// TestHostileLinksAreRefused: links a build leaves where the host reads or
+// testHostileLinksAreRefused: links a build leaves where the host reads or
 // writes by name are refused with a message naming them; nothing behind them
 // is read, written or deleted.
-func TestHostileLinksAreRefused(t *testing.T) {
+func testHostileLinksAreRefused(t *testing.T, h host) {
 	for _, tc := range []struct {
 		attack string
 		target func(v *victim) string
@@ -153,8 +208,8 @@ func TestHostileLinksAreRefused(t *testing.T) {
 		{"group-symlink", func(v *victim) string { return v.secret }, 0, nil},
 	} {
 		t.Run(tc.attack, func(t *testing.T) {
-			v := newVictim(t)
-			r, out := hostileBuild(t, "hostile/"+tc.attack, tc.attack, tc.target(v))
+			v := newVictim(t, h)
+			r, out := hostileBuild(t, h, "hostile/"+tc.attack, tc.attack, tc.target(v))
 			if r.code != tc.code {
 				t.Errorf("exit code %d, want %d", r.code, tc.code)
 			}
@@ -167,19 +222,21 @@ func TestHostileLinksAreRefused(t *testing.T) {
 	}
 }
 
-// TestHostileRestoreThroughLink: finding 1. bin/detect replaces the
+// testHostileRestoreThroughLink: finding 1. bin/detect replaces the
 // buildpack's layers dir (or a cached layer, or its TOML) with a link to a
 // host dir; the host restore must not delete or write there.
-func TestHostileRestoreThroughLink(t *testing.T) {
+func testHostileRestoreThroughLink(t *testing.T, h host) {
 	for _, attack := range []string{"restore-symlink", "restore-layer-symlink", "restore-toml-symlink"} {
 		t.Run(attack, func(t *testing.T) {
-			t.Setenv("KILN_CACHE", filepath.Join(t.TempDir(), "cache"))
-			v := newVictim(t)
+			if !h.rootless {
+				t.Setenv("KILN_CACHE", filepath.Join(t.TempDir(), "cache"))
+			}
+			v := newVictim(t, h)
 			name := "hostile/" + attack
-			if r, _ := hostileBuild(t, name, "cache-layer", v.dir); r.code != 0 {
+			if r, _ := hostileBuild(t, h, name, "cache-layer", v.dir); r.code != 0 {
 				t.Fatalf("the honest build that fills the cache failed:\n%s", r.out)
 			}
-			r, out := hostileBuild(t, name, attack, v.dir)
+			r, out := hostileBuild(t, h, name, attack, v.dir)
 			if r.code != 21 {
 				t.Errorf("exit code %d, want 21", r.code)
 			}
@@ -190,12 +247,12 @@ func TestHostileRestoreThroughLink(t *testing.T) {
 	}
 }
 
-// TestHostileSliceThroughLink: finding 5. A slice whose glob goes through
+// testHostileSliceThroughLink: finding 5. A slice whose glob goes through
 // a workspace link to a host dir matches nothing there: neither the output
 // nor the image names the host's files.
-func TestHostileSliceThroughLink(t *testing.T) {
-	v := newVictim(t)
-	r, out := hostileBuild(t, "hostile/slice", "slice-symlink", filepath.Join(v.dir, "sub"))
+func testHostileSliceThroughLink(t *testing.T, h host) {
+	v := newVictim(t, h)
+	r, out := hostileBuild(t, h, "hostile/slice", "slice-symlink", filepath.Join(v.dir, "sub"))
 	if r.code != 0 {
 		t.Fatalf("exit code %d", r.code)
 	}
@@ -215,11 +272,11 @@ func TestHostileSliceThroughLink(t *testing.T) {
 	v.untouched(t)
 }
 
-// TestHostileBadBuildpackVersion: finding 3. A version that walks out of
+// testHostileBadBuildpackVersion: finding 3. A version that walks out of
 // kiln's work dir is refused before anything is written.
-func TestHostileBadBuildpackVersion(t *testing.T) {
-	escapeTo := filepath.Join(t.TempDir(), "escaped")
-	bp := copyTree(t, hostileBP(t), filepath.Join(t.TempDir(), "bp"))
+func testHostileBadBuildpackVersion(t *testing.T, h host) {
+	escapeTo := filepath.Join(h.dir(t), "escaped")
+	bp := copyTree(t, hostileBP(t), filepath.Join(h.dir(t), "bp"))
 	toml := filepath.Join(bp, "buildpack.toml")
 	b, err := os.ReadFile(toml)
 	if err != nil {
@@ -227,7 +284,7 @@ func TestHostileBadBuildpackVersion(t *testing.T) {
 	}
 	version := strings.Repeat("../", 20) + strings.TrimPrefix(escapeTo, "/")
 	os.WriteFile(toml, []byte(strings.Replace(string(b), `version = "6.6.6"`, `version = "`+version+`"`, 1)), 0o644)
-	r := kiln(t, "build", "hostile/version", "--builder", env.builder, "--path", appSource(t), "--buildpack", bp)
+	r := h.kiln(t, "build", "hostile/version", "--builder", env.builder, "--path", h.app(t), "--buildpack", bp)
 	if r.code != 2 {
 		t.Errorf("exit code %d, want 2", r.code)
 	}
@@ -237,14 +294,14 @@ func TestHostileBadBuildpackVersion(t *testing.T) {
 	}
 }
 
-// TestHostileSizeLimits: finding 9. What a build hands back is capped.
-func TestHostileSizeLimits(t *testing.T) {
+// testHostileSizeLimits: finding 9. What a build hands back is capped.
+func testHostileSizeLimits(t *testing.T, h host) {
 	for attack, want := range map[string]string{
 		"many-processes": "kiln accepts at most 1000",
 		"huge-label":     "kiln accepts at most",
 	} {
 		t.Run(attack, func(t *testing.T) {
-			r, out := hostileBuild(t, "hostile/"+attack, attack, "/nonexistent")
+			r, out := hostileBuild(t, h, "hostile/"+attack, attack, "/nonexistent")
 			if r.code == 0 {
 				t.Errorf("the build succeeded")
 			}
@@ -326,10 +383,10 @@ func hostAddrs(t *testing.T) []string {
 	return out
 }
 
-// TestHostileNetwork: finding 6. A build reaches nothing listening on the
+// testHostileNetwork: finding 6. A build reaches nothing listening on the
 // host: not its loopback (directly or through slirp's 10.0.2.2), not its
 // own addresses. With --network host it does, which shows the probe works.
-func TestHostileNetwork(t *testing.T) {
+func testHostileNetwork(t *testing.T, h host) {
 	lo := listen(t, "127.0.0.1:0")
 	all := listen(t, "0.0.0.0:0")
 	targets := []string{"127.0.0.1:" + lo.port(), "10.0.2.2:" + lo.port(), "127.0.0.1:" + all.port()}
@@ -337,7 +394,7 @@ func TestHostileNetwork(t *testing.T) {
 		targets = append(targets, a+":"+all.port())
 	}
 	tg := "TARGETS=" + strings.Join(targets, " ")
-	r, _ := hostileBuild(t, "hostile/network", "network", "", "--env", tg)
+	r, _ := hostileBuild(t, h, "hostile/network", "network", "", "--env", tg)
 	if r.code != 0 {
 		t.Fatalf("exit code %d", r.code)
 	}
@@ -350,16 +407,16 @@ func TestHostileNetwork(t *testing.T) {
 	if n := lo.count.Load() + all.count.Load(); n != 0 {
 		t.Errorf("the host's services saw %d connections from the build", n)
 	}
-	r, _ = hostileBuild(t, "hostile/network-host", "network", "", "--env", tg, "--network", "host")
+	r, _ = hostileBuild(t, h, "hostile/network-host", "network", "", "--env", tg, "--network", "host")
 	if got := probes(r.out)["tcp:127.0.0.1:"+lo.port()]; got != "reached" || lo.count.Load() == 0 {
 		t.Errorf("with --network host the probe did not reach the host (%q): the test proves nothing", got)
 	}
 }
 
-// TestHostileSyscallsAndIDs: findings 7 and 8. No user or mount namespace,
+// testHostileSyscallsAndIDs: findings 7 and 8. No user or mount namespace,
 // no key ring, no tracing the phase driver; the CNB uid is no host uid.
-func TestHostileSyscallsAndIDs(t *testing.T) {
-	r, _ := hostileBuild(t, "hostile/syscalls", "syscalls", "")
+func testHostileSyscallsAndIDs(t *testing.T, h host) {
+	r, _ := hostileBuild(t, h, "hostile/syscalls", "syscalls", "")
 	if r.code != 0 {
 		t.Fatalf("exit code %d", r.code)
 	}
@@ -393,23 +450,26 @@ func hostIDOf(uidMap string, id int) (int, bool) {
 	return 0, false
 }
 
-// TestHostileLimits: finding 7. Processes and memory are capped, and a
+// testHostileLimits: finding 7. Processes and memory are capped, and a
 // build that hangs is stopped by --timeout, leaving no container behind.
-func TestHostileLimits(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("cgroup limits apply to root builds; rootless kiln warns instead")
+func testHostileLimits(t *testing.T, h host) {
+	if h.rootless {
+		// No cgroup delegation for rootless users here: kiln says so.
+		r, _ := hostileBuild(t, h, "hostile/pids", "pids", "", "--pids-limit", "64")
+		wantContains(t, r.out, "without cgroup delegation: no pids, memory or CPU limits apply")
+	} else {
+		r, _ := hostileBuild(t, h, "hostile/pids", "pids", "", "--pids-limit", "64")
+		if got := probes(r.out)["pids"]; got != "limited" {
+			t.Errorf("300 processes under --pids-limit 64: %q", got)
+		}
+		r, _ = hostileBuild(t, h, "hostile/memory", "memory", "", "--memory", "128m")
+		if got := probes(r.out)["memory"]; got != "limited" {
+			t.Errorf("512 MiB under --memory 128m: %q", got)
+		}
 	}
-	r, _ := hostileBuild(t, "hostile/pids", "pids", "", "--pids-limit", "64")
-	if got := probes(r.out)["pids"]; got != "limited" {
-		t.Errorf("300 processes under --pids-limit 64: %q", got)
-	}
-	r, _ = hostileBuild(t, "hostile/memory", "memory", "", "--memory", "128m")
-	if got := probes(r.out)["memory"]; got != "limited" {
-		t.Errorf("512 MiB under --memory 128m: %q", got)
-	}
-	before := runcContainers(t)
+	before := runcContainers(t, h)
 	start := time.Now()
-	r, out := hostileBuild(t, "hostile/hang", "hang", "", "--timeout", "5s")
+	r, out := hostileBuild(t, h, "hostile/hang", "hang", "", "--timeout", "5s")
 	if took := time.Since(start); took > 60*time.Second {
 		t.Errorf("a 5s timeout took %s to end the build", took)
 	}
@@ -418,15 +478,18 @@ func TestHostileLimits(t *testing.T) {
 	}
 	wantContains(t, r.out, "PROBE hang=started", "timeout (5s)")
 	wantNoImage(t, out)
-	if after := runcContainers(t); after != before {
+	if after := runcContainers(t, h); after != before {
 		t.Errorf("containers left behind: before %q, after %q", before, after)
 	}
 }
 
 // runcContainers lists the containers in kiln's runtime state dir.
-func runcContainers(t *testing.T) string {
+func runcContainers(t *testing.T, h host) string {
 	t.Helper()
-	out, err := exec.Command("runc", "--root", "/run/kiln/runc", "list", "-q").CombinedOutput()
+	if _, err := os.Stat(h.runcState); os.IsNotExist(err) {
+		return ""
+	}
+	out, err := exec.Command("runc", "--root", h.runcState, "list", "-q").CombinedOutput()
 	if err != nil {
 		t.Logf("runc list: %v %s", err, out)
 	}
