@@ -188,9 +188,16 @@ type result struct {
 // exit code.
 func kiln(t testing.TB, args ...string) result {
 	t.Helper()
+	return runKiln(t, "", func(ctx context.Context) *exec.Cmd { return exec.CommandContext(ctx, env.kiln, args...) }, args)
+}
+
+// runKiln runs the command mk makes (kiln with args, as who says) with a
+// time limit, logs it and returns its combined output and exit code.
+func runKiln(t testing.TB, who string, mk func(context.Context) *exec.Cmd, args []string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, env.kiln, args...)
+	cmd := mk(ctx)
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	err := cmd.Run()
@@ -198,9 +205,9 @@ func kiln(t testing.TB, args ...string) result {
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("kiln %s: %v", strings.Join(args, " "), err)
+		t.Fatalf("%skiln %s: %v", who, strings.Join(args, " "), err)
 	}
-	t.Logf("$ kiln %s (exit %d)\n%s", strings.Join(args, " "), code, buf.String())
+	t.Logf("$ %skiln %s (exit %d)\n%s", who, strings.Join(args, " "), code, buf.String())
 	return result{buf.String(), code}
 }
 

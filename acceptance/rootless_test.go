@@ -3,7 +3,6 @@
 package acceptance
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -83,35 +81,25 @@ func (r *rootless) give(t testing.TB, src, name string) string {
 // kiln runs kiln as the rootless user.
 func (r *rootless) kiln(t testing.TB, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
 	script := `set -e
 mount --bind "$1" /etc/subuid
 mount --bind "$2" /etc/subgid
 mount --bind "$3" /dev/net/tun
 shift 3
 exec setpriv --reuid=` + fmt.Sprint(rootlessUID) + ` --regid=` + fmt.Sprint(rootlessUID) + ` --clear-groups --inh-caps=-all "$@"`
-	cmd := exec.CommandContext(ctx, "unshare", append([]string{"--mount", "--propagation", "private",
-		"bash", "-c", script, "bash", r.subuid, r.subgid, r.tun, env.kiln}, args...)...)
-	cmd.Env = append(os.Environ(),
+	envs := append(os.Environ(),
 		"HOME="+r.home,
 		"KILN_STORE="+filepath.Join(r.home, "store"),
 		"KILN_CACHE="+filepath.Join(r.home, "cache"),
 		"XDG_RUNTIME_DIR="+r.mkdir(t, filepath.Join(r.home, "run")),
 		"TMPDIR="+r.mkdir(t, filepath.Join(r.home, "tmp")),
 	)
-	cmd.Dir = r.home
-	var buf bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &buf, &buf
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("rootless kiln %s: %v", strings.Join(args, " "), err)
-	}
-	t.Logf("$ (rootless) kiln %s (exit %d)\n%s", strings.Join(args, " "), code, buf.String())
-	return result{buf.String(), code}
+	return runKiln(t, "(rootless) ", func(ctx context.Context) *exec.Cmd {
+		cmd := exec.CommandContext(ctx, "unshare", append([]string{"--mount", "--propagation", "private",
+			"bash", "-c", script, "bash", r.subuid, r.subgid, r.tun, env.kiln}, args...)...)
+		cmd.Env, cmd.Dir = envs, r.home
+		return cmd
+	}, args)
 }
 
 // TestRootlessBuild: kiln as an unprivileged user builds the test app.

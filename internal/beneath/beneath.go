@@ -122,18 +122,11 @@ func (r *Root) whyNotDir(dirfd int, rel string) error {
 
 // ReadFile reads the regular file rel, at most limit bytes.
 func (r *Root) ReadFile(rel string, limit int64) ([]byte, error) {
-	f, err := r.open(rel, unix.O_RDONLY|unix.O_NONBLOCK)
+	f, fi, err := r.openRegular(rel)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, r.fail(rel, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, r.fail(rel, fmt.Errorf("%w (%s)", ErrNotRegular, kind(fi.Mode())))
-	}
 	if fi.Size() > limit {
 		return nil, r.fail(rel, fmt.Errorf("%w (%d bytes, the limit is %d)", ErrTooLarge, fi.Size(), limit))
 	}
@@ -145,6 +138,25 @@ func (r *Root) ReadFile(rel string, limit int64) ([]byte, error) {
 		return nil, r.fail(rel, fmt.Errorf("%w (over %d bytes)", ErrTooLarge, limit))
 	}
 	return b, nil
+}
+
+// openRegular opens rel for reading, without blocking, and checks that it
+// is a regular file.
+func (r *Root) openRegular(rel string) (*os.File, fs.FileInfo, error) {
+	f, err := r.open(rel, unix.O_RDONLY|unix.O_NONBLOCK)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, r.fail(rel, err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, r.fail(rel, fmt.Errorf("%w (%s)", ErrNotRegular, kind(fi.Mode())))
+	}
+	return f, fi, nil
 }
 
 // Lstat describes rel itself (a final symlink is described, not
@@ -233,18 +245,11 @@ func Kind(m fs.FileMode) string { return kind(m) }
 // whether there was more: for messages a build left, which are shown
 // truncated rather than refused.
 func (r *Root) ReadHead(rel string, limit int64) ([]byte, bool, error) {
-	f, err := r.open(rel, unix.O_RDONLY|unix.O_NONBLOCK)
+	f, _, err := r.openRegular(rel)
 	if err != nil {
 		return nil, false, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, false, r.fail(rel, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, false, r.fail(rel, fmt.Errorf("%w (%s)", ErrNotRegular, kind(fi.Mode())))
-	}
 	b, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, false, r.fail(rel, err)
