@@ -28,7 +28,11 @@ type registry struct {
 }
 
 // startRegistry starts Debian's docker-registry with storage under dir.
-func startRegistry(dir string) (*registry, error) {
+func startRegistry(dir string) (*registry, error) { return startRegistryWith(dir, "") }
+
+// startRegistryWith starts docker-registry with extra top-level YAML
+// sections in its config (e.g. auth).
+func startRegistryWith(dir, extra string) (*registry, error) {
 	bin, err := exec.LookPath("docker-registry")
 	if err != nil {
 		return nil, fmt.Errorf("docker-registry is not installed (make deps installs it): %w", err)
@@ -51,7 +55,7 @@ storage:
     enabled: true
 http:
   addr: %s
-`, filepath.Join(dir, "data"), host)
+%s`, filepath.Join(dir, "data"), host, extra)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -95,7 +99,7 @@ http:
 		resp, err := http.Get("http://" + host + "/v2/")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
 				return r, nil
 			}
 		}

@@ -47,8 +47,14 @@ func (ic *imageCache) load(ctx context.Context) {
 	}
 	ic.loaded = true
 	img, err := ic.iio.Remote(ctx, ic.ref)
-	if err != nil {
+	if imageio.IsNotFound(err) {
 		// No cache image yet is the normal first build.
+		return
+	}
+	if err != nil {
+		// Rejected credentials, an unreachable or failing registry: the
+		// build goes on without the cache, but says why (Restore warns).
+		ic.loadErr = fmt.Errorf("cannot read cache image %s: %w", ic.ref, err)
 		return
 	}
 	cfg, err := img.ConfigFile()

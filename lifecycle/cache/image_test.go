@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -125,5 +126,60 @@ func TestDirCacheMovesTrees(t *testing.T) {
 	res, err = c.Restore(ctx, RestoreOptions{LayersDir: t.TempDir(), Group: group, Warn: noWarn})
 	if err != nil || len(res.Contents) != 0 {
 		t.Errorf("tree taken by another build: %+v, %v", res, err)
+	}
+}
+
+// A cache image that is missing is an empty cache without a word; one the
+// registry will not hand over (credentials rejected, server failing) is an
+// empty cache with a warning that says why.
+func TestImageCacheLoadErrors(t *testing.T) {
+	ctx := context.Background()
+	reg := registry.New()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.Contains(r.URL.Path, "/locked/"):
+			if _, p, ok := r.BasicAuth(); !ok || p != "right" {
+				w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+				http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
+				return
+			}
+		case strings.Contains(r.URL.Path, "/broken/"):
+			http.Error(w, "broken", http.StatusNotImplemented)
+			return
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	iio := imageio.New(nil, imageio.WithKeychain(authn.NewMultiKeychain()))
+	for _, tc := range []struct {
+		repo, wantWarn string
+	}{
+		{repo: "app/cache"},
+		{repo: "locked/cache", wantWarn: "rejected the credentials"},
+		{repo: "broken/cache", wantWarn: "501"},
+	} {
+		t.Run(tc.repo, func(t *testing.T) {
+			c, err := Open(ctx, t.TempDir(), WithImage(iio, host+"/"+tc.repo+":latest"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			var warnings []string
+			warn := func(f string, a ...any) { warnings = append(warnings, fmt.Sprintf(f, a...)) }
+			res, err := c.Restore(ctx, RestoreOptions{LayersDir: t.TempDir(), Group: group, Warn: warn})
+			if err != nil || len(res.Contents) != 0 {
+				t.Fatalf("Restore = %+v, %v", res, err)
+			}
+			if tc.wantWarn == "" {
+				if len(warnings) != 0 {
+					t.Errorf("warnings for a missing cache image: %q", warnings)
+				}
+				return
+			}
+			if len(warnings) != 1 || !strings.Contains(warnings[0], tc.wantWarn) || !strings.Contains(warnings[0], host) {
+				t.Errorf("warnings %q, want one naming %s and %q", warnings, host, tc.wantWarn)
+			}
+		})
 	}
 }

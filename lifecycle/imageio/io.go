@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -20,9 +21,12 @@ import (
 
 // IO reads and writes images for one kiln invocation.
 type IO struct {
-	store    *LocalStore
-	keychain authn.Keychain
-	jobs     int
+	store      *LocalStore
+	keychain   authn.Keychain
+	jobs       int
+	timeout    time.Duration
+	timeoutErr error // an unusable KILN_REGISTRY_TIMEOUT
+	transport  *stallTransport
 }
 
 // Option configures an IO.
@@ -35,14 +39,34 @@ func WithKeychain(k authn.Keychain) Option { return func(o *IO) { o.keychain = k
 // WithJobs sets how many blobs move at once (default: 2 x CPUs, at least 4).
 func WithJobs(n int) Option { return func(o *IO) { o.jobs = n } }
 
-// New returns an IO that uses store as the local store.
+// WithTimeout bounds how long a registry request may go without progress
+// (default: $KILN_REGISTRY_TIMEOUT, else DefaultTimeout); a stalled
+// request fails with a *StallError naming the registry and what was being
+// done. d <= 0 means DefaultTimeout.
+func WithTimeout(d time.Duration) Option {
+	return func(o *IO) {
+		if d <= 0 {
+			d = DefaultTimeout
+		}
+		o.timeout, o.timeoutErr = d, nil
+	}
+}
+
+// New returns an IO that uses store as the local store. An unusable
+// KILN_REGISTRY_TIMEOUT (unless WithTimeout overrides it) fails every
+// registry call with a message naming it.
 func New(store *LocalStore, opts ...Option) *IO {
-	o := &IO{store: store, keychain: DefaultKeychain, jobs: max(4, 2*runtime.NumCPU())}
+	timeout, err := TimeoutFromEnv()
+	o := &IO{store: store, keychain: DefaultKeychain, jobs: max(4, 2*runtime.NumCPU()), timeout: timeout, timeoutErr: err}
 	for _, opt := range opts {
 		opt(o)
 	}
+	o.transport = &stallTransport{base: baseTransport, timeout: o.timeout, err: o.timeoutErr}
 	return o
 }
+
+// Timeout is the bound on a registry request without progress.
+func (o *IO) Timeout() time.Duration { return o.timeout }
 
 // Store is the local store.
 func (o *IO) Store() *LocalStore { return o.store }
@@ -54,7 +78,21 @@ func (o *IO) RemoteOptions(ctx context.Context) []remote.Option {
 		remote.WithAuthFromKeychain(o.keychain),
 		remote.WithJobs(o.jobs),
 		remote.WithPlatform(v1.Platform{OS: "linux", Architecture: runtime.GOARCH}),
+		remote.WithTransport(o.transport),
+		remote.WithRetryBackoff(retryBackoff),
+		remote.WithRetryStatusCodes(retryStatusCodes...),
 	}
+}
+
+// registryError makes err from a registry call say plainly what went
+// wrong: rejected credentials name the registry and where they came from;
+// a stall names the request that stalled, without the URL around it.
+func registryError(err error, r name.Reference) error {
+	var se *StallError
+	if errors.As(err, &se) {
+		return se
+	}
+	return DescribeAuthError(err, r.Context().RegistryStr(), r.Context().RepositoryStr())
 }
 
 // Open returns the image at loc. A Store location is looked up in the
@@ -62,25 +100,16 @@ func (o *IO) RemoteOptions(ctx context.Context) []remote.Option {
 func (o *IO) Open(ctx context.Context, loc Location, remoteFallback bool) (v1.Image, error) {
 	switch loc.Kind {
 	case Layout:
+		if _, err := os.Stat(filepath.Join(loc.Path, "index.json")); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("opening %s: no OCI layout: %w", loc, ErrNotFound)
+		}
 		img, err := imageFromLayout(loc.Path, loc.Name)
 		if err != nil {
 			return nil, fmt.Errorf("opening %s: %w", loc, err)
 		}
 		return img, nil
 	case Archive:
-		var tag *name.Tag
-		if loc.Name != "" {
-			t, err := name.NewTag(loc.Name, name.WeakValidation)
-			if err != nil {
-				return nil, fmt.Errorf("opening %s: %w", loc, err)
-			}
-			tag = &t
-		}
-		img, err := tarball.ImageFromPath(loc.Path, tag)
-		if err != nil {
-			return nil, fmt.Errorf("opening %s: %w", loc, err)
-		}
-		return img, nil
+		return openArchive(loc)
 	case Store:
 		if o.store != nil {
 			img, err := o.store.Image(loc.Name)
@@ -101,6 +130,47 @@ func (o *IO) Open(ctx context.Context, loc Location, remoteFallback bool) (v1.Im
 	return nil, fmt.Errorf("opening %s: unknown kind %v", loc, loc.Kind)
 }
 
+// openArchive reads the image loc.Name (or the only image) from a
+// docker-archive; a missing file or tag is ErrNotFound.
+func openArchive(loc Location) (v1.Image, error) {
+	var tag *name.Tag
+	if loc.Name != "" {
+		t, err := name.NewTag(loc.Name, name.WeakValidation)
+		if err != nil {
+			return nil, fmt.Errorf("opening %s: %w", loc, err)
+		}
+		tag = &t
+	}
+	if _, err := os.Stat(loc.Path); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("opening %s: no such file: %w", loc, ErrNotFound)
+	}
+	img, err := tarball.ImageFromPath(loc.Path, tag)
+	if err == nil {
+		return img, nil
+	}
+	if tag != nil && !archiveHasTag(loc.Path, *tag) {
+		return nil, fmt.Errorf("opening %s: no image %s: %w", loc, loc.Name, ErrNotFound)
+	}
+	return nil, fmt.Errorf("opening %s: %w", loc, err)
+}
+
+// archiveHasTag reports whether the archive's manifest names tag (true
+// when the manifest cannot be read: that is another error, not absence).
+func archiveHasTag(path string, tag name.Tag) bool {
+	m, err := tarball.LoadManifest(func() (io.ReadCloser, error) { return os.Open(path) })
+	if err != nil {
+		return true
+	}
+	for _, d := range m {
+		for _, s := range d.RepoTags {
+			if t, err := name.NewTag(s, name.WeakValidation); err == nil && t.Name() == tag.Name() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Remote returns the image ref from its registry. Layers are fetched lazily.
 func (o *IO) Remote(ctx context.Context, ref string) (v1.Image, error) {
 	r, err := name.ParseReference(ref, name.WeakValidation)
@@ -109,7 +179,7 @@ func (o *IO) Remote(ctx context.Context, ref string) (v1.Image, error) {
 	}
 	img, err := remote.Image(r, o.RemoteOptions(ctx)...)
 	if err != nil {
-		return nil, fmt.Errorf("pulling %s from registry %s: %w", ref, r.Context().RegistryStr(), err)
+		return nil, fmt.Errorf("pulling %s from registry %s: %w", ref, r.Context().RegistryStr(), registryError(err, r))
 	}
 	return img, nil
 }
@@ -124,8 +194,8 @@ func (o *IO) CheckWritable(ctx context.Context, loc Location) error {
 	if err != nil {
 		return fmt.Errorf("image reference %q: %w", loc.Name, err)
 	}
-	if err := remote.CheckPushPermission(r, o.keychain, http.DefaultTransport); err != nil {
-		return fmt.Errorf("cannot push %s to registry %s: %w", loc.Name, r.Context().RegistryStr(), err)
+	if err := remote.CheckPushPermission(r, o.keychain, o.transport); err != nil {
+		return fmt.Errorf("cannot push %s to registry %s: %w", loc.Name, r.Context().RegistryStr(), registryError(err, r))
 	}
 	return nil
 }
@@ -145,7 +215,7 @@ func (o *IO) Write(ctx context.Context, loc Location, img v1.Image) error {
 			return fmt.Errorf("image reference %q: %w", loc.Name, err)
 		}
 		if err := remote.Write(r, img, o.RemoteOptions(ctx)...); err != nil {
-			return fmt.Errorf("pushing %s to registry %s: %w", loc.Name, r.Context().RegistryStr(), err)
+			return fmt.Errorf("pushing %s to registry %s: %w", loc.Name, r.Context().RegistryStr(), registryError(err, r))
 		}
 		return nil
 	case Layout:
