@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kiln-build/kiln/internal/testutil"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
 )
 
@@ -22,8 +23,6 @@ type bpSpec struct {
 	descriptor  string // extra buildpack.toml content (targets, clear-env ...)
 	order       string // [[order]] TOML: makes the buildpack composite
 }
-
-func (s bpSpec) ref() string { return s.id + "@" + s.version }
 
 // world is a buildpacks root plus app and platform dirs in a temp dir.
 type world struct {
@@ -62,7 +61,7 @@ func (w *world) add(t *testing.T, s bpSpec) string {
 	if s.order != "" {
 		desc += s.order
 	}
-	mustWrite(t, filepath.Join(dir, "buildpack.toml"), desc, 0o644)
+	testutil.WriteFile(t, filepath.Join(dir, "buildpack.toml"), desc, 0o644)
 	if s.order != "" {
 		return dir
 	}
@@ -80,8 +79,8 @@ func (w *world) add(t *testing.T, s bpSpec) string {
 	}
 	sh.WriteString(s.script)
 	fmt.Fprintf(&sh, "\nexit %d\n", s.exit)
-	mustWrite(t, filepath.Join(dir, "bin", "detect"), sh.String(), 0o755)
-	mustWrite(t, filepath.Join(dir, "bin", "build"), "#!/bin/sh\nexit 0\n", 0o755)
+	testutil.WriteFile(t, filepath.Join(dir, "bin", "detect"), sh.String(), 0o755)
+	testutil.WriteFile(t, filepath.Join(dir, "bin", "build"), "#!/bin/sh\nexit 0\n", 0o755)
 	return dir
 }
 
@@ -101,14 +100,6 @@ func (w *world) ranBuildpacks(t *testing.T) []string {
 func mustMkdir(t *testing.T, dir string) {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func mustWrite(t *testing.T, path, content string, mode os.FileMode) {
-	t.Helper()
-	mustMkdir(t, filepath.Dir(path))
-	if err := os.WriteFile(path, []byte(content), mode); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/kiln-build/kiln/internal/testutil"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
 )
 
@@ -43,13 +45,13 @@ func TestProcessExecutorEnvironment(t *testing.T) {
 	w := newWorld(t)
 	plainDir := w.add(t, bpSpec{id: "kiln/plain", script: envDump})
 	clearDir := w.add(t, bpSpec{id: "kiln/clear", script: envDump, descriptor: "clear-env = true"})
-	mustWrite(t, filepath.Join(w.platform, "env", "BP_GO_VERSION"), "1.23", 0o644)
-	mustWrite(t, filepath.Join(w.platform, "env", "PATH"), "/user/bin", 0o644)
-	mustWrite(t, filepath.Join(w.platform, "env", "HOME"), "/user/home", 0o644)
-	mustWrite(t, filepath.Join(w.platform, "env", "CNB_EXEC_ENV"), "sneaky", 0o644)
+	testutil.WriteFile(t, filepath.Join(w.platform, "env", "BP_GO_VERSION"), "1.23", 0o644)
+	testutil.WriteFile(t, filepath.Join(w.platform, "env", "PATH"), "/user/bin", 0o644)
+	testutil.WriteFile(t, filepath.Join(w.platform, "env", "HOME"), "/user/home", 0o644)
+	testutil.WriteFile(t, filepath.Join(w.platform, "env", "CNB_EXEC_ENV"), "sneaky", 0o644)
 	buildConfig := t.TempDir()
-	mustWrite(t, filepath.Join(buildConfig, "env", "OPERATOR"), "set-by-operator", 0o644)
-	mustWrite(t, filepath.Join(buildConfig, "env", "BP_GO_VERSION"), "operator-default", 0o644)
+	testutil.WriteFile(t, filepath.Join(buildConfig, "env", "OPERATOR"), "set-by-operator", 0o644)
+	testutil.WriteFile(t, filepath.Join(buildConfig, "env", "BP_GO_VERSION"), "operator-default", 0o644)
 
 	e := &ProcessExecutor{
 		BaseEnv: []string{"PATH=/usr/bin:/bin", "CNB_USER_ID=1001", "DUMP_DIR=" + dumpDir, "CNB_TARGET_OS=stale"},

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/kiln-build/kiln/internal/testutil"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
 	"github.com/kiln-build/kiln/lifecycle/failure"
 )
@@ -378,7 +380,7 @@ func TestRunErrors(t *testing.T) {
 	w := newWorld(t, pass("a"), bpSpec{id: "new", api: "0.12"})
 	// a buildpack declaring an API kiln does not implement
 	newDir := filepath.Join(w.root, "new", "1.0.0")
-	mustWrite(t, filepath.Join(newDir, "buildpack.toml"), "api = \"0.99\"\n[buildpack]\nid = \"new\"\nversion = \"1.0.0\"\n", 0o644)
+	testutil.WriteFile(t, filepath.Join(newDir, "buildpack.toml"), "api = \"0.99\"\n[buildpack]\nid = \"new\"\nversion = \"1.0.0\"\n", 0o644)
 	tests := []struct {
 		name     string
 		opts     Options

@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/BurntSushi/toml"
-
 	"github.com/kiln-build/kiln/buildpacks"
 	"github.com/kiln-build/kiln/detect"
 	"github.com/kiln-build/kiln/lifecycle/buildphase"
@@ -265,18 +263,6 @@ func (s *site) layerTypes(id string) map[string]launch.LayerTypes {
 		out[base] = l.Types
 	}
 	return out
-}
-
-// layerMetadata reads [metadata] of one layer.
-func (s *site) layerMetadata(id, layer string) map[string]any {
-	s.t.Helper()
-	var f struct {
-		Metadata map[string]any `toml:"metadata"`
-	}
-	if _, err := toml.DecodeFile(filepath.Join(s.layers, descriptor.EscapeID(id), layer+".toml"), &f); err != nil {
-		s.t.Fatal(err)
-	}
-	return f.Metadata
 }
 
 // runImagePath is the PATH of a Debian run image.

@@ -111,6 +111,7 @@ func (b *builder) installNode(ctx context.Context) (string, error) {
 	}
 	info, ok := packument.Versions[version]
 	if !ok {
+		//lint:ignore ST1005 the message starts with a proper noun
 		return "", sdk.Fix(fmt.Errorf("Node.js %s is not published as %s; the newest are %s", version, pkgName, newest(packument, 3)),
 			"change %s to a released Node.js version", req.Source)
 	}

@@ -236,6 +236,7 @@ func (b *builder) installPip(ctx context.Context) error {
 	for _, n := range pipWheels {
 		p, ok := ix.Lookup(n)
 		if !ok {
+			//lint:ignore ST1005 the message starts with a proper noun
 			return fmt.Errorf("Debian %s has no %s package", b.archive.Suite, n)
 		}
 		pkgs = append(pkgs, p)

@@ -177,8 +177,10 @@ func choosePython(cands []candidate, cons []constraint, suite string) (candidate
 		want = append(want, k.source)
 	}
 	if len(have) == 0 {
+		//lint:ignore ST1005 the message starts with a proper noun
 		return candidate{}, fmt.Errorf("Debian %s has no python3.X package", suite)
 	}
+	//lint:ignore ST1005 the message starts with a proper noun
 	return candidate{}, fmt.Errorf("Debian %s provides CPython %s, which does not satisfy %s", suite, strings.Join(have, ", "), strings.Join(want, " and "))
 }
 

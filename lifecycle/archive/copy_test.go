@@ -13,16 +13,18 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/kiln-build/kiln/internal/testutil"
 )
 
 func TestCopyDir(t *testing.T) {
 	base := t.TempDir()
 	src, dst, outside := filepath.Join(base, "app"), filepath.Join(base, "workspace"), filepath.Join(base, "outside")
-	writeFile(t, filepath.Join(outside, "secret"), "secret", 0o644)
-	writeFile(t, filepath.Join(src, "main.go"), "package main", 0o644)
-	writeFile(t, filepath.Join(src, "run.sh"), "#!/bin/sh", 0o755|fs.ModeSetgid)
-	writeFile(t, filepath.Join(src, "lib", "util.go"), "package lib", 0o600)
-	writeFile(t, filepath.Join(src, "lib", "deep", "x"), "x", 0o644)
+	testutil.WriteFile(t, filepath.Join(outside, "secret"), "secret", 0o644)
+	testutil.WriteFile(t, filepath.Join(src, "main.go"), "package main", 0o644)
+	testutil.WriteFile(t, filepath.Join(src, "run.sh"), "#!/bin/sh", 0o755|fs.ModeSetgid)
+	testutil.WriteFile(t, filepath.Join(src, "lib", "util.go"), "package lib", 0o600)
+	testutil.WriteFile(t, filepath.Join(src, "lib", "deep", "x"), "x", 0o644)
 	if err := os.Link(filepath.Join(src, "main.go"), filepath.Join(src, "main.hard")); err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +34,7 @@ func TestCopyDir(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(src, "ro"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(src, "ro", "f"), "f", 0o444)
+	testutil.WriteFile(t, filepath.Join(src, "ro", "f"), "f", 0o444)
 	if err := os.Chmod(filepath.Join(src, "ro"), 0o555); err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +69,7 @@ func TestCopyDir(t *testing.T) {
 		return nil
 	})
 	// Something already in dst: a symlink where a file will go.
-	writeFile(t, filepath.Join(dst, "stale"), "stale", 0o644)
+	testutil.WriteFile(t, filepath.Join(dst, "stale"), "stale", 0o644)
 	mustSymlink(t, filepath.Join(outside, "secret"), filepath.Join(dst, "main.go"))
 
 	owner := testOwner()
@@ -140,7 +142,7 @@ func TestCopyDirErrors(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	src := t.TempDir()
-	writeFile(t, filepath.Join(src, "f"), "f", 0o644)
+	testutil.WriteFile(t, filepath.Join(src, "f"), "f", 0o644)
 	if err := CopyDir(ctx, src, t.TempDir(), CopyOptions{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("CopyDir with a cancelled context: %v", err)
 	}

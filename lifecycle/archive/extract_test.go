@@ -17,6 +17,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"github.com/kiln-build/kiln/internal/testutil"
 )
 
 var oldTime = time.Unix(1_000_000_000, 0).UTC() // mkTar's entry time
@@ -100,9 +102,9 @@ func TestExtractEntries(t *testing.T) {
 	}, {
 		name: "existing entries are replaced, directories merged",
 		before: func(t *testing.T, dest, outside string) {
-			writeFile(t, filepath.Join(dest, "dir-to-file", "x"), "x", 0o644)
-			writeFile(t, filepath.Join(dest, "file-to-dir"), "x", 0o644)
-			writeFile(t, filepath.Join(dest, "merge", "old"), "old", 0o644)
+			testutil.WriteFile(t, filepath.Join(dest, "dir-to-file", "x"), "x", 0o644)
+			testutil.WriteFile(t, filepath.Join(dest, "file-to-dir"), "x", 0o644)
+			testutil.WriteFile(t, filepath.Join(dest, "merge", "old"), "old", 0o644)
 			mustSymlink(t, filepath.Join(outside, "secret"), filepath.Join(dest, "link-to-file"))
 		},
 		entries: []tarEntry{
@@ -152,7 +154,7 @@ func TestExtractEntries(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			base := t.TempDir()
 			dest, outside := filepath.Join(base, "dest"), filepath.Join(base, "outside")
-			writeFile(t, filepath.Join(outside, "secret"), "secret", 0o644)
+			testutil.WriteFile(t, filepath.Join(outside, "secret"), "secret", 0o644)
 			if err := os.Mkdir(dest, 0o755); err != nil {
 				t.Fatal(err)
 			}
@@ -298,7 +300,7 @@ func TestExtractRefusesEscapes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			base := t.TempDir()
 			dest, outside := filepath.Join(base, "dest"), filepath.Join(base, "outside")
-			writeFile(t, filepath.Join(outside, "secret"), "secret", 0o644)
+			testutil.WriteFile(t, filepath.Join(outside, "secret"), "secret", 0o644)
 			before := snapshot(t, outside, true)
 			data := mkTar(t, tc.entries(outside)...)
 			err := Extract(context.Background(), bytes.NewReader(data), dest, ExtractOptions{Whiteouts: tc.whiteouts})
@@ -326,7 +328,7 @@ func TestExtractRefusesEscapes(t *testing.T) {
 func TestExtractNearEscapes(t *testing.T) {
 	base := t.TempDir()
 	dest, outside := filepath.Join(base, "dest"), filepath.Join(base, "outside")
-	writeFile(t, filepath.Join(outside, "secret"), "secret", 0o644)
+	testutil.WriteFile(t, filepath.Join(outside, "secret"), "secret", 0o644)
 	before := snapshot(t, outside, true)
 	data := mkTar(t,
 		tarEntry{name: "s", typ: tar.TypeSymlink, linkname: "../outside/secret"},
@@ -549,7 +551,7 @@ func FuzzExtract(f *testing.F) {
 		}
 		base := t.TempDir()
 		dest, outside := filepath.Join(base, "dest"), filepath.Join(base, "outside")
-		writeFile(t, filepath.Join(outside, "secret"), "secret", 0o644)
+		testutil.WriteFile(t, filepath.Join(outside, "secret"), "secret", 0o644)
 		_ = Extract(context.Background(), bytes.NewReader(data), dest, ExtractOptions{Whiteouts: len(data)%2 == 0})
 		ents, err := os.ReadDir(base)
 		if err != nil || len(ents) != 2 {

@@ -22,6 +22,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/kiln-build/kiln/internal/testutil"
 )
 
 func sha(b []byte) v1.Hash {
@@ -164,7 +166,7 @@ func buildTree(t *testing.T, dir string, variant int) {
 		if variant == 1 && f.name == "share/doc/README.copy" {
 			continue // made a hardlink below
 		}
-		writeFile(t, p, f.content, f.mode)
+		testutil.WriteFile(t, p, f.content, f.mode)
 	}
 	if variant == 1 {
 		if err := os.Link(filepath.Join(dir, "share/doc/README"), filepath.Join(dir, "share/doc/README.copy")); err != nil {
@@ -231,7 +233,7 @@ func TestLayerReproducible(t *testing.T) {
 	}
 	// Control: one changed byte changes both.
 	buildTree(t, c, 0)
-	writeFile(t, filepath.Join(c, "lib", "b.so"), strings.Repeat("b", 6999)+"c", 0o644)
+	testutil.WriteFile(t, filepath.Join(c, "lib", "b.so"), strings.Repeat("b", 6999)+"c", 0o644)
 	diffC, digC := layerFromDir(t, c)
 	if diffC == diffA || digC == digA {
 		t.Error("a changed tree gave the same layer")
@@ -340,7 +342,7 @@ func BenchmarkNewLayer(b *testing.B) {
 		for j := range buf {
 			buf[j] = "abcdefghij\n"[rng.IntN(11)] // compressible, like text
 		}
-		writeFile(b, filepath.Join(dir, fmt.Sprintf("d%02d", i%16), fmt.Sprintf("f%03d", i)), string(buf), 0o644)
+		testutil.WriteFile(b, filepath.Join(dir, fmt.Sprintf("d%02d", i%16), fmt.Sprintf("f%03d", i)), string(buf), 0o644)
 	}
 	ctx := context.Background()
 	for _, level := range []int{DefaultCompressionLevel, 1} {

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/kiln-build/kiln/internal/testutil"
 )
 
 // h is shorthand for an expected header with the default time.
@@ -35,7 +37,7 @@ func TestTarSynthetic(t *testing.T) {
 	root := Owner{}
 	cnb := Owner{UID: 1000, GID: 1001}
 	hostLauncher := filepath.Join(t.TempDir(), "launcher")
-	writeFile(t, hostLauncher, "ELF launcher", 0o700)
+	testutil.WriteFile(t, hostLauncher, "ELF launcher", 0o700)
 
 	tests := []struct {
 		name    string
@@ -154,10 +156,10 @@ func TestTarModTime(t *testing.T) {
 func hostTree(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "node")
-	writeFile(t, filepath.Join(dir, "bin", "node"), "node binary", 0o755)
-	writeFile(t, filepath.Join(dir, "lib", "npm-cli.js"), "npm", 0o644)
-	writeFile(t, filepath.Join(dir, "README"), "readme", 0o640)
-	writeFile(t, filepath.Join(dir, "bin", "suid"), "s", 0o750|fs.ModeSetuid)
+	testutil.WriteFile(t, filepath.Join(dir, "bin", "node"), "node binary", 0o755)
+	testutil.WriteFile(t, filepath.Join(dir, "lib", "npm-cli.js"), "npm", 0o644)
+	testutil.WriteFile(t, filepath.Join(dir, "README"), "readme", 0o640)
+	testutil.WriteFile(t, filepath.Join(dir, "bin", "suid"), "s", 0o750|fs.ModeSetuid)
 	mustSymlink(t, "../lib/npm-cli.js", filepath.Join(dir, "bin", "npm"))
 	mustSymlink(t, "/etc/passwd", filepath.Join(dir, "passwd"))
 	if err := os.Link(filepath.Join(dir, "README"), filepath.Join(dir, "README.hard")); err != nil {
@@ -240,7 +242,7 @@ func TestTarAddDir(t *testing.T) {
 
 func TestTarAddDirRoots(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "a", "f"), "f", 0o644)
+	testutil.WriteFile(t, filepath.Join(dir, "a", "f"), "f", 0o644)
 	if err := os.Chmod(filepath.Join(dir, "a"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -278,11 +280,11 @@ func TestTarAddDirRoots(t *testing.T) {
 
 func TestTarAddPaths(t *testing.T) {
 	app := filepath.Join(t.TempDir(), "app")
-	writeFile(t, filepath.Join(app, "src", "main.go"), "main", 0o644)
-	writeFile(t, filepath.Join(app, "src", "util", "x.go"), "x", 0o644)
-	writeFile(t, filepath.Join(app, "src", "util", "y.go"), "y", 0o600)
-	writeFile(t, filepath.Join(app, "static", "a.css"), "css", 0o644)
-	writeFile(t, filepath.Join(app, "README"), "readme", 0o644)
+	testutil.WriteFile(t, filepath.Join(app, "src", "main.go"), "main", 0o644)
+	testutil.WriteFile(t, filepath.Join(app, "src", "util", "x.go"), "x", 0o644)
+	testutil.WriteFile(t, filepath.Join(app, "src", "util", "y.go"), "y", 0o600)
+	testutil.WriteFile(t, filepath.Join(app, "static", "a.css"), "css", 0o644)
+	testutil.WriteFile(t, filepath.Join(app, "README"), "readme", 0o644)
 	mustSymlink(t, "README", filepath.Join(app, "README.link"))
 	for _, d := range []string{app, filepath.Join(app, "static"), filepath.Join(app, "src", "util")} {
 		if err := os.Chmod(d, 0o755); err != nil {
@@ -343,7 +345,7 @@ func TestTarAddPaths(t *testing.T) {
 
 func TestTarErrors(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "real", "f"), "f", 0o644)
+	testutil.WriteFile(t, filepath.Join(dir, "real", "f"), "f", 0o644)
 	mustSymlink(t, "real", filepath.Join(dir, "lnk"))
 	ctx := context.Background()
 

@@ -59,16 +59,6 @@ func writeComposite(t *testing.T, dir, name, id, version string, members ...stri
 	return bp
 }
 
-func writeFile(t *testing.T, p, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func digestOf(t *testing.T, img v1.Image) v1.Hash {
 	t.Helper()
 	d, err := img.Digest()

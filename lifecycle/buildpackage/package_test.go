@@ -6,8 +6,6 @@ import (
 	"compress/gzip"
 	"context"
 	"io"
-	"log"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,14 +15,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/kiln-build/kiln/internal/testutil"
 	"github.com/kiln-build/kiln/lifecycle/labels"
 )
 
@@ -141,7 +138,7 @@ func TestReproducible(t *testing.T) {
 	if !bytes.Equal(f1, f2) {
 		t.Error(".cnb files differ")
 	}
-	writeFile(t, filepath.Join(bpDir, "bin", "extra"), "x")
+	testutil.WriteFile(t, filepath.Join(bpDir, "bin", "extra"), "x", 0o644)
 	if d3, _ := build(); d3 == d1 {
 		t.Error("a changed buildpack kept the same digest")
 	}
@@ -167,7 +164,7 @@ func TestFromConfigComposite(t *testing.T) {
 	if err := WriteFile(bg, filepath.Join(dir, "node.cnb"), nimg); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(meta, "package.toml"), "[buildpack]\nuri = \".\"\n[[dependencies]]\nuri = \"../go\"\n[[dependencies]]\nuri = \"file://../node.cnb\"\n")
+	testutil.WriteFile(t, filepath.Join(meta, "package.toml"), "[buildpack]\nuri = \".\"\n[[dependencies]]\nuri = \"../go\"\n[[dependencies]]\nuri = \"file://../node.cnb\"\n", 0o644)
 	cfg, err := ReadConfig(filepath.Join(meta, "package.toml"))
 	if err != nil {
 		t.Fatal(err)
@@ -212,7 +209,7 @@ func TestFromConfigComposite(t *testing.T) {
 
 	// Without the node dependency the package is refused, naming the file
 	// and the missing member.
-	writeFile(t, filepath.Join(meta, "package.toml"), "[[dependencies]]\nuri = \"../go\"\n")
+	testutil.WriteFile(t, filepath.Join(meta, "package.toml"), "[[dependencies]]\nuri = \"../go\"\n", 0o644)
 	cfg, err = ReadConfig(filepath.Join(meta, "package.toml"))
 	if err != nil {
 		t.Fatal(err)
@@ -257,18 +254,16 @@ func TestResolve(t *testing.T) {
 	if err := tarball.Write(tag, img, &da); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(dir, "old.cnb"), da.String())
-	writeFile(t, filepath.Join(dir, "empty", "README"), "no buildpack here")
-	writeFile(t, filepath.Join(dir, "notes.txt"), strings.Repeat("plain text, not a tar\n", 40))
+	testutil.WriteFile(t, filepath.Join(dir, "old.cnb"), da.String(), 0o644)
+	testutil.WriteFile(t, filepath.Join(dir, "empty", "README"), "no buildpack here", 0o644)
+	testutil.WriteFile(t, filepath.Join(dir, "notes.txt"), strings.Repeat("plain text, not a tar\n", 40), 0o644)
 
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
+	host := testutil.NewRegistry(t).Host
 	ref, _ := name.ParseReference(host + "/acme/go:1")
 	if err := remote.Write(ref, img); err != nil {
 		t.Fatal(err)
 	}
-	notPkg, _ := random.Image(100, 1)
+	notPkg := testutil.RandomImage(t, 100, 1)
 	ref2, _ := name.ParseReference(host + "/acme/random:1")
 	if err := remote.Write(ref2, notPkg); err != nil {
 		t.Fatal(err)
@@ -383,7 +378,7 @@ func TestOpenFileCorrupt(t *testing.T) {
 	if _, err := OpenFile(filepath.Join(dir, "none.cnb")); err == nil {
 		t.Error("missing file opened")
 	}
-	writeFile(t, filepath.Join(dir, "text.cnb"), strings.Repeat("x", 2000))
+	testutil.WriteFile(t, filepath.Join(dir, "text.cnb"), strings.Repeat("x", 2000), 0o644)
 	_, err = OpenFile(filepath.Join(dir, "text.cnb"))
 	wantErr(t, err, "text.cnb", "not a tar file")
 }
@@ -517,5 +512,5 @@ func tgz(t *testing.T, dir, out string) {
 	}
 	tw.Close()
 	zw.Close()
-	writeFile(t, out, buf.String())
+	testutil.WriteFile(t, out, buf.String(), 0o644)
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kiln-build/kiln/internal/testutil"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
 )
 
@@ -64,9 +65,9 @@ func (f *fixture) install(t *testing.T, bps ...testBP) []descriptor.GroupEntry {
 		if len(bp.sbomFormats) > 0 {
 			toml.WriteString("sbom-formats = [\"" + strings.Join(bp.sbomFormats, "\", \"") + "\"]\n")
 		}
-		writeFile(t, filepath.Join(dir, "buildpack.toml"), toml.String(), 0o644)
-		writeFile(t, filepath.Join(dir, "bin", "detect"), "#!/bin/sh\nexit 0\n", 0o755)
-		writeFile(t, filepath.Join(dir, "bin", "build"), "#!/bin/sh\nset -e\n"+bp.build, 0o755)
+		testutil.WriteFile(t, filepath.Join(dir, "buildpack.toml"), toml.String(), 0o644)
+		testutil.WriteFile(t, filepath.Join(dir, "bin", "detect"), "#!/bin/sh\nexit 0\n", 0o755)
+		testutil.WriteFile(t, filepath.Join(dir, "bin", "build"), "#!/bin/sh\nset -e\n"+bp.build, 0o755)
 		group = append(group, descriptor.GroupEntry{ID: bp.id, Version: bp.version, API: bp.api})
 	}
 	return group
@@ -85,16 +86,6 @@ func (f *fixture) options(group []descriptor.GroupEntry, plan descriptor.Plan, o
 		HostEnv:        []string{"HOME=/home/cnb", "HOSTNAME=buildhost", "https_proxy=http://proxy:3128", "HOST_SECRET=leak"},
 		Target:         descriptor.RunTarget{OS: "linux", Arch: "amd64", DistroName: "debian", DistroVersion: "12"},
 		Output:         out,
-	}
-}
-
-func writeFile(t *testing.T, p, content string, mode os.FileMode) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), mode); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/kiln-build/kiln/internal/testutil"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
 	"github.com/kiln-build/kiln/lifecycle/failure"
 	"github.com/kiln-build/kiln/lifecycle/launch"
@@ -115,11 +117,11 @@ func TestPlanSplitterTable(t *testing.T) {
 
 func TestEnvironmentSeenByLaterBuildpacks(t *testing.T) {
 	f := newFixture(t)
-	writeFile(t, filepath.Join(f.platform, "env", "PATH"), "/user/bin", 0o644)
-	writeFile(t, filepath.Join(f.platform, "env", "BP_USER"), "from-user", 0o644)
-	writeFile(t, filepath.Join(f.platform, "env", "OVERRIDDEN"), "user-wins", 0o644)
-	writeFile(t, filepath.Join(f.buildConfig, "env", "OPERATOR"), "op", 0o644)
-	writeFile(t, filepath.Join(f.buildConfig, "env", "DEF"), "operator-loses", 0o644)
+	testutil.WriteFile(t, filepath.Join(f.platform, "env", "PATH"), "/user/bin", 0o644)
+	testutil.WriteFile(t, filepath.Join(f.platform, "env", "BP_USER"), "from-user", 0o644)
+	testutil.WriteFile(t, filepath.Join(f.platform, "env", "OVERRIDDEN"), "user-wins", 0o644)
+	testutil.WriteFile(t, filepath.Join(f.buildConfig, "env", "OPERATOR"), "op", 0o644)
+	testutil.WriteFile(t, filepath.Join(f.buildConfig, "env", "DEF"), "operator-loses", 0o644)
 
 	group := f.install(t,
 		testBP{id: "kiln/first", build: dumpEnv + `
@@ -246,8 +248,8 @@ printf 'second' > "$L/more/env/REPLACED"
 // is replaced, or removed when the run image does not know it.
 func TestTargetEnvOnlyFromLifecycle(t *testing.T) {
 	f := newFixture(t)
-	writeFile(t, filepath.Join(f.platform, "env", "CNB_TARGET_OS"), "user", 0o644)
-	writeFile(t, filepath.Join(f.platform, "env", "CNB_TARGET_DISTRO_NAME"), "user", 0o644)
+	testutil.WriteFile(t, filepath.Join(f.platform, "env", "CNB_TARGET_OS"), "user", 0o644)
+	testutil.WriteFile(t, filepath.Join(f.platform, "env", "CNB_TARGET_DISTRO_NAME"), "user", 0o644)
 	group := f.install(t, testBP{id: "kiln/target", build: dumpEnv})
 	var out bytes.Buffer
 	opts := f.options(group, descriptor.Plan{}, &out)
@@ -271,7 +273,7 @@ func TestTargetEnvOnlyFromLifecycle(t *testing.T) {
 func TestIgnoredLayers(t *testing.T) {
 	f := newFixture(t)
 	// a stale .ignore from an earlier build is replaced
-	writeFile(t, filepath.Join(f.layers, "kiln_a", "scratch.ignore", "stale"), "", 0o644)
+	testutil.WriteFile(t, filepath.Join(f.layers, "kiln_a", "scratch.ignore", "stale"), "", 0o644)
 	group := f.install(t,
 		testBP{id: "kiln/a", build: `
 L="$CNB_LAYERS_DIR"

@@ -1,12 +1,13 @@
 package env
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/kiln-build/kiln/internal/testutil"
 )
 
 func TestNewEnviron(t *testing.T) {
@@ -96,20 +97,6 @@ func TestPassThrough(t *testing.T) {
 	}
 }
 
-// writeFiles creates files (relative path -> contents) under root.
-func writeFiles(t testing.TB, root string, files map[string]string) {
-	t.Helper()
-	for rel, content := range files {
-		p := filepath.Join(root, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 func TestApplyEnvDirs(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -193,7 +180,7 @@ func TestApplyEnvDirs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
-			writeFiles(t, root, tt.files)
+			testutil.WriteFiles(t, root, tt.files)
 			var dirs []string
 			for _, d := range tt.dirs {
 				dirs = append(dirs, filepath.Join(root, d))
@@ -211,7 +198,7 @@ func TestApplyEnvDirs(t *testing.T) {
 
 func TestApplyEnvDirsBadName(t *testing.T) {
 	root := t.TempDir()
-	writeFiles(t, root, map[string]string{"env/A=B.append": "x"})
+	testutil.WriteFiles(t, root, map[string]string{"env/A=B.append": "x"})
 	err := New(nil).ApplyEnvDirs(Override, filepath.Join(root, "env"))
 	if err == nil {
 		t.Fatal("ApplyEnvDirs accepted a file named A=B.append")
@@ -223,7 +210,7 @@ func TestApplyEnvDirsBadName(t *testing.T) {
 
 func TestApplyPlatformDir(t *testing.T) {
 	root := t.TempDir()
-	writeFiles(t, root, map[string]string{
+	testutil.WriteFiles(t, root, map[string]string{
 		"env/PATH":        "/user/bin",
 		"env/CPATH":       "/user/include",
 		"env/BP_GO_VER":   "1.22",
@@ -247,7 +234,7 @@ func TestApplyPlatformDir(t *testing.T) {
 
 func TestAddBuildpackLayers(t *testing.T) {
 	root := t.TempDir()
-	writeFiles(t, root, map[string]string{
+	testutil.WriteFiles(t, root, map[string]string{
 		"bp1/a/bin/x":                 "",
 		"bp1/a/lib/x":                 "",
 		"bp1/a/include/x":             "",

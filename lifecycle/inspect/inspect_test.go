@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
+	"github.com/kiln-build/kiln/internal/testutil"
 	"github.com/kiln-build/kiln/lifecycle/builder"
 	"github.com/kiln-build/kiln/lifecycle/buildpackage"
 	"github.com/kiln-build/kiln/lifecycle/imageio"
@@ -23,21 +23,11 @@ import (
 
 var bg = context.Background()
 
-func writeFile(t *testing.T, p string, mode os.FileMode, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), mode); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func component(t *testing.T, dir, id, version string) {
 	t.Helper()
-	writeFile(t, filepath.Join(dir, "buildpack.toml"), 0o644, fmt.Sprintf("api = \"0.10\"\n[buildpack]\nid = %q\nversion = %q\nname = \"%s buildpack\"\n", id, version, id))
-	writeFile(t, filepath.Join(dir, "bin", "detect"), 0o755, "#!/bin/sh\n")
-	writeFile(t, filepath.Join(dir, "bin", "build"), 0o755, "#!/bin/sh\n")
+	testutil.WriteFile(t, filepath.Join(dir, "buildpack.toml"), fmt.Sprintf("api = \"0.10\"\n[buildpack]\nid = %q\nversion = %q\nname = \"%s buildpack\"\n", id, version, id), 0o644)
+	testutil.WriteFile(t, filepath.Join(dir, "bin", "detect"), "#!/bin/sh\n", 0o755)
+	testutil.WriteFile(t, filepath.Join(dir, "bin", "build"), "#!/bin/sh\n", 0o755)
 }
 
 // writeTestBuildpacks writes acme/go, acme/node, acme/python and two nested
@@ -47,7 +37,7 @@ func writeTestBuildpacks(t *testing.T, dir string) {
 	component(t, filepath.Join(dir, "go"), "acme/go", "1.0.0")
 	component(t, filepath.Join(dir, "node"), "acme/node", "2.0.0")
 	component(t, filepath.Join(dir, "python"), "acme/python", "3.0.0")
-	writeFile(t, filepath.Join(dir, "web", "buildpack.toml"), 0o644, `api = "0.10"
+	testutil.WriteFile(t, filepath.Join(dir, "web", "buildpack.toml"), `api = "0.10"
 [buildpack]
 id = "acme/web"
 version = "0.1.0"
@@ -59,8 +49,8 @@ version = "2.0.0"
 id = "acme/go"
 version = "1.0.0"
 optional = true
-`)
-	writeFile(t, filepath.Join(dir, "all", "buildpack.toml"), 0o644, `api = "0.10"
+`, 0o644)
+	testutil.WriteFile(t, filepath.Join(dir, "all", "buildpack.toml"), `api = "0.10"
 [buildpack]
 id = "acme/all"
 version = "9.0.0"
@@ -72,7 +62,7 @@ version = "0.1.0"
 id = "acme/python"
 version = "3.0.0"
 optional = true
-`)
+`, 0o644)
 }
 
 func buildImage(t *testing.T) v1.Image {
@@ -98,7 +88,7 @@ func TestBuilderRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	writeTestBuildpacks(t, filepath.Join(dir, "bps"))
 	p := filepath.Join(dir, "builder.toml")
-	writeFile(t, p, 0o644, `description = "round trip"
+	testutil.WriteFile(t, p, `description = "round trip"
 [[buildpacks]]
 uri = "bps/go"
 [[buildpacks]]
@@ -123,7 +113,7 @@ image = "build:1"
 [[run.images]]
 image = "run:1"
 mirrors = ["mirror.example/run:1"]
-`)
+`, 0o644)
 	cfg, err := builder.ReadConfig(p)
 	if err != nil {
 		t.Fatal(err)
@@ -312,7 +302,7 @@ func TestApp(t *testing.T) {
 func TestBuildpackage(t *testing.T) {
 	dir := t.TempDir()
 	writeTestBuildpacks(t, dir)
-	writeFile(t, filepath.Join(dir, "web", "package.toml"), 0o644, "[[dependencies]]\nuri = \"../go\"\n[[dependencies]]\nuri = \"../node\"\n")
+	testutil.WriteFile(t, filepath.Join(dir, "web", "package.toml"), "[[dependencies]]\nuri = \"../go\"\n[[dependencies]]\nuri = \"../node\"\n", 0o644)
 	cfg, err := buildpackage.ReadConfig(filepath.Join(dir, "web", "package.toml"))
 	if err != nil {
 		t.Fatal(err)

@@ -1,68 +1,19 @@
 package rebase
 
 import (
-	"io"
-	"log"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/kiln-build/kiln/internal/testutil"
 	"github.com/kiln-build/kiln/lifecycle/imageio"
 	"github.com/kiln-build/kiln/lifecycle/labels"
 )
-
-// testRegistry is go-containerregistry's in-process registry with a log of
-// the blob requests it served.
-type testRegistry struct {
-	host string
-
-	mu       sync.Mutex
-	blobGets []string // digests of blobs sent to a client
-	uploads  []string // digests of blob uploads that finished
-}
-
-func newRegistry(t testing.TB) *testRegistry {
-	t.Helper()
-	r := &testRegistry{}
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		p := req.URL.Path
-		r.mu.Lock()
-		switch {
-		case req.Method == http.MethodGet && strings.Contains(p, "/blobs/sha256:"):
-			r.blobGets = append(r.blobGets, p[strings.LastIndex(p, "/")+1:])
-		case (req.Method == http.MethodPut || req.Method == http.MethodPost) && strings.Contains(p, "/blobs/uploads") && req.URL.Query().Get("digest") != "":
-			r.uploads = append(r.uploads, req.URL.Query().Get("digest"))
-		}
-		r.mu.Unlock()
-		reg.ServeHTTP(w, req)
-	}))
-	t.Cleanup(srv.Close)
-	r.host = strings.TrimPrefix(srv.URL, "http://")
-	return r
-}
-
-// reset forgets the requests seen so far.
-func (r *testRegistry) reset() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.blobGets, r.uploads = nil, nil
-}
-
-func (r *testRegistry) seen() (gets, uploads []string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.blobGets...), append([]string(nil), r.uploads...)
-}
 
 // newIO is an imageio.IO with anonymous registry access and a store in a
 // temp dir.
@@ -99,10 +50,7 @@ func defaultBase() baseSpec {
 // empty-layer history entry on top.
 func makeBase(t testing.TB, s baseSpec) v1.Image {
 	t.Helper()
-	img, err := random.Image(512, int64(s.layers))
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := testutil.RandomImage(t, 512, int64(s.layers))
 	cfg, err := img.ConfigFile()
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/kiln-build/kiln/internal/testutil"
 	"github.com/kiln-build/kiln/lifecycle/failure"
 	"github.com/kiln-build/kiln/lifecycle/imageio"
 	"github.com/kiln-build/kiln/lifecycle/labels"
@@ -18,27 +19,27 @@ import (
 // TestRunRegistry: rebasing in a registry onto the recorded run image's
 // new digest reads no layer and uploads only the new config.
 func TestRunRegistry(t *testing.T) {
-	reg := newRegistry(t)
+	reg := testutil.NewRegistry(t)
 	iio := newIO(t)
-	runRef := reg.host + "/stack/run:latest"
-	appRef := reg.host + "/team/app:latest"
+	runRef := reg.Host + "/stack/run:latest"
+	appRef := reg.Host + "/team/app:latest"
 	old := makeBase(t, defaultBase())
 	push(t, iio, runRef, old)
 	oldDigest := digestOf(t, old)
-	app := makeApp(t, old, labels.RunImage{Image: runRef, Reference: reg.host + "/stack/run@" + oldDigest.String()})
+	app := makeApp(t, old, labels.RunImage{Image: runRef, Reference: reg.Host + "/stack/run@" + oldDigest.String()})
 	push(t, iio, appRef, app)
 	spec := defaultBase()
 	spec.layers = 3
 	patched := makeBase(t, spec)
 	push(t, iio, runRef, patched) // the tag moves on
-	reg.reset()
+	reg.Reset()
 
 	var log bytes.Buffer
 	res, err := Run(t.Context(), iio, RunOptions{Image: appRef, Publish: true, Log: &log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	gets, uploads := reg.seen()
+	gets, uploads := reg.Seen()
 	layers := map[string]bool{}
 	for _, img := range []v1.Image{old, patched, app} {
 		for _, d := range layerDigests(t, img) {
@@ -74,7 +75,7 @@ func TestRunRegistry(t *testing.T) {
 		t.Errorf("run digests %s -> %s, want %s -> %s", res.OldRunDigest, res.NewRunDigest, oldDigest, newDigest)
 	}
 	md := lifecycleOf(t, pushed)
-	if md.RunImage.Reference != reg.host+"/stack/run@"+newDigest.String() || md.RunImage.Image != runRef {
+	if md.RunImage.Reference != reg.Host+"/stack/run@"+newDigest.String() || md.RunImage.Image != runRef {
 		t.Errorf("runImage %+v", md.RunImage)
 	}
 	if res.Output != (imageio.Location{Kind: imageio.Registry, Name: appRef}) {
@@ -89,34 +90,34 @@ func TestRunRegistry(t *testing.T) {
 // on the app's registry are tried first, in order, and the first readable
 // one is used; the label keeps the recorded names.
 func TestRunMirrors(t *testing.T) {
-	reg := newRegistry(t)
+	reg := testutil.NewRegistry(t)
 	iio := newIO(t)
-	appRef := reg.host + "/team/app:latest"
+	appRef := reg.Host + "/team/app:latest"
 	base := makeBase(t, defaultBase())
 	ri := labels.RunImage{
 		Image:   "127.0.0.1:1/stack/run:latest",
-		Mirrors: []string{reg.host + "/stack/missing:latest", reg.host + "/mirror/run:latest"},
+		Mirrors: []string{reg.Host + "/stack/missing:latest", reg.Host + "/mirror/run:latest"},
 	}
 	push(t, iio, appRef, makeApp(t, base, ri))
 	patched := makeBase(t, defaultBase())
-	push(t, iio, reg.host+"/mirror/run:latest", patched)
+	push(t, iio, reg.Host+"/mirror/run:latest", patched)
 
 	var log bytes.Buffer
 	res, err := Run(t.Context(), iio, RunOptions{Image: appRef, Publish: true, Log: &log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.RunImageName != reg.host+"/mirror/run:latest" {
+	if res.RunImageName != reg.Host+"/mirror/run:latest" {
 		t.Errorf("used %s, want the mirror on the app's registry", res.RunImageName)
 	}
-	if !strings.Contains(log.String(), reg.host+"/stack/missing:latest is not readable") {
+	if !strings.Contains(log.String(), reg.Host+"/stack/missing:latest is not readable") {
 		t.Errorf("log does not mention the unreadable mirror:\n%s", log.String())
 	}
 	md := lifecycleOf(t, res.Image)
 	if md.RunImage.Image != ri.Image || !cmp.Equal(md.RunImage.Mirrors, ri.Mirrors) {
 		t.Errorf("recorded names changed: %+v", md.RunImage)
 	}
-	if md.RunImage.Reference != reg.host+"/mirror/run@"+digestOf(t, patched).String() {
+	if md.RunImage.Reference != reg.Host+"/mirror/run@"+digestOf(t, patched).String() {
 		t.Errorf("reference %s", md.RunImage.Reference)
 	}
 }
@@ -143,9 +144,9 @@ func TestCandidates(t *testing.T) {
 // TestRunStore: the app in the local store is replaced; the run image is
 // read from the store when there, else from its registry.
 func TestRunStore(t *testing.T) {
-	reg := newRegistry(t)
+	reg := testutil.NewRegistry(t)
 	iio := newIO(t)
-	runRef := reg.host + "/stack/run:latest"
+	runRef := reg.Host + "/stack/run:latest"
 	old := makeBase(t, defaultBase())
 	app := makeApp(t, old, labels.RunImage{Image: runRef})
 	if err := iio.Store().Put(t.Context(), "local/app", app); err != nil {
@@ -183,10 +184,10 @@ func TestRunStore(t *testing.T) {
 	// A run image only in the store, named by the user: another tag of the
 	// recorded repository.
 	local := makeBase(t, defaultBase())
-	if err := iio.Store().Put(t.Context(), reg.host+"/stack/run:local", local); err != nil {
+	if err := iio.Store().Put(t.Context(), reg.Host+"/stack/run:local", local); err != nil {
 		t.Fatal(err)
 	}
-	res, err = Run(t.Context(), iio, RunOptions{Image: "local/app", RunImage: reg.host + "/stack/run:local"})
+	res, err = Run(t.Context(), iio, RunOptions{Image: "local/app", RunImage: reg.Host + "/stack/run:local"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,10 +198,10 @@ func TestRunStore(t *testing.T) {
 
 // TestRunOutput: --output writes elsewhere and leaves the source alone.
 func TestRunOutput(t *testing.T) {
-	reg := newRegistry(t)
+	reg := testutil.NewRegistry(t)
 	iio := newIO(t)
-	runRef := reg.host + "/stack/run:latest"
-	appRef := reg.host + "/team/app:latest"
+	runRef := reg.Host + "/stack/run:latest"
+	appRef := reg.Host + "/team/app:latest"
 	app := makeApp(t, makeBase(t, defaultBase()), labels.RunImage{Image: runRef})
 	push(t, iio, appRef, app)
 	push(t, iio, runRef, makeBase(t, defaultBase()))
@@ -248,17 +249,17 @@ func TestRunOutput(t *testing.T) {
 
 // TestRunFailures: each failure has its exit code and names what failed.
 func TestRunFailures(t *testing.T) {
-	reg := newRegistry(t)
+	reg := testutil.NewRegistry(t)
 	iio := newIO(t)
-	runRef := reg.host + "/stack/run:latest"
+	runRef := reg.Host + "/stack/run:latest"
 	base := makeBase(t, defaultBase())
 	push(t, iio, runRef, base)
 	ns := defaultBase()
 	ns.distroVersion = "13"
-	push(t, iio, reg.host+"/stack/run:13", makeBase(t, ns))
-	push(t, iio, reg.host+"/team/app:latest", makeApp(t, base, labels.RunImage{Image: runRef}))
-	push(t, iio, reg.host+"/team/lost:latest", makeApp(t, base, labels.RunImage{Image: reg.host + "/stack/gone:latest"}))
-	push(t, iio, reg.host+"/team/plain:latest", base)
+	push(t, iio, reg.Host+"/stack/run:13", makeBase(t, ns))
+	push(t, iio, reg.Host+"/team/app:latest", makeApp(t, base, labels.RunImage{Image: runRef}))
+	push(t, iio, reg.Host+"/team/lost:latest", makeApp(t, base, labels.RunImage{Image: reg.Host + "/stack/gone:latest"}))
+	push(t, iio, reg.Host+"/team/plain:latest", base)
 
 	for _, tc := range []struct {
 		name     string
@@ -266,11 +267,11 @@ func TestRunFailures(t *testing.T) {
 		wantCode int
 		wantMsg  []string
 	}{
-		{"not in the store", RunOptions{Image: reg.host + "/team/app"}, failure.RebaseError, []string{reg.host + "/team/app:latest", "--publish"}},
-		{"not an app image", RunOptions{Image: reg.host + "/team/plain", Publish: true}, failure.RebaseNotAppImage, []string{reg.host + "/team/plain:latest", "io.buildpacks.lifecycle.metadata"}},
-		{"run image gone", RunOptions{Image: reg.host + "/team/lost", Publish: true}, failure.RebaseRunImage, []string{reg.host + "/stack/gone:latest"}},
-		{"named run image missing", RunOptions{Image: reg.host + "/team/app", Publish: true, RunImage: reg.host + "/stack/run:nope"}, failure.RebaseRunImage, []string{reg.host + "/stack/run:nope"}},
-		{"distro differs", RunOptions{Image: reg.host + "/team/app", Publish: true, RunImage: reg.host + "/stack/run:13"}, failure.RebaseRefused, []string{`io.buildpacks.base.distro.version "13", was "12"`, "--force"}},
+		{"not in the store", RunOptions{Image: reg.Host + "/team/app"}, failure.RebaseError, []string{reg.Host + "/team/app:latest", "--publish"}},
+		{"not an app image", RunOptions{Image: reg.Host + "/team/plain", Publish: true}, failure.RebaseNotAppImage, []string{reg.Host + "/team/plain:latest", "io.buildpacks.lifecycle.metadata"}},
+		{"run image gone", RunOptions{Image: reg.Host + "/team/lost", Publish: true}, failure.RebaseRunImage, []string{reg.Host + "/stack/gone:latest"}},
+		{"named run image missing", RunOptions{Image: reg.Host + "/team/app", Publish: true, RunImage: reg.Host + "/stack/run:nope"}, failure.RebaseRunImage, []string{reg.Host + "/stack/run:nope"}},
+		{"distro differs", RunOptions{Image: reg.Host + "/team/app", Publish: true, RunImage: reg.Host + "/stack/run:13"}, failure.RebaseRefused, []string{`io.buildpacks.base.distro.version "13", was "12"`, "--force"}},
 		{"bad name", RunOptions{Image: "Bad Name"}, failure.InvalidInput, []string{"Bad Name"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -286,7 +287,7 @@ func TestRunFailures(t *testing.T) {
 		})
 	}
 	// Nothing was written by the refused rebase.
-	img, err := iio.Remote(t.Context(), reg.host+"/team/app:latest")
+	img, err := iio.Remote(t.Context(), reg.Host+"/team/app:latest")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +295,7 @@ func TestRunFailures(t *testing.T) {
 		t.Errorf("app image was changed by a failed rebase: %+v", md.RunImage)
 	}
 	// --force lets the refused one through.
-	res, err := Run(t.Context(), iio, RunOptions{Image: reg.host + "/team/app", Publish: true, RunImage: reg.host + "/stack/run:13", Force: true})
+	res, err := Run(t.Context(), iio, RunOptions{Image: reg.Host + "/team/app", Publish: true, RunImage: reg.Host + "/stack/run:13", Force: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,10 +318,10 @@ func mustHash(t *testing.T, s string) v1.Hash {
 func BenchmarkRunPublish(b *testing.B) {
 	for _, size := range []int64{1 << 10, 32 << 20} {
 		b.Run(fmt.Sprintf("app=%dKiB", size>>10), func(b *testing.B) {
-			reg := newRegistry(b)
+			reg := testutil.NewRegistry(b)
 			iio := newIO(b)
-			runRef := reg.host + "/stack/run:latest"
-			appRef := reg.host + "/team/app:latest"
+			runRef := reg.Host + "/stack/run:latest"
+			appRef := reg.Host + "/team/app:latest"
 			base := makeBase(b, defaultBase())
 			push(b, iio, runRef, base)
 			push(b, iio, appRef, makeAppSized(b, base, labels.RunImage{Image: runRef}, size))

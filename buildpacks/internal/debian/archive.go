@@ -155,6 +155,7 @@ func (a *Archive) verify(ctx context.Context, inRelease []byte) ([]byte, error) 
 		keyring = DefaultKeyring
 	}
 	if _, err := os.Stat(keyring); err != nil {
+		//lint:ignore ST1005 the message starts with a proper noun
 		return nil, fmt.Errorf("Debian archive keyring %s: %w (install debian-archive-keyring in the build image, or set BP_DEBIAN_KEYRING)", keyring, err)
 	}
 	gpgv, err := exec.LookPath("gpgv")

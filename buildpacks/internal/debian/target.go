@@ -35,6 +35,7 @@ func ArchiveFor(distroName, distroVersion, arch string, getenv func(string) stri
 			major, _, _ := strings.Cut(distroVersion, ".")
 			s, ok := Suites[major]
 			if !ok {
+				//lint:ignore ST1005 the message starts with a proper noun
 				return nil, fmt.Errorf("Debian %s is not a release kiln knows; set BP_DEBIAN_SUITE to its code name", distroVersion)
 			}
 			suite = s

@@ -107,6 +107,7 @@ func (s *Source) Install(ctx context.Context, goVersion, goos, goarch, dest stri
 	zipPath := filepath.Join(tmp, "toolchain.zip")
 	if err := s.Fetch.Download(ctx, u, zipPath, nil); err != nil {
 		if fetch.NotFound(err) {
+			//lint:ignore ST1005 the message starts with a proper noun
 			return fmt.Errorf("Go %s for %s/%s is not on %s: %w", goVersion, goos, goarch, s.Proxy, err)
 		}
 		return err
@@ -129,6 +130,7 @@ func (s *Source) Install(ctx context.Context, goVersion, goos, goarch, dest stri
 		return fmt.Errorf("unpacking Go %s: %w", goVersion, err)
 	}
 	if _, err := os.Stat(filepath.Join(dest, "bin", "go")); err != nil {
+		//lint:ignore ST1005 the message starts with a proper noun
 		return fmt.Errorf("Go %s from %s has no bin/go: %w", goVersion, u, err)
 	}
 	return nil

@@ -274,7 +274,7 @@ func Tar(r io.Reader, dest string, opts Options) error {
 		switch h.Typeflag {
 		case tar.TypeDir:
 			err = x.dir(rel, h.FileInfo().Mode())
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg: // the reader reports the old TypeRegA as TypeReg
 			err = x.file(rel, h.FileInfo().Mode(), tr)
 		case tar.TypeSymlink:
 			err = x.symlink(rel, h.Linkname)
