@@ -5,14 +5,22 @@ BIN := bin
 GOFLAGS_STATIC := -trimpath -ldflags='-s -w -buildid='
 export CGO_ENABLED := 0
 
-# System packages kiln's tests and sample runs need; installed when missing.
-SYSTEM_PKGS := runc slirp4netns mmdebstrap docker-registry uidmap podman git ca-certificates bash curl
+# System packages kiln's tests and sample runs need; installed when missing
+# (gcc and libc6-dev: the race detector needs cgo).
+SYSTEM_PKGS := runc slirp4netns mmdebstrap docker-registry uidmap podman git ca-certificates bash curl gcc libc6-dev
 
-.PHONY: help deps build kiln launcher test unit acceptance bench demo vet clean install buildpacks
+# staticcheck 2026.2.2 (module v0.8.2), the first release for Go 1.26;
+# `go install`ed into $(go env GOPATH)/bin when that holds another or none.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
+
+.PHONY: help deps build kiln launcher test unit acceptance bench demo vet lint staticcheck staticcheck-tool clean install buildpacks
 
 help:
 	@echo "make demo        set up what is missing, build kiln, build and run the sample app"
-	@echo "make test        unit and acceptance tests"
+	@echo "make test        vet, gofmt and staticcheck, unit tests with -race and acceptance tests"
+	@echo "make unit        unit tests with the race detector"
+	@echo "make lint        vet, gofmt and staticcheck"
 	@echo "make bench       benchmarks"
 	@echo "make build       bin/kiln and bin/launcher"
 	@echo "make install     copy bin/kiln to /usr/local/bin"
@@ -49,13 +57,35 @@ vet:
 	$(GO) vet -tags acceptance ./acceptance/...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 
+# staticcheck-tool installs the pinned staticcheck unless it is there.
+staticcheck-tool:
+	@$(STATICCHECK) -version 2>/dev/null | grep -qF '($(STATICCHECK_VERSION:v%=%))' || { \
+	  echo "installing staticcheck $(STATICCHECK_VERSION) into $(dir $(STATICCHECK))"; \
+	  GOBIN=$(dir $(STATICCHECK)) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); }
+
+# With the acceptance tag, ./... is every package plus the acceptance tests.
+staticcheck: staticcheck-tool
+	$(STATICCHECK) -tags acceptance ./...
+
+lint: vet staticcheck
+
+# The unit tests run with the race detector, which needs cgo. A race binary
+# sleeps 1 s when it exits (to let late reports through); the sandbox tests
+# re-execute theirs for every container, so GORACE turns that off.
 unit: deps
-	$(GO) test -count=1 ./...
+	CGO_ENABLED=1 GORACE=atexit_sleep_ms=0 $(GO) test -race -count=1 ./...
 
 acceptance: deps build
 	KILN_BIN=$(CURDIR)/$(BIN)/kiln $(GO) test -count=1 -tags acceptance -timeout 60m -v ./acceptance/... 2>&1 | tee /tmp/kiln-acceptance.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go' ; exit $${PIPESTATUS[0]}
 
-test: vet unit acceptance
+# test runs lint, the unit and the acceptance tests at once (they wait
+# mostly on containers, mmdebstrap and the network, not on both CPUs); each
+# one's output is printed whole when it ends, the full acceptance log is
+# /tmp/kiln-acceptance.log. Make stops with the first failure's status once
+# all three have ended.
+test:
+	@echo "make test: lint, unit (-race) and acceptance run in parallel; each one's output follows when it ends"
+	@$(MAKE) --no-print-directory -j3 --output-sync=target --keep-going lint unit acceptance
 
 bench: deps build
 	KILN_BIN=$(CURDIR)/$(BIN)/kiln $(GO) test -tags acceptance -run '^$$' -bench . -benchtime 1x -timeout 60m ./acceptance/...

@@ -189,7 +189,7 @@ func TestBuildPublishRun(t *testing.T) {
 	// A changed app uploads only the app layer (and the config).
 	os.WriteFile(filepath.Join(app, "app.sh"), []byte("#!/usr/bin/env bash\necho changed app\n"), 0o755)
 	uploads = env.reg.Uploads()
-	out = mustKiln(t, "build", ref, "--builder", env.builder, "--path", app, "--publish")
+	mustKiln(t, "build", ref, "--builder", env.builder, "--path", app, "--publish")
 	if n := env.reg.Uploads() - uploads; n != 2 {
 		t.Errorf("a one-file change uploaded %d blobs, want 2 (app layer, config)", n)
 	}

@@ -40,10 +40,9 @@ const (
 )
 
 func TestMain(m *testing.M) {
-	code, err := setup()
-	if err != nil {
+	code := 1
+	if err := setup(); err != nil {
 		fmt.Fprintln(os.Stderr, "acceptance setup:", err)
-		code = 1
 	} else {
 		code = m.Run()
 	}
@@ -56,11 +55,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func setup() (int, error) {
+func setup() error {
 	ctx := context.Background()
 	var err error
 	if env.home, err = os.MkdirTemp("", "kiln-acceptance-"); err != nil {
-		return 0, err
+		return err
 	}
 	os.Chmod(env.home, 0o755)
 	// Isolate kiln's store and work dirs, but keep the builder root file
@@ -68,37 +67,37 @@ func setup() (int, error) {
 	os.Setenv("KILN_STORE", filepath.Join(env.home, "store"))
 	os.Setenv("KILN_CACHE", filepath.Join(env.home, "cache"))
 	if env.kiln, err = kilnBinary(); err != nil {
-		return 0, err
+		return err
 	}
 	if env.reg, err = startRegistry(filepath.Join(env.home, "registry")); err != nil {
-		return 0, err
+		return err
 	}
 	stackCache, err := stackCacheDir()
 	if err != nil {
-		return 0, err
+		return err
 	}
 	log := &prefixLog{prefix: "stack: "}
 	buildImg, err := debian.Build(ctx, testRecipe("build"), debian.Options{CacheDir: stackCache, Log: log})
 	if err != nil {
-		return 0, fmt.Errorf("building the test build image: %w", err)
+		return fmt.Errorf("building the test build image: %w", err)
 	}
 	if env.runImg, err = debian.Build(ctx, testRecipe("run"), debian.Options{CacheDir: stackCache, Log: log}); err != nil {
-		return 0, fmt.Errorf("building the test run image: %w", err)
+		return fmt.Errorf("building the test run image: %w", err)
 	}
 	iio := imageio.New(nil, imageio.WithKeychain(authn.NewMultiKeychain()))
 	env.runImage = env.reg.Host + "/kiln-test/run:latest"
 	if err := iio.Write(ctx, imageio.Location{Kind: imageio.Registry, Name: env.runImage}, env.runImg); err != nil {
-		return 0, err
+		return err
 	}
 	env.buildImage = env.reg.Host + "/kiln-test/build:latest"
 	if err := iio.Write(ctx, imageio.Location{Kind: imageio.Registry, Name: env.buildImage}, buildImg); err != nil {
-		return 0, err
+		return err
 	}
 	var bps []*descriptor.Buildpack
 	for _, d := range []string{"runtime", "app", "optional-fails"} {
 		bp, err := descriptor.ReadBuildpack(filepath.Join("testdata", "buildpacks", d))
 		if err != nil {
-			return 0, err
+			return err
 		}
 		bps = append(bps, bp)
 	}
@@ -116,13 +115,13 @@ func setup() (int, error) {
 		TempDir: tmp,
 	})
 	if err != nil {
-		return 0, fmt.Errorf("creating the test builder: %w", err)
+		return fmt.Errorf("creating the test builder: %w", err)
 	}
 	env.builder = env.reg.Host + "/kiln-test/builder:latest"
 	if err := iio.Write(ctx, imageio.Location{Kind: imageio.Registry, Name: env.builder}, b); err != nil {
-		return 0, err
+		return err
 	}
-	return 0, nil
+	return nil
 }
 
 // testRecipe is a small Debian image: the essential packages (bash,

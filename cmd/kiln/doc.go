@@ -8,4 +8,10 @@
 // Each command lives in a file of its own and turns its flags into options
 // of the lifecycle packages. The hidden "phase" command is what kiln runs
 // inside the build container to drive detect and build.
+//
+// The first ^C (SIGINT) or SIGTERM cancels the command's context: the build
+// kills and deletes its containers, removes its work dir, releases the
+// cache and writes nothing, and kiln exits 130 saying it was interrupted. A
+// second one quits at once, leaving the containers' supervisors to kill
+// them and the next build to clear the rest.
 package main

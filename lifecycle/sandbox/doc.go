@@ -29,8 +29,8 @@
 // (package uidmap); see the README for why.
 //
 // Every Run is supervised by a short-lived copy of the calling executable
-// (re-executed through /proc/self/exe): the package's init function
-// recognises that copy by its argv[0] and never returns to the program's
-// main. Any program that imports this package therefore supports Run with no
-// extra wiring.
+// (re-executed through /proc/self/exe). A program that calls Run must call
+// [Supervise] first thing in main (tests: in TestMain): in that copy it
+// runs the supervisor and exits; everywhere else it returns at once.
+// Importing the package alone changes nothing in how a program starts.
 package sandbox

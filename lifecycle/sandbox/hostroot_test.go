@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 )
@@ -49,9 +48,9 @@ func makeHostRoot() (string, error) {
 			return "", err
 		}
 	}
-	goBin, err := exec.LookPath("go")
+	goBin, err := exec.LookPath("go") // go test puts its own first on PATH
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		return "", fmt.Errorf("finding the go command: %w", err)
 	}
 	cmd := exec.Command(goBin, "build", "-trimpath", "-o", filepath.Join(root, escapeBin), "./testdata/escape")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -75,8 +74,18 @@ func hostConfig(t *testing.T, d testDirs) Config {
 		Mount{Source: "/etc/alternatives", Destination: "/etc/alternatives", ReadOnly: true},
 	)
 	cfg.Env = []string{
-		"PATH=" + filepath.Join(runtime.GOROOT(), "bin") + ":" + DefaultPath,
+		"PATH=" + goBinDir(t) + ":" + DefaultPath,
 		"HOME=/tmp", "GOCACHE=/tmp/gocache", "GOPATH=/tmp/gopath", "GOTOOLCHAIN=local", "CGO_ENABLED=0",
 	}
 	return cfg
+}
+
+// goBinDir is the directory of the go command the tests run with.
+func goBinDir(t *testing.T) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("finding the go command: %v", err)
+	}
+	return filepath.Dir(goBin)
 }

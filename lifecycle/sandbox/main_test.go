@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -49,6 +48,7 @@ type helperResponse struct {
 var rootfs string
 
 func TestMain(m *testing.M) {
+	Supervise()
 	switch os.Getenv(envStage) {
 	case "bind":
 		os.Exit(stageBind())
@@ -87,9 +87,9 @@ func makeRootFS() (string, error) {
 			return "", err
 		}
 	}
-	goBin, err := exec.LookPath("go")
+	goBin, err := exec.LookPath("go") // go test puts its own first on PATH
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		return "", fmt.Errorf("finding the go command: %w", err)
 	}
 	cmd := exec.Command(goBin, "build", "-trimpath", "-o", filepath.Join(root, "bin", "probe"), "./testdata/probe")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -228,6 +228,11 @@ func runRootlessWith(t *testing.T, req helperRequest, subIDs string) helperRespo
 		envSubUID + "=" + ranges,
 		envSubGID + "=" + ranges,
 		envRequest + "=" + string(reqJSON),
+	}
+	if v, ok := os.LookupEnv("GORACE"); ok {
+		// Under -race, make test sets atexit_sleep_ms=0: else every
+		// exit of this binary, here and as the supervisor, costs 1 s.
+		cmd.Env = append(cmd.Env, "GORACE="+v)
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -48,6 +48,9 @@ func Run(ctx context.Context, cfg Config) (exitCode int, err error) {
 	if err := ctx.Err(); err != nil {
 		return -1, err
 	}
+	if !supervised.Load() {
+		return -1, errNotSupervised
+	}
 	if err := cfg.validate(); err != nil {
 		return -1, err
 	}
@@ -113,6 +116,7 @@ func Run(ctx context.Context, cfg Config) (exitCode int, err error) {
 	}
 	if mode.staged != nil {
 		params.Binds = mode.staged.binds
+		params.StageLock = mode.staged.lockPath()
 	}
 	arg, err := json.Marshal(params)
 	if err != nil {

@@ -1,10 +1,14 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -22,11 +26,26 @@ type bind struct {
 	Target string // the mount point under stageRoot
 }
 
+// A staging directory holds a lock file on which Run and the supervisor
+// (which may outlive Run: a second ^C, kill -9) hold shared flocks while
+// they use it. One whose lock nobody holds was left by a kiln that did not
+// get to clean up; the next stage removes it. One with no lock file at all
+// is being made, or was left by an older kiln: removed once it is old.
+const (
+	stagePrefix    = "kiln-sandbox-"
+	stageLockName  = ".lock"
+	stageLegacyAge = 24 * time.Hour
+)
+
 // staging is a container's directory of mount points.
 type staging struct {
 	dir   string
+	lock  *os.File // held shared until remove
 	binds []bind
 }
+
+// lockPath is the path of the lock file the supervisor holds too.
+func (st *staging) lockPath() string { return filepath.Join(st.dir, stageLockName) }
 
 // stage rewrites the root file system and every bind mount source of s to
 // mount points in a fresh directory under stageRoot, and returns the binds
@@ -45,11 +64,16 @@ func stage(s *specs.Spec, id string) (*staging, error) {
 			return nil, fmt.Errorf("sandbox: setting the mode of %s: %w", d, err)
 		}
 	}
+	sweepStages(stageRoot, time.Now().Add(-stageLegacyAge))
 	st := &staging{dir: filepath.Join(stageRoot, id)}
 	if err := os.Mkdir(st.dir, 0o711); err != nil {
 		return nil, fmt.Errorf("sandbox: creating %s: %w", st.dir, err)
 	}
 	var err error
+	if st.lock, err = createStageLock(st.dir); err != nil {
+		st.remove()
+		return nil, err
+	}
 	if s.Root.Path, err = st.add(s.Root.Path, "rootfs"); err != nil {
 		st.remove()
 		return nil, err
@@ -101,7 +125,95 @@ func (st *staging) remove() {
 		_ = unix.Rmdir(b.Target)
 		_ = unix.Unlink(b.Target)
 	}
+	if st.lock != nil {
+		_ = unix.Unlink(st.lockPath())
+	}
 	_ = unix.Rmdir(st.dir)
+	if st.lock != nil {
+		st.lock.Close()
+	}
+}
+
+// createStageLock makes dir's lock file, already locked: under another
+// name first, so that a sweep never finds it unlocked.
+func createStageLock(dir string) (*os.File, error) {
+	tmp := filepath.Join(dir, stageLockName+".new")
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: creating the lock of %s: %w", dir, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH); err != nil {
+		f.Close()
+		_ = unix.Unlink(tmp)
+		return nil, fmt.Errorf("sandbox: locking %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, stageLockName)); err != nil {
+		f.Close()
+		_ = unix.Unlink(tmp)
+		return nil, fmt.Errorf("sandbox: creating the lock of %s: %w", dir, err)
+	}
+	return f, nil
+}
+
+// stageLock is the supervisor's hold on its staging directory, kept open
+// (and so locked) until it exits.
+var stageLock *os.File
+
+// holdStageLock runs in the supervisor: it shares the lock on its staging
+// directory, so that the directory outlives a Run that ends first.
+func holdStageLock(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return fmt.Errorf("opening the staging lock: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH); err != nil {
+		f.Close()
+		return fmt.Errorf("locking %s: %w", p, err)
+	}
+	stageLock = f
+	return nil
+}
+
+// sweepStages removes the staging directories under root that nobody
+// uses, and those without a lock file last changed before legacyBefore.
+func sweepStages(root string, legacyBefore time.Time) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), stagePrefix) {
+			sweepStage(filepath.Join(root, e.Name()), legacyBefore)
+		}
+	}
+}
+
+func sweepStage(dir string, legacyBefore time.Time) {
+	f, err := os.Open(filepath.Join(dir, stageLockName))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if fi, err := os.Lstat(dir); err != nil || !fi.ModTime().Before(legacyBefore) {
+			return
+		}
+	case err != nil:
+		return
+	default:
+		defer f.Close()
+		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+			return // in use
+		}
+	}
+	// Mount points only, one by one, never recursively (see remove).
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		if e.IsDir() {
+			_ = unix.Rmdir(p)
+		} else {
+			_ = unix.Unlink(p)
+		}
+	}
+	_ = unix.Rmdir(dir)
 }
 
 // mountBinds runs in the supervisor, in its own mount namespace: it stops

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -31,14 +32,30 @@ const prSetChildSubreaper = 36
 // prSetPdeathsig is PR_SET_PDEATHSIG from <linux/prctl.h>.
 const prSetPdeathsig = 1
 
-func init() {
+// supervised records that the program called Supervise, without which the
+// re-executed copy Run starts would run the program's main instead.
+var supervised atomic.Bool
+
+// Supervise makes the program able to Run containers. Every Run re-executes
+// the program through /proc/self/exe as a supervisor of one container; in
+// that copy Supervise runs the supervisor and exits, never returning. In
+// every other process it returns at once. Call it first thing in main (and
+// in TestMain of tests that Run containers), before flags are parsed or
+// anything else starts; Run refuses to start a container until it has been
+// called.
+func Supervise() {
+	supervised.Store(true)
 	if len(os.Args) == 2 && os.Args[0] == supervisorArg0 {
+		parentPid = os.Getppid()
 		os.Exit(superviseMain(os.Args[1]))
 	}
 }
 
+// errNotSupervised is Run's error when the program never called Supervise.
+var errNotSupervised = errors.New("sandbox: the program did not call sandbox.Supervise at the start of main (or TestMain), so it cannot supervise a container")
+
 // parentPid is the pid of the process that started the supervisor.
-var parentPid = os.Getppid()
+var parentPid int
 
 // supervisorParams tell the supervisor which container to run.
 type supervisorParams struct {
@@ -54,6 +71,9 @@ type supervisorParams struct {
 	// Binds are made in the supervisor's own mount namespace before the
 	// runtime starts (see stage).
 	Binds []bind
+	// StageLock is the lock file of the binds' staging directory, which
+	// the supervisor holds until it exits.
+	StageLock string
 }
 
 // errCancelled reports that the supervisor was told to stop while it was
@@ -96,6 +116,12 @@ func supervise(p supervisorParams) (res supervisorResult) {
 
 	if p.Rootless {
 		if err := awaitIDMaps(); err != nil {
+			res.Error = err.Error()
+			return res
+		}
+	}
+	if p.StageLock != "" {
+		if err := holdStageLock(p.StageLock); err != nil {
 			res.Error = err.Error()
 			return res
 		}
