@@ -110,6 +110,7 @@ func runBuild(c *cli.Context) error {
 		CacheDir:        cache,
 		Out:             c.App.Writer,
 	})
+	autoPrune(c.Context, cache, out, c.App.Writer) // bounded disk, whatever the outcome
 	if err != nil {
 		return err
 	}

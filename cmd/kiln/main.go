@@ -53,6 +53,7 @@ func newApp() *cli.App {
 			runCommand(),
 			rebaseCommand(),
 			rmCommand(),
+			pruneCommand(),
 			phaseCommand(),
 			stackCommand(),
 		},

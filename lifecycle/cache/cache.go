@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"syscall"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -75,35 +74,24 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Cache, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating cache %s: %w", dir, err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("opening cache lock: %w", err)
-	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("locking cache %s: %w", dir, err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	c := &Cache{dir: dir, lock: f, restored: map[string]restoredLayer{}, moved: map[string]movedTree{}}
+	c := &Cache{dir: dir, restored: map[string]restoredLayer{}, moved: map[string]movedTree{}}
 	for _, o := range opts {
 		o(c)
+	}
+	if err := c.takeLock(ctx); err != nil { // and put in order what a killed build left
+		return nil, err
 	}
 	return c, nil
 }
 
 // Close releases the cache lock.
-func (c *Cache) Close() error { return c.lock.Close() }
+func (c *Cache) Close() error {
+	err := c.endJournal() // a live build leaves nothing to replay
+	if cerr := c.lock.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
 
 // Dir is the cache directory.
 func (c *Cache) Dir() string { return c.dir }
@@ -186,6 +174,9 @@ func find(bps []labels.BuildpackEntry, id string) *labels.BuildpackEntry {
 // a warning.
 func (c *Cache) Restore(ctx context.Context, o RestoreOptions) (Restored, error) {
 	var out Restored
+	if c.image != nil {
+		c.image.load(ctx) // with the build's ctx; Metadata then reads what it loaded
+	}
 	md, err := c.Metadata()
 	if err != nil {
 		o.Warn("cache: %v; starting without it", err)
@@ -295,7 +286,7 @@ func (c *Cache) open(ctx context.Context, diffID string) (io.ReadCloser, error) 
 	return c.image.open(diffID)
 }
 
-func (c *Cache) restoreLayer(ctx context.Context, o RestoreOptions, md Metadata, id, name string, lm labels.LayerMetadata) error {
+func (c *Cache) restoreLayer(ctx context.Context, o RestoreOptions, md Metadata, id, name string, lm labels.LayerMetadata) (err error) {
 	bpDir := filepath.Join(o.LayersDir, descriptor.EscapeID(id))
 	dest := filepath.Join(bpDir, name)
 	if c.image == nil {
@@ -312,7 +303,11 @@ func (c *Cache) restoreLayer(ctx context.Context, o RestoreOptions, md Metadata,
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(staging)
+	defer func() {
+		if rerr := os.RemoveAll(staging); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("removing %s: %w", staging, rerr))
+		}
+	}()
 	if err := archive.Extract(ctx, f, staging, archive.ExtractOptions{}); err != nil {
 		return fmt.Errorf("extracting cached layer %s: %w", lm.SHA, err)
 	}
@@ -326,14 +321,21 @@ func (c *Cache) restoreLayer(ctx context.Context, o RestoreOptions, md Metadata,
 	if err := mkdirOwned(bpDir, o.Owner); err != nil {
 		return err
 	}
-	os.RemoveAll(dest)
+	if err := os.RemoveAll(dest); err != nil {
+		return fmt.Errorf("restoring %s: clearing the way: %w", dest, err)
+	}
 	if err := os.Rename(filepath.Join(staging, prefixOr(o.LayersPrefix), descriptor.EscapeID(id), name), dest); err != nil {
 		return fmt.Errorf("restoring %s: %w", dest, err)
 	}
 	if err := c.writeLayerTOML(o, id, name, lm.Data); err != nil {
-		os.RemoveAll(dest)
+		if rerr := os.RemoveAll(dest); rerr != nil {
+			return errors.Join(err, fmt.Errorf("removing the half-restored %s: %w", dest, rerr))
+		}
 		return err
 	}
+	// Remember the tree's state, so Save can tell it is unchanged and
+	// reuse the cached layer; one that cannot be fingerprinted is saved
+	// again instead.
 	if fp, err := archive.Fingerprint(dest, nil, ""); err == nil {
 		c.restored[id+":"+name] = restoredLayer{fingerprint: fp, diffID: lm.SHA}
 	}
@@ -420,8 +422,12 @@ func (c *Cache) collect(o SaveOptions) ([]cachedLayer, []labels.BuildpackEntry, 
 			if !lt.Types.Cache {
 				continue
 			}
-			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-				continue
+			fi, err := os.Lstat(dir)
+			if errors.Is(err, fs.ErrNotExist) || err == nil && !fi.IsDir() {
+				continue // no contents to keep
+			}
+			if err != nil {
+				return nil, nil, fmt.Errorf("saving cache: %w", err)
 			}
 			cl := cachedLayer{id: g.ID, name: name, dir: dir,
 				meta: labels.LayerMetadata{Data: lt.Metadata, Build: lt.Types.Build, Launch: lt.Types.Launch, Cache: true}}
@@ -450,7 +456,9 @@ func (c *Cache) Save(ctx context.Context, o SaveOptions) error {
 		return c.image.save(ctx, layers, bps, o)
 	}
 	staging := filepath.Join(c.dir, "staging")
-	os.RemoveAll(staging)
+	if err := os.RemoveAll(staging); err != nil {
+		return fmt.Errorf("saving cache: clearing what an earlier save left: %w", err)
+	}
 	if err := os.MkdirAll(staging, 0o755); err != nil {
 		return fmt.Errorf("saving cache: %w", err)
 	}
@@ -458,9 +466,11 @@ func (c *Cache) Save(ctx context.Context, o SaveOptions) error {
 	for i, l := range layers {
 		key := l.id + ":" + l.name
 		if el := o.Exported[key]; el != nil {
-			if d, err := el.DiffID(); err == nil {
-				l.meta.SHA = d.String()
+			d, err := el.DiffID()
+			if err != nil {
+				return fmt.Errorf("saving cache layer %s: %w", key, err)
 			}
+			l.meta.SHA = d.String()
 		}
 		fp, err := archive.Fingerprint(l.dir, nil, "")
 		if err != nil {
@@ -469,6 +479,9 @@ func (c *Cache) Save(ctx context.Context, o SaveOptions) error {
 		// The build is over and exported: the layer dir moves into the
 		// cache as it is, no bytes copied.
 		tree := Tree{Dir: fmt.Sprintf("%d.d", i), Fingerprint: fp}
+		if err := c.journalSave(o.LayersDir, l, find(bps, l.id).Version, tree); err != nil {
+			return fmt.Errorf("saving cache layer %s: %w", key, err)
+		}
 		if err := os.Rename(l.dir, filepath.Join(staging, tree.Dir)); err != nil {
 			return fmt.Errorf("saving cache layer %s: %w", key, err)
 		}
@@ -489,17 +502,33 @@ func (c *Cache) Save(ctx context.Context, o SaveOptions) error {
 	}
 	c.moved = map[string]movedTree{} // nothing to give back any more
 	// Swap generations.
+	if err := c.swap(staging); err != nil {
+		return err
+	}
+	return c.endSave()
+}
+
+// swap makes staging the committed generation. A failure midway puts the
+// old generation back, or says that it could not.
+func (c *Cache) swap(staging string) error {
 	committed := filepath.Join(c.dir, "committed")
 	old := filepath.Join(c.dir, "old")
-	os.RemoveAll(old)
+	if err := os.RemoveAll(old); err != nil {
+		return fmt.Errorf("saving cache: removing the generation before last: %w", err)
+	}
 	if err := os.Rename(committed, old); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("saving cache: %w", err)
 	}
 	if err := os.Rename(staging, committed); err != nil {
-		os.Rename(old, committed)
+		if rerr := os.Rename(old, committed); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			return fmt.Errorf("saving cache: %w; putting the previous cache back failed too (the next build starts without it): %v", err, rerr)
+		}
 		return fmt.Errorf("saving cache: %w", err)
 	}
-	return os.RemoveAll(old)
+	if err := os.RemoveAll(old); err != nil {
+		return fmt.Errorf("saving cache: the new cache is in place, but removing the old one failed: %w", err)
+	}
+	return nil
 }
 
 // writeTar writes the layer dir as <staging>/<hex>.tar, exactly as the

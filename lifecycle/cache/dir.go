@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 
 	"github.com/kiln-build/kiln/lifecycle/archive"
@@ -30,8 +32,13 @@ func (c *Cache) restoreTree(o RestoreOptions, md Metadata, id, name string, lm l
 		return errTreeGone
 	}
 	fp, err := archive.Fingerprint(src, nil, "")
-	if err != nil || fp != tree.Fingerprint {
-		os.RemoveAll(src)
+	if err != nil {
+		return fmt.Errorf("reading cached contents of %s: %w", key, err)
+	}
+	if fp != tree.Fingerprint {
+		if err := os.RemoveAll(src); err != nil {
+			return fmt.Errorf("cached contents of %s changed since they were saved, and removing them failed: %w", key, err)
+		}
 		return fmt.Errorf("cached contents of %s changed since they were saved", key)
 	}
 	bpDir := filepath.Join(o.LayersDir, descriptor.EscapeID(id))
@@ -39,7 +46,12 @@ func (c *Cache) restoreTree(o RestoreOptions, md Metadata, id, name string, lm l
 		return err
 	}
 	dest := filepath.Join(bpDir, name)
-	os.RemoveAll(dest)
+	if err := os.RemoveAll(dest); err != nil {
+		return fmt.Errorf("restoring %s: clearing the way: %w", dest, err)
+	}
+	if err := c.journalMove(o, key, src, dest, fp); err != nil { // before the move: see journal.go
+		return fmt.Errorf("restoring %s: %w", dest, err)
+	}
 	if err := os.Rename(src, dest); err != nil {
 		return fmt.Errorf("restoring %s: %w", dest, err)
 	}
@@ -48,21 +60,31 @@ func (c *Cache) restoreTree(o RestoreOptions, md Metadata, id, name string, lm l
 		// concurrent build held this one) is handed to this build's user.
 		changed, err := chownTree(dest, *o.Owner)
 		if err != nil {
-			os.Rename(dest, src)
-			return fmt.Errorf("restoring %s: %w", dest, err)
+			return putBack(dest, src, fmt.Errorf("restoring %s: %w", dest, err))
 		}
 		if changed {
 			if fp, err = archive.Fingerprint(dest, nil, ""); err != nil {
-				return fmt.Errorf("restoring %s: %w", dest, err)
+				return putBack(dest, src, fmt.Errorf("restoring %s: %w", dest, err))
+			}
+			if err := c.journalOwned(key, fp); err != nil {
+				return putBack(dest, src, fmt.Errorf("restoring %s: %w", dest, err))
 			}
 		}
 	}
 	if err := c.writeLayerTOML(o, id, name, lm.Data); err != nil {
-		os.Rename(dest, src)
-		return err
+		return putBack(dest, src, err)
 	}
 	c.moved[dest] = movedTree{from: src, fingerprint: fp}
 	return nil
+}
+
+// putBack moves a tree that could not be restored back into the cache,
+// and says so when that fails too: the cache then lacks the layer.
+func putBack(dest, src string, cause error) error {
+	if err := os.Rename(dest, src); err != nil {
+		return fmt.Errorf("%w; putting it back into the cache failed too (the cache lost it): %v", cause, err)
+	}
+	return cause
 }
 
 // chownTree gives every entry under root (root included, links not
@@ -86,12 +108,30 @@ func chownTree(root string, o archive.Owner) (bool, error) {
 
 // GiveBack returns to the cache the trees Restore moved out, when the
 // build failed before Save: those left as they were go back where they
-// came from, so a failing build does not cost the next one its cache.
-func (c *Cache) GiveBack() {
-	for dest, m := range c.moved {
-		if fp, err := archive.Fingerprint(dest, nil, ""); err == nil && fp == m.fingerprint {
-			os.Rename(dest, m.from)
+// came from, so a failing build does not cost the next one its cache. A
+// tree the build changed stays out (a plain miss next time); one that
+// cannot be read or moved back is named in the error.
+func (c *Cache) GiveBack() error {
+	var errs []error
+	for _, dest := range slices.Sorted(maps.Keys(c.moved)) {
+		m := c.moved[dest]
+		fp, err := archive.Fingerprint(dest, nil, "")
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue
+		case err != nil:
+			errs = append(errs, fmt.Errorf("giving back %s: %w", dest, err))
+		case fp != m.fingerprint:
+			continue
+		default:
+			if err := os.Rename(dest, m.from); err != nil {
+				errs = append(errs, fmt.Errorf("giving back %s: %w", dest, err))
+			}
 		}
 	}
 	c.moved = map[string]movedTree{}
+	if err := c.endJournal(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }

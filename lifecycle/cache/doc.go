@@ -16,6 +16,13 @@
 // same app. A cached layer that changed behind kiln's back is reported,
 // skipped and replaced by the next save: a bad cache never fails a build.
 //
+// A build may be killed at any moment: it journals each tree it moves
+// before moving it, keeps a copy of small trees aside, and the next holder
+// of the lock (Open, or Reclaim before a dead build's work dir is removed)
+// replays the journal, so the cache is as it was, or as the dead build
+// would have saved it once its build phase had finished (journal.go).
+// Evict and List serve kiln prune: last use is the mtime of <dir>/used.
+//
 // With WithImage the cache is a registry image instead: one layer per
 // cached layer and the index in the io.buildpacks.lifecycle.cache.metadata
 // label. Layers left unchanged since restore are taken from the previous

@@ -1,0 +1,96 @@
+package builder
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/random"
+)
+
+func TestUnpackInUseIsNotRemoved(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	img, err := random.Image(1024, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What a killed unpack left.
+	d, _ := img.Digest()
+	os.MkdirAll(filepath.Join(dir, partial+d.Hex+"-123", "etc"), 0o755)
+
+	p, release, err := UnpackHeld(ctx, img, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, partial+"*")); len(left) != 0 {
+		t.Errorf("partial unpacks left: %v", left)
+	}
+	list, err := ListRootFS(dir)
+	if err != nil || len(list) != 1 || list[0].Dir != p || list[0].Size <= 0 {
+		t.Fatalf("ListRootFS = %+v, %v", list, err)
+	}
+	if _, err := RemoveRootFS(p); !errors.Is(err, ErrBusy) {
+		t.Fatalf("RemoveRootFS of a tree in use: %v", err)
+	}
+	// A second user shares it.
+	p2, release2, err := UnpackHeld(ctx, img, dir, nil)
+	if err != nil || p2 != p {
+		t.Fatal(p2, err)
+	}
+	release()
+	if _, err := RemoveRootFS(p); !errors.Is(err, ErrBusy) {
+		t.Fatalf("RemoveRootFS with one user left: %v", err)
+	}
+	release2()
+	freed, err := RemoveRootFS(p)
+	if err != nil || freed <= 0 {
+		t.Fatalf("RemoveRootFS = %d, %v", freed, err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("left in %s: %v", dir, entries)
+	}
+	// And it comes back on the next use.
+	p, release, err = UnpackHeld(ctx, img, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if _, err := os.Stat(p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCleanPartial(t *testing.T) {
+	dir := t.TempDir()
+	hex := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	left := filepath.Join(dir, partial+hex+"-9")
+	os.MkdirAll(filepath.Join(left, "usr"), 0o755)
+	os.WriteFile(filepath.Join(left, "usr", "f"), make([]byte, 8192), 0o644)
+	if freed := CleanPartial(dir); freed < 8192 {
+		t.Errorf("CleanPartial freed %d", freed)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("left: %v", entries)
+	}
+}
+
+func TestCleanPartialLegacy(t *testing.T) {
+	dir := t.TempDir()
+	old := filepath.Join(dir, partial+"12345")
+	fresh := filepath.Join(dir, partial+"67890")
+	os.MkdirAll(old, 0o755)
+	os.MkdirAll(fresh, 0o755)
+	long := time.Now().Add(-48 * time.Hour)
+	os.Chtimes(old, long, long)
+	CleanPartial(dir)
+	if _, err := os.Stat(old); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a day-old partial unpack is still there")
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("a fresh one went: %v", err)
+	}
+}
