@@ -1,11 +1,22 @@
-// Package create runs a whole build, like the CNB "creator": it opens the
-// builder (unpacking its root file system once per digest), resolves the
-// run image, lays out the build's workspace, layers and platform dirs,
-// runs detect and build inside the build container (the static kiln binary
-// drives them there, see cmd/kiln's hidden "phase" command), exports the
-// app image on the host and writes it to its destination.
+// Package create runs a whole build, like the CNB "creator": one step per
+// phase, in order — analyze (the destination takes the image; the app's
+// previous image, if any), builder (open it, unpacking its root file system
+// once per digest), run image, prepare (the build's workspace, layers,
+// platform and config dirs), detect and build (inside the build container:
+// the static kiln binary drives them there, see cmd/kiln's hidden "phase"
+// command), restore (the layer cache), export (the app image, written to
+// its destination) and saving the cache.
+//
+// The steps reach the outside only through small interfaces, so each phase
+// and failure path is tested with fakes: Sandbox runs the containers
+// (sandbox.Run, runc, by default), Images reads and writes images
+// (*imageio.IO) and Log receives progress as Events and the buildpacks'
+// output as bytes (TextLog prints kiln's "===> DETECTING" lines).
 //
 // Registry credentials never enter the container: everything that talks to
-// a registry runs here, outside it. The work dir is removed afterwards, and
-// the destination is written only after every earlier step succeeded.
+// a registry runs here, outside it. A previous image that exists but cannot
+// be read fails the build (failure.AnalyzeError) rather than building cold.
+// The work dir is removed afterwards, and the destination is written only
+// after every earlier step succeeded; a cancelled build fails with
+// failure.Interrupted, a timed-out one with failure.TimedOut.
 package create

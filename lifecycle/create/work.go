@@ -4,15 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/kiln-build/kiln/lifecycle/archive"
 	"github.com/kiln-build/kiln/lifecycle/builder"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
+	"github.com/kiln-build/kiln/lifecycle/export"
 	"github.com/kiln-build/kiln/lifecycle/failure"
 	"github.com/kiln-build/kiln/lifecycle/sandbox"
 )
@@ -55,10 +57,97 @@ func (d dirs) prepare(own *archive.Owner) error {
 	return nil
 }
 
+// prepare lays out the work dir for the build containers: the workspace
+// with the app's source, the layers, platform and config dirs, the order,
+// and what every phase container shares.
+func (j *job) prepare(ctx context.Context) error {
+	r := j.report("prepare")
+	ids, err := reserveIDs(ctx)
+	if err != nil {
+		return failure.New("sandbox", failure.SandboxUnavailable, err)
+	}
+	j.onClose(func() {
+		if err := ids.Release(); err != nil {
+			r.warn("%v", err)
+		}
+	})
+	j.own = hostOwner(ids, j.b.UID, j.b.GID)
+	if err := j.w.prepare(j.own); err != nil {
+		return err
+	}
+	if err := writePlatformEnv(j.w.platform, j.o.Env); err != nil {
+		return failure.New("platform", failure.InvalidInput, err)
+	}
+	r.step("SOURCE %s", j.o.SourceDir)
+	if err := copySource(ctx, j.o.SourceDir, j.w.app, j.own, r); err != nil {
+		return failure.New("source", failure.InvalidInput, err)
+	}
+	order, extraBP, err := effectiveOrder(ctx, j.b, j.o.Buildpacks, j.w.extraBP)
+	if err != nil {
+		return failure.New("buildpacks", failure.InvalidInput, err)
+	}
+	if err := descriptor.WriteOrder(filepath.Join(j.w.config, "order.toml"), order); err != nil {
+		return err
+	}
+	if j.modTime = j.o.ModTime; j.modTime.IsZero() {
+		if j.modTime, err = SourceDateEpoch(); err != nil {
+			return failure.New("platform", failure.InvalidInput, err)
+		}
+	}
+	return j.prepareContainer(ctx, ids, extraBP)
+}
+
+// prepareContainer sets up what the phase containers share: the CA
+// bundle, the mounts, the environment and the phases' arguments.
+func (j *job) prepareContainer(ctx context.Context, ids *sandbox.IDRange, extraBP bool) error {
+	r := j.report("prepare")
+	caBundle, cleanCA, err := sandbox.CABundle(ctx, j.w.tmp, j.o.CACerts...)
+	if errors.Is(err, sandbox.ErrNoCABundle) && len(j.o.CACerts) == 0 {
+		r.warn("the host has no CA bundle; TLS downloads in the build may fail")
+		caBundle, err = "", nil
+	}
+	if err != nil {
+		return failure.New("ca-cert", failure.InvalidInput, err)
+	}
+	j.onClose(func() {
+		if err := cleanCA(); err != nil {
+			r.warn("%v", err)
+		}
+	})
+	w, b, t := j.w, j.b, j.run.target
+	cb := containerBase{
+		sandbox: j.o.Sandbox, log: j.log,
+		runtime: j.o.Runtime, rootfs: b.RootFS, uid: b.UID, gid: b.GID,
+		env:      buildEnv(b.Env(), j.modTime),
+		caBundle: caBundle, tempDir: w.tmp,
+		ids: ids, Isolation: j.o.Isolation, warnOnce: &sync.Once{},
+		mounts: []sandbox.Mount{
+			{Source: w.app, Destination: AppPath},
+			{Source: w.layers, Destination: LayersPath},
+			{Source: w.platform, Destination: PlatformPath},
+			{Source: j.o.KilnBinary, Destination: KilnBinPath, ReadOnly: true},
+			{Source: w.config, Destination: ConfigPath, ReadOnly: true},
+		},
+	}
+	bpRoots := descriptor.DefaultBuildpacksDir
+	if extraBP {
+		cb.mounts = append(cb.mounts, sandbox.Mount{Source: w.extraBP, Destination: ExtraBPPath, ReadOnly: true})
+		bpRoots = ExtraBPPath + ":" + bpRoots
+	}
+	cb.args = []string{
+		"--app", AppPath, "--layers", LayersPath, "--platform", PlatformPath,
+		"--buildpacks", bpRoots,
+		"--target-os", t.OS, "--target-arch", t.Arch, "--target-arch-variant", t.ArchVariant,
+		"--target-distro-name", t.DistroName, "--target-distro-version", t.DistroVersion,
+	}
+	j.cb, j.out = cb, newBuildOutput(w)
+	return nil
+}
+
 // copySource copies the app source into the workspace, owned by the CNB
 // user. Symlinks that lead outside the source tree are left out, with a
 // warning.
-func copySource(ctx context.Context, src, dst string, own *archive.Owner, log io.Writer) error {
+func copySource(ctx context.Context, src, dst string, own *archive.Owner, r reporter) error {
 	fi, err := os.Stat(src)
 	if err != nil {
 		return fmt.Errorf("reading source: %w", err)
@@ -69,7 +158,7 @@ func copySource(ctx context.Context, src, dst string, own *archive.Owner, log io
 	return archive.CopyDir(ctx, src, dst, archive.CopyOptions{
 		Owner: own,
 		OnSkip: func(p string, reason error) error {
-			fmt.Fprintf(log, "warning: source: leaving out %s: %v\n", p, reason)
+			r.warn("source: leaving out %s: %v", p, reason)
 			return nil
 		},
 	})
@@ -86,10 +175,19 @@ func hostOwner(ids *sandbox.IDRange, uid, gid int) *archive.Owner {
 	return &archive.Owner{UID: ids.HostUID(uint32(uid)), GID: ids.HostGID(uint32(gid))}
 }
 
+// reserveIDs takes a range of host ids for the build's containers when kiln
+// is root (rootless runs map the caller's own ids); nil otherwise.
+func reserveIDs(ctx context.Context) (*sandbox.IDRange, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	return sandbox.ReserveIDs(ctx)
+}
+
 // effectiveOrder is the builder's order, or one group of the buildpacks
 // the user named. Directories are copied into extraDir, which is searched
 // before the builder's /cnb/buildpacks.
-func effectiveOrder(b *builder.Builder, requested []string, extraDir string) (descriptor.Order, bool, error) {
+func effectiveOrder(ctx context.Context, b *builder.Builder, requested []string, extraDir string) (descriptor.Order, bool, error) {
 	if len(requested) == 0 {
 		return b.Order, false, nil
 	}
@@ -98,18 +196,11 @@ func effectiveOrder(b *builder.Builder, requested []string, extraDir string) (de
 	extra := false
 	for _, r := range requested {
 		if fi, err := os.Stat(r); err == nil && fi.IsDir() {
-			bp, err := descriptor.ReadBuildpack(r)
+			e, err := copyBuildpack(ctx, r, extraDir)
 			if err != nil {
 				return nil, false, fmt.Errorf("--buildpack %s: %w", r, err)
 			}
-			dst := filepath.Join(extraDir, descriptor.EscapeID(bp.Buildpack.ID), bp.Buildpack.Version)
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				return nil, false, err
-			}
-			if err := archive.CopyDir(context.Background(), r, dst, archive.CopyOptions{}); err != nil {
-				return nil, false, fmt.Errorf("--buildpack %s: %w", r, err)
-			}
-			g.Group = append(g.Group, descriptor.GroupEntry{ID: bp.Buildpack.ID, Version: bp.Buildpack.Version})
+			g.Group = append(g.Group, e)
 			extra = true
 			continue
 		}
@@ -123,64 +214,61 @@ func effectiveOrder(b *builder.Builder, requested []string, extraDir string) (de
 	return descriptor.Order{g}, extra, nil
 }
 
-// containerBase holds what every phase container shares.
-type containerBase struct {
-	runtime  string
-	rootfs   string
-	uid, gid int
-	env      []string
-	mounts   []sandbox.Mount
-	caBundle string
-	out      io.Writer
-	tempDir  string
-	ids      *sandbox.IDRange
-	Isolation
-	warnOnce *sync.Once
-}
-
-// phase runs `kiln phase <name> args...` in the build container. A
-// non-zero exit becomes the phase's failure, with the message the phase
-// left in errFile and its exit code kept within the phase's band.
-func (c containerBase) phase(ctx context.Context, name string, args []string, out buildOutput, errFile string) error {
-	code, err := c.run(ctx, append([]string{KilnBinPath, "phase", name}, args...))
+// copyBuildpack copies the buildpack directory dir into extraDir, laid out
+// as a buildpacks dir (<escaped id>/<version>).
+func copyBuildpack(ctx context.Context, dir, extraDir string) (descriptor.GroupEntry, error) {
+	bp, err := descriptor.ReadBuildpack(dir)
 	if err != nil {
-		return failure.New(name, failure.SandboxUnavailable, err)
+		return descriptor.GroupEntry{}, err
 	}
-	if code == 0 {
-		return nil
+	dst := filepath.Join(extraDir, descriptor.EscapeID(bp.Buildpack.ID), bp.Buildpack.Version)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return descriptor.GroupEntry{}, err
 	}
-	msg := fmt.Sprintf("the %s phase failed with exit code %d (see the output above)", name, code)
-	if s := out.errorText(errFile); s != "" {
-		msg = s
+	if err := archive.CopyDir(ctx, dir, dst, archive.CopyOptions{}); err != nil {
+		return descriptor.GroupEntry{}, err
 	}
-	switch {
-	case name == "detect" && code != failure.DetectNoGroup && code != failure.DetectError:
-		code = failure.DetectError
-	case name == "build" && code != failure.BuildpackFailed:
-		code = failure.BuildError
-	}
-	return failure.New(name, code, errors.New(msg))
+	return descriptor.GroupEntry{ID: bp.Buildpack.ID, Version: bp.Buildpack.Version}, nil
 }
 
-func (c containerBase) run(ctx context.Context, args []string) (int, error) {
-	return sandbox.Run(ctx, sandbox.Config{
-		Runtime:  c.runtime,
-		RootFS:   c.rootfs,
-		Mounts:   c.mounts,
-		Env:      c.env,
-		Args:     args,
-		Cwd:      AppPath,
-		UID:      uint32(c.uid),
-		GID:      uint32(c.gid),
-		Stdout:   c.out,
-		Stderr:   c.out,
-		CABundle: c.caBundle,
-		TempDir:  c.tempDir,
-		IDs:      c.ids,
-		Network:  c.Network,
-		Limits:   c.Limits,
-		Warn: func(notice string) {
-			c.warnOnce.Do(func() { fmt.Fprintf(c.out, "warning: %s\n", notice) })
-		},
-	})
+// writePlatformEnv writes KEY=VALUE pairs as <platform>/env/KEY files.
+func writePlatformEnv(platform string, env []string) error {
+	dir := filepath.Join(platform, "env")
+	sort.Strings(env)
+	for _, kv := range env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || strings.ContainsAny(k, "/\x00") || k == "." || k == ".." {
+			return fmt.Errorf("--env %q: want KEY=VALUE", kv)
+		}
+		if err := os.WriteFile(filepath.Join(dir, k), []byte(v), 0o644); err != nil {
+			return fmt.Errorf("writing platform env %s: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// buildEnv is the environment of the phase containers: the builder's,
+// the platform API, and SOURCE_DATE_EPOCH (the image's time) so tools that
+// honour it (pip's bytecode, Debian tooling, ...) write reproducible files.
+func buildEnv(builderEnv []string, modTime time.Time) []string {
+	env := append(builderEnv, "CNB_PLATFORM_API="+export.PlatformAPI)
+	for _, kv := range builderEnv {
+		if strings.HasPrefix(kv, "SOURCE_DATE_EPOCH=") {
+			return env
+		}
+	}
+	return append(env, fmt.Sprintf("SOURCE_DATE_EPOCH=%d", modTime.Unix()))
+}
+
+// SourceDateEpoch is $SOURCE_DATE_EPOCH as a time, else the CNB constant.
+func SourceDateEpoch() (time.Time, error) {
+	s := os.Getenv("SOURCE_DATE_EPOCH")
+	if s == "" {
+		return archive.DefaultModTime, nil
+	}
+	var n int64
+	if _, err := fmt.Sscanf(s, "%d", &n); err != nil || n < 0 {
+		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a Unix time", s)
+	}
+	return time.Unix(n, 0).UTC(), nil
 }

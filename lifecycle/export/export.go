@@ -8,8 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -87,13 +85,38 @@ type Result struct {
 	Build       labels.Build
 }
 
-type appended struct {
-	layer v1.Layer
-	what  string
+// Export builds the app image: the run image, then the buildpacks' launch
+// layers, the SBOM layer, the app layers, the launcher layer and the
+// config layer, each kind made by its own step.
+func Export(ctx context.Context, o Options) (*Result, error) {
+	o = withDefaults(o)
+	if len(o.Launcher) == 0 {
+		return nil, errors.New("no launcher binary")
+	}
+	entrypoint, err := entrypoint(o.Metadata, o.DefaultProcess)
+	if err != nil {
+		return nil, err
+	}
+	e, err := newExporter(o)
+	if err != nil {
+		return nil, err
+	}
+	for _, add := range []func(context.Context) error{e.launchLayers, e.sbomLayer, e.appLayers, e.launcherLayer, e.configLayer} {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := add(ctx); err != nil {
+			return nil, err
+		}
+	}
+	img, build, err := e.image(entrypoint)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Image: img, Memo: e.memo, LaunchCache: e.launchCache, Lifecycle: e.md, Build: build}, nil
 }
 
-// Export builds the app image.
-func Export(ctx context.Context, o Options) (*Result, error) {
+func withDefaults(o Options) Options {
 	if o.LayersPath == "" {
 		o.LayersPath = "/layers"
 	}
@@ -106,23 +129,65 @@ func Export(ctx context.Context, o Options) (*Result, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	if len(o.Launcher) == 0 {
-		return nil, errors.New("no launcher binary")
+	return o
+}
+
+// exporter is one export under way: what the layer steps share, and what
+// they add to the image and its lifecycle label.
+type exporter struct {
+	o         Options
+	owner     archive.Owner // the CNB user, owner of layer and app files
+	layerType types.MediaType
+	// layersRel and appRel are the layers and app dirs in image tars.
+	layersRel, appRel string
+	runLayers         int
+	// prev is the previous image's lifecycle label, if any.
+	prev *labels.Lifecycle
+
+	md          labels.Lifecycle
+	add         []appended
+	memo        Memo
+	launchCache map[string]v1.Layer
+}
+
+type appended struct {
+	layer v1.Layer
+	what  string
+}
+
+func newExporter(o Options) (*exporter, error) {
+	e := &exporter{
+		o: o, owner: archive.Owner{UID: o.UID, GID: o.GID},
+		layersRel: strings.TrimPrefix(path.Clean(o.LayersPath), "/"),
+		appRel:    strings.TrimPrefix(path.Clean(o.AppPath), "/"),
+		memo:      Memo{}, launchCache: map[string]v1.Layer{},
 	}
-	entrypoint, err := entrypoint(o.Metadata, o.DefaultProcess)
-	if err != nil {
+	var err error
+	if e.md, e.runLayers, err = runImageLabel(o); err != nil {
 		return nil, err
 	}
+	if e.prev, err = previousLabel(o.Previous); err != nil {
+		return nil, err
+	}
+	if e.layerType, err = LayerMediaType(o.RunImage); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// runImageLabel starts the lifecycle label with the run image: its name,
+// mirrors, top layer and reference. It also counts the run image's layers.
+func runImageLabel(o Options) (labels.Lifecycle, int, error) {
 	runLayers, err := o.RunImage.Layers()
 	if err != nil {
-		return nil, fmt.Errorf("reading run image layers: %w", err)
+		return labels.Lifecycle{}, 0, fmt.Errorf("reading run image layers: %w", err)
 	}
 	if len(runLayers) == 0 {
-		return nil, errors.New("run image has no layers")
+		return labels.Lifecycle{}, 0, errors.New("run image has no layers")
 	}
 	top, err := runLayers[len(runLayers)-1].DiffID()
 	if err != nil {
-		return nil, fmt.Errorf("reading run image top layer: %w", err)
+		return labels.Lifecycle{}, 0, fmt.Errorf("reading run image top layer: %w", err)
 	}
 	md := labels.Lifecycle{RunImage: o.RunImageInfo}
 	md.RunImage.TopLayer = top.String()
@@ -130,208 +195,102 @@ func Export(ctx context.Context, o Options) (*Result, error) {
 	if md.RunImage.Reference == "" {
 		id, err := o.RunImage.ConfigName()
 		if err != nil {
-			return nil, fmt.Errorf("reading run image id: %w", err)
+			return labels.Lifecycle{}, 0, fmt.Errorf("reading run image id: %w", err)
 		}
 		md.RunImage.Reference = id.String()
 	}
 	md.Stack = &labels.StackRunImage{RunImage: labels.RunImage{Image: md.RunImage.Image, Mirrors: md.RunImage.Mirrors}}
+	return md, len(runLayers), nil
+}
 
-	var prev *labels.Lifecycle
-	if o.Previous != nil {
-		var p labels.Lifecycle
-		if cfg, err := o.Previous.ConfigFile(); err == nil {
-			if ok, err := labels.Decode(cfg, labels.LifecycleMetadata, &p); ok && err == nil {
-				prev = &p
-			}
-		}
+// previousLabel is the lifecycle label of the previous image; nil without
+// a previous image or when it has none.
+func previousLabel(img v1.Image) (*labels.Lifecycle, error) {
+	if img == nil {
+		return nil, nil
 	}
-
-	var add []appended
-	owner := archive.Owner{UID: o.UID, GID: o.GID}
-	layerType, err := LayerMediaType(o.RunImage)
+	cfg, err := img.ConfigFile()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the previous image's config: %w", err)
 	}
-	newLayer := func(t *archive.Tar, what string) (v1.Layer, error) {
-		l, err := archive.NewLayer(ctx, t, archive.WithTempDir(o.TempDir), archive.WithMediaType(layerType))
-		if err != nil {
-			return nil, fmt.Errorf("writing %s layer: %w", what, err)
-		}
-		add = append(add, appended{l, what})
-		return l, nil
-	}
-	tarOpt := archive.WithModTime(o.ModTime)
-	memo := Memo{}
-	launchCache := map[string]v1.Layer{}
-	// dirLayer makes the layer of a host tree (or of some of its paths),
-	// reusing the previous image's layer when the tree is unchanged.
-	dirLayer := func(what, root string, paths []string, prefix string) (v1.Layer, error) {
-		salt := fmt.Sprintf("%s|%d:%d|%d|%s|%t", prefix, o.UID, o.GID, o.ModTime.Unix(), layerType, paths == nil)
-		fp, err := archive.Fingerprint(root, paths, salt)
-		if err != nil {
-			return nil, fmt.Errorf("layer %s: %w", what, err)
-		}
-		if l, ok := reusable(o.Previous, o.Memo, fp); ok {
-			d, _ := l.DiffID()
-			memo[fp] = d.String()
-			add = append(add, appended{l, what})
-			fmt.Fprintf(o.Log, "Reusing unchanged layer %s\n", what)
-			return l, nil
-		}
-		t, err := treeTar(ctx, root, paths, prefix, owner, o.ModTime)
-		if err != nil {
-			return nil, fmt.Errorf("layer %s: %w", what, err)
-		}
-		fmt.Fprintf(o.Log, "Adding layer %s\n", what)
-		l, err := newLayer(t, what)
-		if err != nil {
-			return nil, err
-		}
-		d, _ := l.DiffID()
-		memo[fp] = d.String()
-		return l, nil
-	}
-	layersRel := strings.TrimPrefix(path.Clean(o.LayersPath), "/")
-	appRel := strings.TrimPrefix(path.Clean(o.AppPath), "/")
-
-	// 1. Launch layers, buildpack by buildpack.
-	for _, g := range o.Group {
-		bpDir := filepath.Join(o.LayersDir, descriptor.EscapeID(g.ID))
-		entry := labels.BuildpackEntry{Key: g.ID, Version: g.Version, Layers: map[string]labels.LayerMetadata{}}
-		names, err := LayerNames(bpDir)
-		if err != nil {
-			return nil, err
-		}
-		for _, name := range names {
-			lt, err := launch.ReadLayer(filepath.Join(bpDir, name+".toml"))
-			if err != nil {
-				return nil, fmt.Errorf("buildpack %s: %w", g.ID, err)
-			}
-			if !lt.Types.Launch {
-				continue
-			}
-			lm := labels.LayerMetadata{Data: lt.Metadata, Launch: true, Build: lt.Types.Build, Cache: lt.Types.Cache}
-			dir := filepath.Join(bpDir, name)
-			what := fmt.Sprintf("%s:%s", g.ID, name)
-			fi, err := os.Lstat(dir)
-			if err == nil && !fi.IsDir() {
-				return nil, fmt.Errorf("launch layer %s: %s is not a directory (%s); refusing to export it", what, dir, fi.Mode().Type())
-			}
-			if errors.Is(err, fs.ErrNotExist) {
-				l, err := previousLayer(o.Previous, prev, g.ID, name)
-				if err != nil {
-					return nil, fmt.Errorf("launch layer %s has no contents: %w", what, err)
-				}
-				add = append(add, appended{l, what})
-				d, _ := l.DiffID()
-				lm.SHA = d.String()
-				fmt.Fprintf(o.Log, "Reusing layer %s\n", what)
-				entry.Layers[name] = lm
-				continue
-			}
-			l, err := dirLayer(what, dir, nil, path.Join(layersRel, descriptor.EscapeID(g.ID), name))
-			if err != nil {
-				return nil, err
-			}
-			if lt.Types.Cache {
-				launchCache[g.ID+":"+name] = l
-			}
-			d, _ := l.DiffID()
-			lm.SHA = d.String()
-			entry.Layers[name] = lm
-		}
-		if st, err := launch.ReadStore(filepath.Join(bpDir, "store.toml")); err == nil && len(st.Metadata) > 0 {
-			entry.Store = &labels.Store{Metadata: st.Metadata}
-		} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("buildpack %s: %w", g.ID, err)
-		}
-		md.Buildpacks = append(md.Buildpacks, entry)
-	}
-
-	// 2. SBOM layer.
-	sbom, err := sbomTar(o, layersRel, owner, tarOpt, md)
+	var p labels.Lifecycle
+	ok, err := labels.Decode(cfg, labels.LifecycleMetadata, &p)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the previous image: %w", err)
 	}
-	if sbom != nil {
-		l, err := newLayer(sbom, "SBOM")
-		if err != nil {
-			return nil, err
-		}
-		d, _ := l.DiffID()
-		md.SBOM = &labels.LayerSHA{SHA: d.String()}
-		fmt.Fprintln(o.Log, "Adding SBOM layer")
+	if !ok {
+		return nil, nil
 	}
+	return &p, nil
+}
 
-	// 3. App layers: each slice, then the rest.
-	slicesPaths, rest, err := splitApp(o.AppDir, o.Metadata.Slices)
+// newLayer makes the layer of t and appends it to the image.
+func (e *exporter) newLayer(ctx context.Context, t *archive.Tar, what string) (v1.Layer, v1.Hash, error) {
+	l, err := archive.NewLayer(ctx, t, archive.WithTempDir(e.o.TempDir), archive.WithMediaType(e.layerType))
 	if err != nil {
-		return nil, err
+		return nil, v1.Hash{}, fmt.Errorf("writing %s layer: %w", what, err)
 	}
-	for i, paths := range slicesPaths {
-		if len(paths) == 0 {
-			continue
-		}
-		l, err := dirLayer(fmt.Sprintf("app slice %d", i+1), o.AppDir, paths, appRel)
-		if err != nil {
-			return nil, err
-		}
-		d, _ := l.DiffID()
-		md.App = append(md.App, labels.LayerSHA{SHA: d.String()})
-	}
-	l, err := dirLayer("app", o.AppDir, rest, appRel)
+	d, err := l.DiffID()
 	if err != nil {
-		return nil, err
+		return nil, v1.Hash{}, fmt.Errorf("writing %s layer: %w", what, err)
 	}
-	d, _ := l.DiffID()
-	md.App = append(md.App, labels.LayerSHA{SHA: d.String()})
+	e.add = append(e.add, appended{l, what})
+	return l, d, nil
+}
 
-	// 4. Launcher layer.
-	root := archive.Owner{}
-	entriesLayer := func(what string, entries []archive.Entry) (v1.Hash, error) {
-		t := archive.NewTar(tarOpt)
-		for _, e := range entries {
-			if err := t.Add(e); err != nil {
-				return v1.Hash{}, fmt.Errorf("%s layer: %w", what, err)
-			}
-		}
-		l, err := newLayer(t, what)
+// reuse appends a layer of the previous image whose diffID is known.
+func (e *exporter) reuse(l v1.Layer, what string) (v1.Hash, error) {
+	d, err := l.DiffID()
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("reusing layer %s: %w", what, err)
+	}
+	e.add = append(e.add, appended{l, what})
+	return d, nil
+}
+
+// dirLayer makes the layer of a host tree (or of some of its paths),
+// reusing the previous image's layer when the tree is unchanged.
+func (e *exporter) dirLayer(ctx context.Context, what, root string, paths []string, prefix string) (v1.Layer, v1.Hash, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, v1.Hash{}, err
+	}
+	o := e.o
+	salt := fmt.Sprintf("%s|%d:%d|%d|%s|%t", prefix, o.UID, o.GID, o.ModTime.Unix(), e.layerType, paths == nil)
+	fp, err := archive.Fingerprint(root, paths, salt)
+	if err != nil {
+		return nil, v1.Hash{}, fmt.Errorf("layer %s: %w", what, err)
+	}
+	if l, ok := reusable(o.Previous, o.Memo, fp); ok {
+		d, err := e.reuse(l, what)
 		if err != nil {
-			return v1.Hash{}, err
+			return nil, v1.Hash{}, err
 		}
-		return l.DiffID()
+		e.memo[fp] = d.String()
+		fmt.Fprintf(o.Log, "Reusing unchanged layer %s\n", what)
+		return l, d, nil
 	}
-	if d, err = entriesLayer("launcher", []archive.Entry{
-		archive.Dir("cnb", 0o755, root),
-		archive.Dir("cnb/lifecycle", 0o755, root),
-		archive.File("cnb/lifecycle/launcher", 0o755, root, o.Launcher),
-	}); err != nil {
-		return nil, err
+	t, err := treeTar(ctx, root, paths, prefix, e.owner, o.ModTime)
+	if err != nil {
+		return nil, v1.Hash{}, fmt.Errorf("layer %s: %w", what, err)
 	}
-	md.Launcher = labels.LayerSHA{SHA: d.String()}
+	fmt.Fprintf(o.Log, "Adding layer %s\n", what)
+	l, d, err := e.newLayer(ctx, t, what)
+	if err != nil {
+		return nil, v1.Hash{}, err
+	}
+	e.memo[fp] = d.String()
+	return l, d, nil
+}
 
-	// 5. Config layer: metadata.toml and the process links.
-	entries := []archive.Entry{
-		archive.Dir("cnb", 0o755, root),
-		archive.Dir("cnb/process", 0o755, root),
-		archive.Dir(layersRel, 0o755, owner),
-		archive.Dir(path.Join(layersRel, "config"), 0o755, owner),
-		archive.HostFile(path.Join(layersRel, "config", "metadata.toml"), filepath.Join(o.LayersDir, "config", "metadata.toml"), 0o644, owner),
+// image puts every new layer on the run image in one step and sets the
+// config: entrypoint, environment and labels.
+func (e *exporter) image(entrypoint string) (v1.Image, labels.Build, error) {
+	o := e.o
+	if n := e.runLayers + len(e.add); n > MaxImageLayers {
+		return nil, labels.Build{}, fmt.Errorf("the image would have %d layers (%d of the run image, %d new); container engines run at most %d: the buildpacks declared too many launch layers", n, e.runLayers, len(e.add), MaxImageLayers)
 	}
-	for _, p := range o.Metadata.Processes {
-		entries = append(entries, archive.Symlink("cnb/process/"+p.Type, "/cnb/lifecycle/launcher", root))
-	}
-	if d, err = entriesLayer("config", entries); err != nil {
-		return nil, err
-	}
-	md.Config = labels.LayerSHA{SHA: d.String()}
-
-	if n := len(runLayers) + len(add); n > MaxImageLayers {
-		return nil, fmt.Errorf("the image would have %d layers (%d of the run image, %d new); container engines run at most %d: the buildpacks declared too many launch layers", n, len(runLayers), len(add), MaxImageLayers)
-	}
-	// The image: every new layer appended in one step.
-	addenda := make([]mutate.Addendum, 0, len(add))
-	for _, a := range add {
+	addenda := make([]mutate.Addendum, 0, len(e.add))
+	for _, a := range e.add {
 		addenda = append(addenda, mutate.Addendum{
 			Layer:   a.layer,
 			History: v1.History{Created: v1.Time{Time: o.ModTime}, CreatedBy: "kiln: " + a.what},
@@ -339,22 +298,22 @@ func Export(ctx context.Context, o Options) (*Result, error) {
 	}
 	img, err := mutate.Append(o.RunImage, addenda...)
 	if err != nil {
-		return nil, fmt.Errorf("adding layers: %w", err)
+		return nil, labels.Build{}, fmt.Errorf("adding layers: %w", err)
 	}
 	build := buildLabel(o)
 	// The config of img, not of the run image: it carries the new diffIDs.
 	cfg, err := img.ConfigFile()
 	if err != nil {
-		return nil, fmt.Errorf("reading image config: %w", err)
+		return nil, labels.Build{}, fmt.Errorf("reading image config: %w", err)
 	}
 	cfg = cfg.DeepCopy()
-	if err := setConfig(cfg, o, entrypoint, md, build); err != nil {
-		return nil, err
+	if err := setConfig(cfg, o, entrypoint, e.md, build); err != nil {
+		return nil, labels.Build{}, err
 	}
 	if img, err = mutate.ConfigFile(img, cfg); err != nil {
-		return nil, fmt.Errorf("writing image config: %w", err)
+		return nil, labels.Build{}, fmt.Errorf("writing image config: %w", err)
 	}
-	return &Result{Image: img, Memo: memo, LaunchCache: launchCache, Lifecycle: md, Build: build}, nil
+	return img, build, nil
 }
 
 // treeTar is the tar of a host tree (or of some of its paths) under
@@ -511,6 +470,7 @@ func setConfig(cfg *v1.ConfigFile, o Options, entrypoint string, md labels.Lifec
 	cfg.Config.WorkingDir = o.AppPath
 	cfg.Created = v1.Time{Time: o.ModTime}
 	cfg.Container = ""
+	//lint:ignore SA1019 a run image's builder version must not reach the app image
 	cfg.DockerVersion = ""
 	if cfg.Config.Labels == nil {
 		cfg.Config.Labels = map[string]string{}
@@ -530,115 +490,4 @@ func setConfig(cfg *v1.ConfigFile, o Options, entrypoint string, md labels.Lifec
 		cfg.Config.Labels[k] = s
 	}
 	return nil
-}
-
-// splitApp resolves the slices' globs inside appDir. Earlier slices claim
-// files first. It returns the paths of each slice and the paths left for
-// the last app layer (nil when there are no slices: everything).
-func splitApp(appDir string, ss []launch.Slice) ([][]string, []string, error) {
-	if len(ss) == 0 {
-		return nil, nil, nil
-	}
-	claimed := map[string]bool{}
-	isClaimed := func(rel string) bool {
-		for p := rel; p != "." && p != "/" && p != ""; p = filepath.Dir(p) {
-			if claimed[p] {
-				return true
-			}
-		}
-		return false
-	}
-	all, err := appPaths(appDir)
-	if err != nil {
-		return nil, nil, err
-	}
-	out := make([][]string, len(ss))
-	for i, s := range ss {
-		for _, pat := range s.Paths {
-			if filepath.IsAbs(pat) || strings.HasPrefix(filepath.Clean(pat), "..") {
-				return nil, nil, fmt.Errorf("slice path %q must be relative to the app dir", pat)
-			}
-			matches, err := matchPaths(all, filepath.Clean(pat))
-			if err != nil {
-				return nil, nil, fmt.Errorf("slice path %q: %w", pat, err)
-			}
-			for _, rel := range matches {
-				if isClaimed(rel) {
-					continue
-				}
-				claimed[rel] = true
-				out[i] = append(out[i], rel)
-			}
-		}
-		sort.Strings(out[i])
-	}
-	rest := []string{}
-	err = filepath.WalkDir(appDir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(appDir, p)
-		if rel == "." {
-			return nil
-		}
-		if isClaimed(rel) {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() {
-			// A directory with claimed paths beneath it is walked into;
-			// one without is taken whole.
-			for c := range claimed {
-				if strings.HasPrefix(c, rel+string(filepath.Separator)) {
-					return nil
-				}
-			}
-			rest = append(rest, rel)
-			return filepath.SkipDir
-		}
-		rest = append(rest, rel)
-		return nil
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading app dir: %w", err)
-	}
-	slices.Sort(rest)
-	return out, rest, nil
-}
-
-// appPaths lists every path beneath appDir, relative and sorted, walking
-// without following symlinks: a slice's glob matches what the app dir
-// holds, never what a link in it points to.
-func appPaths(appDir string) ([]string, error) {
-	var out []string
-	err := filepath.WalkDir(appDir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if rel, _ := filepath.Rel(appDir, p); rel != "." {
-			out = append(out, rel)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading app dir: %w", err)
-	}
-	return out, nil
-}
-
-// matchPaths returns the paths pat matches, as filepath.Glob would in the
-// app dir but without going through symlinked directories.
-func matchPaths(paths []string, pat string) ([]string, error) {
-	if _, err := filepath.Match(pat, ""); err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, p := range paths {
-		if ok, _ := filepath.Match(pat, p); ok {
-			out = append(out, p)
-		}
-	}
-	return out, nil
 }

@@ -1,0 +1,164 @@
+package create
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/kiln-build/kiln/lifecycle/archive"
+	"github.com/kiln-build/kiln/lifecycle/cache"
+	"github.com/kiln-build/kiln/lifecycle/export"
+	"github.com/kiln-build/kiln/lifecycle/failure"
+	"github.com/kiln-build/kiln/lifecycle/imageio"
+	"github.com/kiln-build/kiln/lifecycle/labels"
+)
+
+// detect runs the detect phase in the build container and reads the group
+// it chose.
+func (j *job) detect(ctx context.Context) error {
+	j.report("detect").step("DETECTING")
+	if err := j.cb.phase(ctx, "detect", []string{"--order", OrderPath}, j.out, DetectErrorRel); err != nil {
+		return err
+	}
+	if err := j.out.check("detect", failure.DetectError); err != nil {
+		return err
+	}
+	group, err := j.out.group()
+	if err != nil {
+		return failure.New("detect", failure.DetectError, err)
+	}
+	j.group = group
+	return nil
+}
+
+// restore opens the app's layer cache and puts back the group's cached
+// layers and the previous image's layer metadata.
+func (j *job) restore(ctx context.Context) error {
+	r := j.report("restore")
+	c, err := j.openCache(ctx)
+	if err != nil {
+		return failure.New("restore", failure.RestoreError, err)
+	}
+	j.cache = c
+	j.onClose(j.closeCache)
+	if j.o.ClearCache {
+		if err := c.Clear(); err != nil {
+			return failure.New("restore", failure.RestoreError, err)
+		}
+	}
+	restored, err := c.Restore(ctx, cache.RestoreOptions{
+		LayersDir: j.w.layers, LayersPrefix: layersRel,
+		Group: j.group, Previous: j.prevMD, Owner: j.own,
+		Warn: r.warn,
+	})
+	if err != nil {
+		return failure.New("restore", failure.RestoreError, err)
+	}
+	if len(restored.Contents) > 0 {
+		r.step("RESTORED %s", strings.Join(restored.Contents, ", "))
+	}
+	if len(restored.MetadataOnly) > 0 {
+		r.step("RESTORED METADATA %s", strings.Join(restored.MetadataOnly, ", "))
+	}
+	return nil
+}
+
+// openCache locks the app's cache: a dir under CacheDir, or with
+// CacheImage a registry image (which needs *imageio.IO as Images).
+func (j *job) openCache(ctx context.Context) (*cache.Cache, error) {
+	var opts []cache.Option
+	if j.o.CacheImage != "" {
+		iio, ok := j.images.(*imageio.IO)
+		if !ok {
+			return nil, fmt.Errorf("cache image %s: the build's image access (%T) cannot reach a registry", j.o.CacheImage, j.images)
+		}
+		opts = append(opts, cache.WithImage(iio, j.o.CacheImage))
+	}
+	return cache.Open(ctx, cacheDirFor(j.o.CacheDir, j.o.Name), opts...)
+}
+
+// closeCache releases the cache. A build that ends before saving it gives
+// back the layer trees it took, so the next build does not lose them; but
+// only from a layers dir in a shape the host may act on, never through a
+// link a failed build planted.
+func (j *job) closeCache() {
+	r := j.report("cache")
+	if !j.saved && j.out.check("restore", failure.RestoreError) == nil {
+		if err := j.cache.GiveBack(); err != nil {
+			r.warn("cache: %v; the next build makes those layers again", err)
+		}
+	}
+	if err := j.cache.Close(); err != nil {
+		r.warn("cache: releasing its lock: %v", err)
+	}
+}
+
+// build runs the build phase in the build container and reads the
+// metadata it wrote.
+func (j *job) build(ctx context.Context) error {
+	j.report("build").step("BUILDING")
+	if err := j.cb.phase(ctx, "build", nil, j.out, BuildErrorRel); err != nil {
+		return err
+	}
+	if err := j.out.check("build", failure.BuildError); err != nil {
+		return err
+	}
+	md, err := j.out.metadata()
+	if err != nil {
+		return failure.New("build", failure.BuildError, err)
+	}
+	j.md = md
+	return nil
+}
+
+// export makes the app image on the run image and writes it to Output.
+func (j *job) export(ctx context.Context) error {
+	r := j.report("export")
+	r.step("EXPORTING")
+	res, err := export.Export(ctx, export.Options{
+		RunImage:          j.run.img,
+		RunImageInfo:      labels.RunImage{Image: j.run.name, Mirrors: j.run.mirrors},
+		RunImageReference: j.run.ref,
+		LayersDir:         j.w.layers, AppDir: j.w.app,
+		LayersPath: LayersPath, AppPath: AppPath,
+		Group:           j.group,
+		Metadata:        j.md,
+		Launcher:        j.o.Launcher,
+		LauncherVersion: j.o.LauncherVersion,
+		UID:             j.b.UID, GID: j.b.GID,
+		ModTime:        j.modTime,
+		DefaultProcess: j.o.DefaultProcess,
+		Previous:       j.previous,
+		Memo:           loadMemo(j.cache.Dir(), r),
+		TempDir:        j.w.tmp,
+		Log:            infoLines(j.log, "export"),
+	})
+	if err != nil {
+		return failure.New("export", failure.ExportError, err)
+	}
+	if err := j.images.Write(ctx, j.o.Output, res.Image); err != nil {
+		return failure.New("export", failure.ExportError, err)
+	}
+	digest, err := res.Image.Digest()
+	if err != nil {
+		return failure.New("export", failure.ExportError, fmt.Errorf("reading the image digest: %w", err))
+	}
+	r.step("IMAGE %s@%s (%s)", j.o.Name, digest, j.o.Output.Kind)
+	saveMemo(j.cache.Dir(), res.Memo, r)
+	j.result = &Result{Image: res.Image, Digest: digest, Output: j.o.Output}
+	j.exported = res.LaunchCache
+	return nil
+}
+
+// saveCache keeps the group's cache = true layers for the next build. The
+// image is written by now: a cache that cannot be saved is a warning.
+func (j *job) saveCache(ctx context.Context) {
+	j.saved = true
+	err := j.cache.Save(ctx, cache.SaveOptions{
+		LayersDir: j.w.layers, LayersPrefix: layersRel, Group: j.group,
+		Owner: archive.Owner{UID: j.b.UID, GID: j.b.GID}, ModTime: j.modTime, Exported: j.exported,
+	})
+	if err != nil {
+		j.report("cache").warn("the layer cache was not updated: %v", err)
+	}
+}
