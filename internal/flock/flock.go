@@ -36,63 +36,53 @@ func Lock(ctx context.Context, path string, exclusive bool) (*os.File, error) {
 // TryLock takes the lock on path without waiting; ErrBusy says another
 // holder has it.
 func TryLock(path string, exclusive bool) (*os.File, error) {
-	how := syscall.LOCK_SH | syscall.LOCK_NB
-	if exclusive {
-		how = syscall.LOCK_EX | syscall.LOCK_NB
-	}
 	for {
-		f, err := open(path)
-		if err != nil {
-			return nil, err
-		}
-		if err := flock(f, how); err != nil {
-			f.Close()
-			if errors.Is(err, syscall.EWOULDBLOCK) {
-				return nil, fmt.Errorf("lock %s: %w", path, ErrBusy)
-			}
-			return nil, fmt.Errorf("locking %s: %w", path, err)
-		}
-		same, err := stillNamed(f, path)
-		if err != nil {
-			f.Close()
-			return nil, err
-		}
-		if same {
-			return f, nil
+		f, same, err := tryLockFile(path, exclusive, open)
+		if err != nil || same {
+			return f, err
 		}
 		// The holder removed (or replaced) the file before letting go:
 		// what it guarded is gone or new; lock the file there now.
-		f.Close()
 	}
 }
 
 // TryLockExisting is TryLock for a lock file that must already exist: a
 // missing file is fs.ErrNotExist, never created.
 func TryLockExisting(path string, exclusive bool) (*os.File, error) {
+	f, same, err := tryLockFile(path, exclusive, func(p string) (*os.File, error) {
+		return os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	})
+	if err == nil && !same {
+		err = fmt.Errorf("lock %s: %w", path, os.ErrNotExist)
+	}
+	return f, err
+}
+
+// tryLockFile opens path with openFile and flocks it without waiting. It
+// returns the file only when path still names the locked file (same);
+// otherwise the file is closed.
+func tryLockFile(path string, exclusive bool, openFile func(string) (*os.File, error)) (*os.File, bool, error) {
 	how := syscall.LOCK_SH | syscall.LOCK_NB
 	if exclusive {
 		how = syscall.LOCK_EX | syscall.LOCK_NB
 	}
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	f, err := openFile(path)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := flock(f, how); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("lock %s: %w", path, ErrBusy)
+			return nil, false, fmt.Errorf("lock %s: %w", path, ErrBusy)
 		}
-		return nil, fmt.Errorf("locking %s: %w", path, err)
+		return nil, false, fmt.Errorf("locking %s: %w", path, err)
 	}
 	same, err := stillNamed(f, path)
 	if err != nil || !same {
 		f.Close()
-		if err == nil {
-			err = fmt.Errorf("lock %s: %w", path, os.ErrNotExist)
-		}
-		return nil, err
+		return nil, false, err
 	}
-	return f, nil
+	return f, true, nil
 }
 
 func open(path string) (*os.File, error) {
