@@ -196,11 +196,14 @@ func (p supervisorParams) startWithSlirp(sigs <-chan os.Signal) (pid int, stopNe
 	if pid, err = readPidFile(p.PidFile); err != nil {
 		return 0, nil, fmt.Errorf("%s create: %v", name, err)
 	}
-	if err := blockHostAddrs(pid); err != nil {
-		return pid, nil, err
-	}
+	// slirp4netns comes up while the host's addresses are closed: the
+	// process starts only after both.
 	s, err := startSlirp(p.Slirp, pid, p.Bundle)
 	if err != nil {
+		return pid, nil, err
+	}
+	if err := blockHostAddrs(pid); err != nil {
+		s.stop()
 		return pid, nil, err
 	}
 	if err := s.awaitReady(sigs); err != nil {
@@ -211,7 +214,7 @@ func (p supervisorParams) startWithSlirp(sigs <-chan os.Signal) (pid int, stopNe
 		s.stop()
 		return pid, nil, err
 	}
-	return pid, s.stop, nil
+	return pid, s.release, nil
 }
 
 // runtimeStdio runs one runtime subcommand with the supervisor's stdio,
