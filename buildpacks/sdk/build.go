@@ -67,7 +67,7 @@ func (b *BuildContext) finish() error {
 		}
 	}
 	if !b.Launch.Empty() {
-		if err := b.Launch.validate(); err != nil {
+		if err := b.Launch.Validate(); err != nil {
 			return fmt.Errorf("launch.toml of %s: %w", b.Buildpack.ID, err)
 		}
 		if err := writeTOMLFile(filepath.Join(b.LayersDir, "launch.toml"), b.Launch); err != nil {

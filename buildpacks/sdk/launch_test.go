@@ -3,54 +3,10 @@ package sdk
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 )
-
-func TestAddProcess(t *testing.T) {
-	var l Launch
-	l.AddProcess(Process{Type: "web", Command: []string{"a"}, Default: true})
-	l.AddProcess(Process{Type: "worker", Command: []string{"w"}})
-	l.AddProcess(Process{Type: "web", Command: []string{"b"}})
-	l.AddProcess(Process{Type: "cli", Command: []string{"c"}, Default: true})
-	want := []Process{
-		{Type: "worker", Command: []string{"w"}},
-		{Type: "web", Command: []string{"b"}},
-		{Type: "cli", Command: []string{"c"}, Default: true},
-	}
-	if diff := cmp.Diff(want, l.Processes); diff != "" {
-		t.Errorf("processes (-want +got):\n%s", diff)
-	}
-}
-
-func TestLaunchValidate(t *testing.T) {
-	tests := []struct {
-		name    string
-		launch  Launch
-		wantErr string
-	}{
-		{"ok", Launch{Processes: []Process{{Type: "web", Command: []string{"x"}, Default: true}}}, ""},
-		{"bad type", Launch{Processes: []Process{{Type: "we b", Command: []string{"x"}}}}, "only letters"},
-		{"no command", Launch{Processes: []Process{{Type: "web"}}}, "no command"},
-		{"twice", Launch{Processes: []Process{{Type: "web", Command: []string{"x"}}, {Type: "web", Command: []string{"y"}}}}, "defined twice"},
-		{"two defaults", Launch{Processes: []Process{{Type: "a", Command: []string{"x"}, Default: true}, {Type: "b", Command: []string{"y"}, Default: true}}}, "at most one"},
-		{"empty label", Launch{Labels: []Label{{Value: "v"}}}, "empty key"},
-	}
-	for _, tt := range tests {
-		err := tt.launch.validate()
-		if tt.wantErr == "" {
-			if err != nil {
-				t.Errorf("%s: %v", tt.name, err)
-			}
-			continue
-		}
-		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-			t.Errorf("%s: error %v, want %q", tt.name, err, tt.wantErr)
-		}
-	}
-}
 
 func TestFinishWritesLaunchAndBuild(t *testing.T) {
 	dir := t.TempDir()

@@ -117,7 +117,7 @@ func (p *Packument) Stable() []semver.Version {
 	var out []semver.Version
 	for k := range p.Versions {
 		v, err := semver.Parse(k)
-		if err != nil || v.Prerelease() {
+		if err != nil || v.Prerelease() != "" {
 			continue
 		}
 		out = append(out, v)

@@ -4,4 +4,7 @@
 // hyphen ranges and alternatives joined by ||, with npm's rule that a
 // prerelease only matches a range that names a prerelease of the same
 // major.minor.patch.
+//
+// It is a thin adapter over github.com/Masterminds/semver/v3; Range
+// documents the few places where npm's rules differ from that library's.
 package semver

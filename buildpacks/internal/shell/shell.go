@@ -4,6 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"mvdan.cc/sh/v3/expand"
+	"mvdan.cc/sh/v3/pattern"
+	"mvdan.cc/sh/v3/syntax"
 )
 
 // Command is a parsed command line.
@@ -25,23 +29,38 @@ func (e *NeedsShellError) Error() string {
 }
 
 // Parse parses line, expanding variables with lookup.
+//
+// Parsing and expansion are mvdan.cc/sh's, in its POSIX mode since the
+// fallback is /bin/sh. What this package adds is the line between what
+// runs without a shell and what does not: only simple commands made of
+// literal text, quotes and $NAME, ${NAME}, ${NAME:-word}, ${NAME-word}
+// pass; everything else is a *NeedsShellError, so that it runs in a real
+// shell with its side effects (globs, redirections, command substitution)
+// rather than being half-run here.
 func Parse(line string, lookup func(string) (string, bool)) (Command, error) {
-	p := &parser{line: line, lookup: lookup}
-	words, err := p.words()
+	f, err := syntax.NewParser(syntax.Variant(syntax.LangPOSIX)).Parse(strings.NewReader(line), "")
+	if err != nil {
+		return Command{}, parseError(line, err)
+	}
+	call, err := simpleCommand(line, f)
 	if err != nil {
 		return Command{}, err
 	}
+	cfg := &expand.Config{Env: environ(lookup)}
 	var c Command
-	i := 0
-	for ; i < len(words) && words[i].assign; i++ {
-		c.Assign = append(c.Assign, words[i].fields[0])
+	for _, a := range call.Assigns {
+		v, err := expand.Literal(cfg, a.Value) // no field splitting in assignments
+		if err != nil {
+			return Command{}, fmt.Errorf("%q: %w", line, err)
+		}
+		c.Assign = append(c.Assign, a.Name.Value+"="+v)
 	}
-	rest := words[i:]
-	if len(rest) > 0 && rest[0].literal == "exec" {
-		rest = rest[1:]
+	args := call.Args
+	if len(args) > 0 && args[0].Lit() == "exec" && len(args[0].Parts) == 1 {
+		args = args[1:]
 	}
-	for _, w := range rest {
-		c.Argv = append(c.Argv, w.fields...)
+	if c.Argv, err = expand.Fields(cfg, args...); err != nil {
+		return Command{}, fmt.Errorf("%q: %w", line, err)
 	}
 	if len(c.Argv) == 0 {
 		return Command{}, fmt.Errorf("%q has no command to run", line)
@@ -49,308 +68,155 @@ func Parse(line string, lookup func(string) (string, bool)) (Command, error) {
 	return c, nil
 }
 
-// word is one shell word after expansion: usually one field, none for an
-// empty unquoted expansion, several after field splitting.
-type word struct {
-	fields  []string
-	literal string // the unexpanded text when it had no quotes or $
-	assign  bool
-}
-
-type parser struct {
-	line   string
-	pos    int
-	lookup func(string) (string, bool)
-}
-
-func (p *parser) needs(feature string) error {
-	return &NeedsShellError{Line: p.line, Feature: feature}
-}
-
-func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-
-func isNameChar(c byte, first bool) bool {
-	return c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || !first && c >= '0' && c <= '9'
-}
-
-// words splits the whole line into expanded words.
-func (p *parser) words() ([]word, error) {
-	var out []word
-	seenCommand := false
-	for {
-		for p.pos < len(p.line) && isBlank(p.line[p.pos]) {
-			p.pos++
-		}
-		if p.pos >= len(p.line) {
-			return out, nil
-		}
-		if p.line[p.pos] == '#' {
-			return out, nil // a comment runs to the end of the line
-		}
-		w, err := p.word(!seenCommand)
-		if err != nil {
-			return nil, err
-		}
-		if !w.assign {
-			seenCommand = true
-		}
-		out = append(out, w)
+// parseError words the parser's errors for someone who wrote a Procfile.
+func parseError(line string, err error) error {
+	var pe syntax.ParseError
+	if !errors.As(err, &pe) {
+		return fmt.Errorf("%q: %w", line, err)
 	}
+	switch {
+	case strings.Contains(pe.Text, "closing quote `'`"):
+		return fmt.Errorf("%q: unterminated single quote", line)
+	case strings.Contains(pe.Text, "closing quote `\"`"):
+		return fmt.Errorf("%q: unterminated double quote", line)
+	case strings.Contains(pe.Text, "${"):
+		return fmt.Errorf("%q: unterminated ${", line)
+	}
+	// Anything else that does not parse is syntax a shell may know better.
+	return &NeedsShellError{Line: line, Feature: pe.Text}
 }
 
-// field builder: text of the current field, whether the word has begun
-// (quotes make empty words), and the finished fields.
-type builder struct {
-	fields  []string
-	cur     strings.Builder
-	started bool
-}
-
-func (b *builder) add(s string) { b.cur.WriteString(s); b.started = true }
-
-// split adds an unquoted expansion, splitting it at blanks.
-func (b *builder) split(s string) {
-	parts := strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '\t' || r == '\n' })
-	if len(parts) == 0 {
-		return
+// simpleCommand returns f's one simple command, or a *NeedsShellError
+// naming the first thing in f that is more.
+func simpleCommand(line string, f *syntax.File) (*syntax.CallExpr, error) {
+	needs := func(feature string) error { return &NeedsShellError{Line: line, Feature: feature} }
+	switch {
+	case len(f.Stmts) == 0:
+		return nil, fmt.Errorf("%q has no command to run", line)
+	case len(f.Stmts) > 1 || f.Stmts[0].Semicolon.IsValid() && !f.Stmts[0].Background:
+		return nil, needs(`";"`)
 	}
-	if s != "" && isBlank(s[0]) && b.started {
-		b.end()
+	st := f.Stmts[0]
+	switch {
+	case st.Background:
+		return nil, needs(`"&"`)
+	case st.Negated:
+		return nil, needs(`"!"`)
+	case len(st.Redirs) > 0:
+		return nil, needs("a redirection")
 	}
-	for i, part := range parts {
-		if i > 0 {
-			b.end()
+	var err error
+	syntax.Walk(st.Cmd, func(n syntax.Node) bool {
+		if err == nil {
+			err = unsupported(n)
 		}
-		b.add(part)
+		return err == nil
+	})
+	if err != nil {
+		return nil, needs(err.Error())
 	}
-	if isBlank(s[len(s)-1]) {
-		b.end()
+	call, ok := st.Cmd.(*syntax.CallExpr)
+	if !ok {
+		return nil, needs(fmt.Sprintf("a compound command (%s)", nodeText(st.Cmd)))
 	}
-}
-
-func (b *builder) end() {
-	if b.started {
-		b.fields = append(b.fields, b.cur.String())
+	if n := len(call.Args); n > 0 && trailingBackslash(call.Args[n-1]) {
+		// The parser keeps it as a literal \; sh would wait for more.
+		return nil, fmt.Errorf("%q: trailing backslash", line)
 	}
-	b.cur.Reset()
-	b.started = false
-}
-
-func (p *parser) word(maybeAssign bool) (word, error) {
-	start := p.pos
-	var b builder
-	plain := true
-	assign := false
-	if maybeAssign {
-		// NAME=... at the start of a word is an assignment
-		i := p.pos
-		for i < len(p.line) && isNameChar(p.line[i], i == p.pos) {
-			i++
-		}
-		if i > p.pos && i < len(p.line) && p.line[i] == '=' {
-			assign = true
-			b.add(p.line[p.pos : i+1])
-			p.pos = i + 1
+	for _, w := range call.Args {
+		if p, ok := w.Parts[0].(*syntax.Lit); ok && strings.HasPrefix(p.Value, "~") {
+			return nil, needs("~ expansion")
 		}
 	}
-	for p.pos < len(p.line) {
-		c := p.line[p.pos]
+	return call, nil
+}
+
+func trailingBackslash(w *syntax.Word) bool {
+	lit, ok := w.Parts[len(w.Parts)-1].(*syntax.Lit)
+	if !ok {
+		return false
+	}
+	v := lit.Value
+	n := len(v) - len(strings.TrimRight(v, `\`))
+	return n%2 == 1
+}
+
+// unsupported returns why n cannot run without a shell, as an error whose
+// text names the feature, or nil.
+func unsupported(n syntax.Node) error {
+	switch n := n.(type) {
+	case nil, *syntax.CallExpr, *syntax.Lit, *syntax.DblQuoted, *syntax.SglQuoted:
+		return nil
+	case *syntax.Word:
+		// Only unquoted text, the word's own Lit parts, can be a pattern.
+		for _, p := range n.Parts {
+			if lit, ok := p.(*syntax.Lit); ok && pattern.HasMeta(lit.Value, 0) {
+				return errors.New("a file name pattern")
+			}
+		}
+		// expand.Fields expands braces as bash does; sh does not, so
+		// let sh have them.
+		if w := *n; syntax.SplitBraces(&w) {
+			return errors.New("brace expansion")
+		}
+		return nil
+	case *syntax.Assign:
+		if n.Append || n.Naked || n.Index != nil || n.Array != nil {
+			return fmt.Errorf("the assignment %s", nodeText(n))
+		}
+		return nil
+	case *syntax.ParamExp:
 		switch {
-		case isBlank(c):
-			return p.finish(&b, start, plain, assign), nil
-		case c == '\'':
-			plain = false
-			end := strings.IndexByte(p.line[p.pos+1:], '\'')
-			if end < 0 {
-				return word{}, fmt.Errorf("%q: unterminated single quote", p.line)
-			}
-			b.add(p.line[p.pos+1 : p.pos+1+end])
-			p.pos += end + 2
-		case c == '"':
-			plain = false
-			if err := p.double(&b); err != nil {
-				return word{}, err
-			}
-		case c == '\\':
-			plain = false
-			if p.pos+1 >= len(p.line) {
-				return word{}, fmt.Errorf("%q: trailing backslash", p.line)
-			}
-			if p.line[p.pos+1] != '\n' {
-				b.add(p.line[p.pos+1 : p.pos+2])
-			}
-			p.pos += 2
-		case c == '$':
-			plain = false
-			v, err := p.dollar()
-			if err != nil {
-				return word{}, err
-			}
-			if assign {
-				b.add(v) // no field splitting in assignments
-			} else {
-				b.split(v)
-			}
-		case c == '`':
-			return word{}, p.needs("command substitution (`...`)")
-		case c == '|' || c == '&' || c == ';':
-			return word{}, p.needs(fmt.Sprintf("%q", operator(p.line[p.pos:])))
-		case c == '<' || c == '>':
-			return word{}, p.needs("a redirection")
-		case c == '(' || c == ')':
-			return word{}, p.needs("a subshell")
-		case c == '*' || c == '?' || c == '[':
-			return word{}, p.needs("a file name pattern")
-		case c == '~' && p.pos == start:
-			return word{}, p.needs("~ expansion")
-		default:
-			b.add(p.line[p.pos : p.pos+1])
-			p.pos++
+		case !syntax.ValidName(n.Param.Value):
+			return fmt.Errorf("the special parameter $%s", n.Param.Value)
+		case n.Excl || n.Length || n.Index != nil || n.Slice != nil || n.Repl != nil || n.Names != 0:
+			return errors.New(nodeText(n))
+		case n.Exp != nil && n.Exp.Op != syntax.DefaultUnset && n.Exp.Op != syntax.DefaultUnsetOrNull:
+			return errors.New(nodeText(n))
 		}
+		return nil
+	case *syntax.BinaryCmd:
+		return fmt.Errorf("%q", n.Op.String())
+	case *syntax.CmdSubst:
+		if n.Backquotes {
+			return errors.New("command substitution (`...`)")
+		}
+		return errors.New("command substitution ($(...))")
+	case *syntax.Subshell, *syntax.Block:
+		return errors.New("a subshell")
+	case *syntax.ArithmExp:
+		return errors.New("arithmetic expansion")
 	}
-	return p.finish(&b, start, plain, assign), nil
+	if _, ok := n.(syntax.Command); ok {
+		return fmt.Errorf("a compound command (%s)", nodeText(n))
+	}
+	return errors.New(nodeText(n))
 }
 
-func operator(s string) string {
-	if len(s) > 1 && (s[:2] == "&&" || s[:2] == "||") {
-		return s[:2]
-	}
-	return s[:1]
-}
-
-func (p *parser) finish(b *builder, start int, plain, assign bool) word {
-	if assign {
-		// an assignment is always one field, even when empty
-		b.started = true
-	}
-	b.end()
-	w := word{fields: b.fields, assign: assign}
-	if plain {
-		w.literal = p.line[start:p.pos]
-	}
-	return w
-}
-
-// double reads a double-quoted string starting at p.pos.
-func (p *parser) double(b *builder) error {
-	p.pos++
-	b.started = true
-	for p.pos < len(p.line) {
-		c := p.line[p.pos]
-		switch c {
-		case '"':
-			p.pos++
-			return nil
-		case '\\':
-			if p.pos+1 < len(p.line) && strings.IndexByte("$`\"\\\n", p.line[p.pos+1]) >= 0 {
-				if p.line[p.pos+1] != '\n' {
-					b.add(p.line[p.pos+1 : p.pos+2])
-				}
-				p.pos += 2
-				continue
-			}
-			b.add("\\")
-			p.pos++
-		case '$':
-			v, err := p.dollar()
-			if err != nil {
-				return err
-			}
-			b.add(v)
-		case '`':
-			return p.needs("command substitution (`...`)")
-		default:
-			b.add(p.line[p.pos : p.pos+1])
-			p.pos++
-		}
-	}
-	return fmt.Errorf("%q: unterminated double quote", p.line)
-}
-
-// dollar expands the $ expression at p.pos.
-func (p *parser) dollar() (string, error) {
-	p.pos++ // the $
-	if p.pos >= len(p.line) {
-		return "$", nil
-	}
-	c := p.line[p.pos]
-	switch {
-	case c == '(':
-		return "", p.needs("command substitution ($(...))")
-	case c == '{':
-		end := strings.IndexByte(p.line[p.pos:], '}')
-		if end < 0 {
-			return "", fmt.Errorf("%q: unterminated ${", p.line)
-		}
-		expr := p.line[p.pos+1 : p.pos+end]
-		p.pos += end + 1
-		return p.braced(expr)
-	case isNameChar(c, true):
-		i := p.pos
-		for i < len(p.line) && isNameChar(p.line[i], false) {
-			i++
-		}
-		name := p.line[p.pos:i]
-		p.pos = i
-		v, _ := p.lookup(name)
-		return v, nil
-	case c >= '0' && c <= '9' || c == '@' || c == '*' || c == '#' || c == '?' || c == '$' || c == '!' || c == '-':
-		return "", p.needs(fmt.Sprintf("the special parameter $%c", c))
-	}
-	return "$", nil // a lone $ is literal
-}
-
-// braced expands NAME, NAME:-word, NAME-word, NAME:=word is refused.
-func (p *parser) braced(expr string) (string, error) {
-	i := 0
-	for i < len(expr) && isNameChar(expr[i], i == 0) {
-		i++
-	}
-	name, rest := expr[:i], expr[i:]
-	if name == "" {
-		return "", p.needs(fmt.Sprintf("${%s}", expr))
-	}
-	v, set := p.lookup(name)
-	switch {
-	case rest == "":
-		return v, nil
-	case strings.HasPrefix(rest, ":-"):
-		if v == "" {
-			return p.expandDefault(rest[2:])
-		}
-		return v, nil
-	case strings.HasPrefix(rest, "-"):
-		if !set {
-			return p.expandDefault(rest[1:])
-		}
-		return v, nil
-	}
-	return "", p.needs(fmt.Sprintf("${%s}", expr))
-}
-
-// expandDefault expands the word of ${NAME:-word}: $VAR references and
-// literal text.
-func (p *parser) expandDefault(s string) (string, error) {
-	sub := &parser{line: s, lookup: p.lookup}
+func nodeText(n syntax.Node) string {
 	var b strings.Builder
-	for sub.pos < len(s) {
-		if s[sub.pos] == '$' {
-			v, err := sub.dollar()
-			var ns *NeedsShellError
-			if errors.As(err, &ns) {
-				return "", &NeedsShellError{Line: p.line, Feature: ns.Feature}
-			}
-			if err != nil {
-				return "", fmt.Errorf("%q: %w", p.line, err)
-			}
-			b.WriteString(v)
-			continue
-		}
-		b.WriteByte(s[sub.pos])
-		sub.pos++
+	if err := syntax.NewPrinter(syntax.Minify(true)).Print(&b, n); err != nil {
+		return fmt.Sprintf("%T", n)
 	}
-	return b.String(), nil
+	return b.String()
 }
+
+// environ adapts a lookup function to expand.Environ. IFS is always the
+// default (blanks): a command line's meaning does not depend on it.
+type environ func(string) (string, bool)
+
+func (e environ) Get(name string) expand.Variable {
+	if name == "IFS" {
+		return expand.Variable{}
+	}
+	v, ok := e(name)
+	if !ok {
+		return expand.Variable{}
+	}
+	return expand.Variable{Set: true, Kind: expand.String, Str: v}
+}
+
+func (e environ) Each(func(string, expand.Variable) bool) {}
 
 // specialChars make a command line need more than splitting at blanks.
 const specialChars = "|&;<>()$`\\\"'*?[]#~=%{}!\n"
