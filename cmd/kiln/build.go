@@ -29,7 +29,8 @@ func buildCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "env-file", Usage: "file of KEY=VALUE lines (repeatable)"},
 			&cli.StringFlag{Name: "run-image", Usage: "run image to use instead of the builder's"},
 			&cli.StringFlag{Name: "default-process", Aliases: []string{"D"}, Usage: "process type the image starts by default"},
-			&cli.BoolFlag{Name: "publish", Usage: "push the image to its registry"},
+			&cli.BoolFlag{Name: "publish", Usage: "push the image to its registry (with its run image, when that is only local: see --run-image-repo)"},
+			&cli.StringFlag{Name: "run-image-repo", Usage: "with --publish, where a run image that is only local (kiln's store, oci:, docker-archive:) is pushed and recorded; default: REGISTRY/PARENT/run beside the app REGISTRY/PARENT/NAME"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the image to oci:DIR or docker-archive:FILE instead of the local store"},
 			&cli.StringFlag{Name: "runtime", Value: "runc", Usage: "OCI runtime for the build container (runc, crun, runsc)", EnvVars: []string{"KILN_RUNTIME"}},
 			&cli.StringFlag{Name: "cache-image", Usage: "keep the layer cache in this registry image instead of the local cache dir"},
@@ -57,6 +58,8 @@ func runBuild(c *cli.Context) error {
 	switch {
 	case c.Bool("publish") && c.String("output") != "":
 		return usageError("build: --publish and --output exclude each other")
+	case c.String("run-image-repo") != "" && !c.Bool("publish"):
+		return usageError("build: --run-image-repo needs --publish")
 	case c.Bool("publish"):
 		out = imageio.Location{Kind: imageio.Registry, Name: name}
 	case c.String("output") != "":
@@ -97,6 +100,7 @@ func runBuild(c *cli.Context) error {
 		SourceDir:       src,
 		Builder:         c.String("builder"),
 		RunImage:        c.String("run-image"),
+		RunImageRepo:    c.String("run-image-repo"),
 		Buildpacks:      c.StringSlice("buildpack"),
 		Env:             env,
 		DefaultProcess:  c.String("default-process"),

@@ -6,6 +6,7 @@ import (
 	"io"
 	"path/filepath"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/urfave/cli/v2"
 
 	"github.com/kiln-build/kiln/internal/defaultbuilder"
@@ -49,14 +50,33 @@ func withDefaultBuilderCommand(cmd *cli.Command) *cli.Command {
 		Name:  "default",
 		Usage: "make kiln's default builder in the local store, unless it is there and current, and print its name",
 		Description: "kiln build uses " + defaultbuilder.Name + " when no --builder is given: the\n" +
-			debianbookworm.Name + " stack (built with mmdebstrap, cached by recipe) and kiln's buildpacks.",
+			debianbookworm.Name + " stack (built with mmdebstrap, cached by recipe) and kiln's buildpacks.\n" +
+			"With --publish PREFIX it also pushes the stack's images and the builder to\n" +
+			"PREFIX/build:latest, PREFIX/run:latest and PREFIX/builder:latest (whose run image\n" +
+			"is PREFIX/run:latest) and prints the builder's name, for --builder elsewhere.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "publish", Usage: "push the default stack and builder to the registry under `PREFIX` (REGISTRY/PATH)"},
+		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 0 {
 				return usageError("builder default: takes no arguments")
 			}
+			if prefix := c.String("publish"); prefix != "" {
+				if _, err := defaultbuilder.PublishedNames(prefix); err != nil {
+					return usageError("builder default: %v", err)
+				}
+			}
 			iio, cache, err := setup()
 			if err != nil {
 				return err
+			}
+			if prefix := c.String("publish"); prefix != "" {
+				p, err := publishDefaultBuilder(c.Context, iio, cache, prefix, c.App.ErrWriter)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(c.App.Writer, p.Builder)
+				return nil
 			}
 			ref, err := ensureDefaultBuilder(c.Context, iio, cache, c.App.ErrWriter)
 			if err != nil {
@@ -69,14 +89,35 @@ func withDefaultBuilderCommand(cmd *cli.Command) *cli.Command {
 	return cmd
 }
 
+// publishDefaultBuilder pushes the default stack and builder to the
+// registry under prefix (see defaultbuilder.Publish).
+func publishDefaultBuilder(ctx context.Context, iio *imageio.IO, cache, prefix string, log io.Writer) (defaultbuilder.Published, error) {
+	o, err := defaultBuilderOptions(iio, cache, log)
+	if err != nil {
+		return defaultbuilder.Published{}, err
+	}
+	return defaultbuilder.Publish(ctx, o, prefix, defaultbuilder.RegistryFunc(func(ctx context.Context, ref string, img v1.Image) error {
+		return iio.Write(ctx, imageio.Location{Kind: imageio.Registry, Name: ref}, img)
+	}))
+}
+
 // ensureDefaultBuilder returns the name of the default builder in the local
 // store, making it first when needed (see package defaultbuilder).
 func ensureDefaultBuilder(ctx context.Context, iio *imageio.IO, cache string, log io.Writer) (string, error) {
+	o, err := defaultBuilderOptions(iio, cache, log)
+	if err != nil {
+		return "", err
+	}
+	return defaultbuilder.Ensure(ctx, o)
+}
+
+// defaultBuilderOptions say how kiln makes its default builder.
+func defaultBuilderOptions(iio *imageio.IO, cache string, log io.Writer) (defaultbuilder.Options, error) {
 	bps, err := defaultbuilder.FindBuildpacks(buildpacksTarGz)
 	if err != nil {
-		return "", failure.New("default builder", failure.Generic, err)
+		return defaultbuilder.Options{}, failure.New("default builder", failure.Generic, err)
 	}
-	return defaultbuilder.Ensure(ctx, defaultbuilder.Options{
+	return defaultbuilder.Options{
 		Store:      iio.Store(),
 		Buildpacks: bps,
 		BuildStack: func(ctx context.Context, s *stack.Stack) (*stack.Images, error) {
@@ -85,5 +126,5 @@ func ensureDefaultBuilder(ctx context.Context, iio *imageio.IO, cache string, lo
 		WorkDir: filepath.Join(cache, "work"),
 		Version: version,
 		Log:     log,
-	})
+	}, nil
 }

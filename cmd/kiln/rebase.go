@@ -17,7 +17,10 @@ func rebaseCommand() *cli.Command {
 		Description: "Swaps the run image layers under an app image for those of the new run image\n" +
 			"(--run-image, else the run image the app records, at its current digest, or a\n" +
 			"mirror) and keeps every layer above byte for byte. In a registry only the new\n" +
-			"config and manifest move. Unsafe rebases are refused unless --force is given.",
+			"config and manifest move. Unsafe rebases are refused unless --force is given.\n" +
+			"A recorded name without a registry (kiln/debian-bookworm-run:latest) is one in\n" +
+			"the local store: it is never looked up on Docker Hub, and a registry image\n" +
+			"recording one needs --run-image.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "run-image", Usage: "new run image (reference, oci:DIR or docker-archive:FILE); default: the one the app records"},
 			&cli.BoolFlag{Name: "publish", Usage: "rebase the image in its registry instead of the local store"},

@@ -154,34 +154,11 @@ func (o Options) putStack(ctx context.Context, s *stack.Stack, imgs *stack.Image
 // make makes the builder from the stack's build image and the buildpacks
 // and puts it into the store.
 func (o Options) make(ctx context.Context, s *stack.Stack, build v1.Image, source string) error {
-	if err := os.MkdirAll(o.WorkDir, 0o755); err != nil {
-		return fmt.Errorf("creating a work directory: %w", err)
-	}
-	bps, err := o.Buildpacks.open(ctx, o.WorkDir)
+	b, done, err := o.create(ctx, s, build, source, s.RunImageName())
 	if err != nil {
 		return err
 	}
-	defer bps.Close()
-	fmt.Fprintf(o.Log, "==> adding %d buildpacks: %s\n", len(bps.list), strings.Join(bps.refs(), ", "))
-	tmp, err := os.MkdirTemp(o.WorkDir, "default-builder-")
-	if err != nil {
-		return fmt.Errorf("creating a work directory: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	b, err := builder.Create(ctx, build, builder.CreateOptions{
-		Buildpacks:  bps.list,
-		Order:       bps.order,
-		Run:         builder.RunImages{Images: []builder.RunImage{{Image: s.RunImageName()}}},
-		Description: "kiln's default builder: the " + s.Name + " stack and kiln's buildpacks",
-		Version:     o.Version,
-		TempDir:     tmp,
-	})
-	if err != nil {
-		return fmt.Errorf("creating the default builder: %w", err)
-	}
-	if b, err = withLabel(b, SourceLabel, source); err != nil {
-		return err
-	}
+	defer done()
 	if err := o.Store.Put(ctx, Name, b); err != nil {
 		return fmt.Errorf("writing the default builder: %w", err)
 	}
@@ -191,6 +168,49 @@ func (o Options) make(ctx context.Context, s *stack.Stack, build v1.Image, sourc
 	}
 	fmt.Fprintf(o.Log, "==> default builder ready: %s %s\n", Name, d)
 	return nil
+}
+
+// create makes the builder from the stack's build image and the
+// buildpacks, naming runName as its run image. Its layers are read from
+// files that done removes, once the builder is written.
+func (o Options) create(ctx context.Context, s *stack.Stack, build v1.Image, source, runName string) (img v1.Image, done func(), err error) {
+	if err := os.MkdirAll(o.WorkDir, 0o755); err != nil {
+		return nil, nil, fmt.Errorf("creating a work directory: %w", err)
+	}
+	bps, err := o.Buildpacks.open(ctx, o.WorkDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	fmt.Fprintf(o.Log, "==> adding %d buildpacks: %s\n", len(bps.list), strings.Join(bps.refs(), ", "))
+	tmp, err := os.MkdirTemp(o.WorkDir, "default-builder-")
+	if err != nil {
+		bps.Close()
+		return nil, nil, fmt.Errorf("creating a work directory: %w", err)
+	}
+	done = func() {
+		os.RemoveAll(tmp)
+		bps.Close()
+	}
+	if img, err = o.build(ctx, s, build, bps, tmp, source, runName); err != nil {
+		done()
+		return nil, nil, err
+	}
+	return img, done, nil
+}
+
+func (o Options) build(ctx context.Context, s *stack.Stack, build v1.Image, bps *buildpackSet, tmp, source, runName string) (v1.Image, error) {
+	b, err := builder.Create(ctx, build, builder.CreateOptions{
+		Buildpacks:  bps.list,
+		Order:       bps.order,
+		Run:         builder.RunImages{Images: []builder.RunImage{{Image: runName}}},
+		Description: "kiln's default builder: the " + s.Name + " stack and kiln's buildpacks",
+		Version:     o.Version,
+		TempDir:     tmp,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating the default builder: %w", err)
+	}
+	return withLabel(b, SourceLabel, source)
 }
 
 // sourceOf fingerprints the stack recipes and the buildpacks.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -93,6 +94,9 @@ type runImage struct {
 	// ref names it uniquely (see runReference).
 	ref    string
 	target descriptor.RunTarget
+	// publish says the run image is only local and goes to the registry
+	// as name (and ref) with the app (see planRunPublish).
+	publish bool
 }
 
 // openRunImage resolves the run image: --run-image, else the builder's.
@@ -106,12 +110,17 @@ func (j *job) openRunImage(ctx context.Context) error {
 	if err != nil {
 		return failure.New("run image", failure.InvalidInput, err)
 	}
-	img, err := j.images.Open(ctx, loc, true)
+	img, local, err := j.openRun(ctx, loc)
 	if err != nil {
 		return failure.New("run image", failure.Generic, err)
 	}
 	ri := runImage{img: img, name: n, mirrors: mirrors}
-	if ri.ref, err = runReference(img, n, loc); err != nil {
+	if local {
+		err = j.planRunPublish(ctx, &ri)
+	} else {
+		ri.ref, err = runReference(img, n, loc)
+	}
+	if err != nil {
 		return failure.New("run image", failure.Generic, err)
 	}
 	if ri.target, err = targetOf(img); err != nil {
@@ -119,6 +128,95 @@ func (j *job) openRunImage(ctx context.Context) error {
 	}
 	j.run = ri
 	return nil
+}
+
+// openRun reads the run image at loc. For an app going to a registry it
+// also says whether the run image is only local (in the store, an OCI
+// layout or an archive) rather than read from its registry.
+func (j *job) openRun(ctx context.Context, loc imageio.Location) (img v1.Image, local bool, err error) {
+	if j.o.Output.Kind != imageio.Registry {
+		img, err := j.images.Open(ctx, loc, true)
+		return img, false, err
+	}
+	if img, err = j.images.Open(ctx, loc, false); err == nil {
+		return img, true, nil
+	}
+	if loc.Kind != imageio.Store || !imageio.IsNotFound(err) {
+		return nil, false, err
+	}
+	img, err = j.images.Open(ctx, loc, true)
+	return img, false, err
+}
+
+// planRunPublish makes a published app's local run image one others can
+// pull: it goes to the registry with the app (see PublishedRunImage) and
+// the app records it there. The builder's mirrors name copies of an image
+// kiln did not find in any registry, so none is recorded.
+func (j *job) planRunPublish(ctx context.Context, ri *runImage) error {
+	tag, err := PublishedRunImage(j.o.Output.Name, j.o.RunImageRepo, ri.name)
+	if err != nil {
+		return err
+	}
+	d, err := ri.img.Digest()
+	if err != nil {
+		return fmt.Errorf("reading run image digest: %w", err)
+	}
+	local := ri.name
+	ri.name, ri.ref, ri.mirrors, ri.publish = tag.String(), tag.Context().Digest(d.String()).String(), nil, true
+	if err := j.images.CheckWritable(ctx, imageio.Location{Kind: imageio.Registry, Name: ri.name}); err != nil {
+		return fmt.Errorf("the run image %s is only local and goes to the registry with the app: %w (name another repository with --run-image-repo)", local, err)
+	}
+	j.report("run image").info("The run image %s is only local: it is published as %s with the app", local, ri.ref)
+	return nil
+}
+
+// PublishedRunImage is where a published app's local run image goes:
+// repo when given (its tag, else the run image's), else the repository
+// "run" beside the app's (REGISTRY/PARENT/app -> REGISTRY/PARENT/run)
+// with the run image's tag ("latest" for one read by digest, from an OCI
+// layout or an archive).
+func PublishedRunImage(appName, repo, runName string) (name.Tag, error) {
+	tag := "latest"
+	if isTagged(runName) {
+		if t, err := name.NewTag(runName, name.WeakValidation); err == nil {
+			tag = t.TagStr()
+		}
+	}
+	if repo != "" {
+		if r, err := name.NewRepository(repo, name.WeakValidation); err == nil {
+			return r.Tag(tag), nil
+		}
+		t, err := name.NewTag(repo, name.WeakValidation)
+		if err != nil {
+			return name.Tag{}, fmt.Errorf("--run-image-repo %q: want a repository (REGISTRY/PATH[:TAG]): %w", repo, err)
+		}
+		return t, nil
+	}
+	app, err := name.ParseReference(appName, name.WeakValidation)
+	if err != nil {
+		return name.Tag{}, fmt.Errorf("image name %q: %w", appName, err)
+	}
+	p := "run"
+	if i := strings.LastIndex(app.Context().RepositoryStr(), "/"); i >= 0 {
+		p = app.Context().RepositoryStr()[:i] + "/run"
+	}
+	if p == app.Context().RepositoryStr() {
+		return name.Tag{}, fmt.Errorf("the app's repository %s is where its run image would go: name another with --run-image-repo", app.Context())
+	}
+	r, err := name.NewRepository(app.Context().RegistryStr()+"/"+p, name.WeakValidation)
+	if err != nil {
+		return name.Tag{}, fmt.Errorf("run image repository for %s: %w", appName, err)
+	}
+	return r.Tag(tag), nil
+}
+
+// isTagged says whether ref (an image name, not oci: or docker-archive:)
+// carries a tag.
+func isTagged(ref string) bool {
+	if strings.HasPrefix(ref, "oci:") || strings.HasPrefix(ref, "docker-archive:") || strings.Contains(ref, "@") {
+		return false
+	}
+	return strings.Contains(ref[strings.LastIndex(ref, "/")+1:], ":")
 }
 
 func chooseRunImage(b *builder.Builder, override string) (string, []string, error) {

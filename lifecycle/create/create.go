@@ -48,6 +48,11 @@ type Options struct {
 	Builder string
 	// RunImage overrides the builder's run image.
 	RunImage string
+	// RunImageRepo is where a published build puts a run image that is
+	// only local (in the store, an OCI layout or an archive), so that the
+	// app records one others can pull; empty means "run" next to the
+	// app's repository (see PublishedRunImage).
+	RunImageRepo string
 	// Buildpacks, when given, replace the builder's order with one group:
 	// each is a buildpack id[@version] in the builder, or a directory.
 	Buildpacks []string

@@ -1,7 +1,9 @@
 // Package create runs a whole build, like the CNB "creator": one step per
 // phase, in order — analyze (the destination takes the image; the app's
 // previous image, if any), builder (open it, unpacking its root file system
-// once per digest), run image, prepare (the build's workspace, layers,
+// once per digest), run image (one only local, for an app going to a
+// registry, is pushed beside it at export and recorded there: see
+// PublishedRunImage), prepare (the build's workspace, layers,
 // platform and config dirs), detect and build (inside the build container:
 // the static kiln binary drives them there, see cmd/kiln's hidden "phase"
 // command), restore (the layer cache), export (the app image, written to

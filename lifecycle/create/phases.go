@@ -115,6 +115,13 @@ func (j *job) build(ctx context.Context) error {
 func (j *job) export(ctx context.Context) error {
 	r := j.report("export")
 	r.step("EXPORTING")
+	if j.run.publish {
+		// The app's label names the run image there: it goes first.
+		if err := j.images.Write(ctx, imageio.Location{Kind: imageio.Registry, Name: j.runPushName(ctx)}, j.run.img); err != nil {
+			return failure.New("export", failure.ExportError, fmt.Errorf("publishing the run image: %w", err))
+		}
+		r.step("PUBLISHED RUN IMAGE %s", j.run.ref)
+	}
 	res, err := export.Export(ctx, export.Options{
 		RunImage:          j.run.img,
 		RunImageInfo:      labels.RunImage{Image: j.run.name, Mirrors: j.run.mirrors},
@@ -161,4 +168,23 @@ func (j *job) saveCache(ctx context.Context) {
 	if err != nil {
 		j.report("cache").warn("the layer cache was not updated: %v", err)
 	}
+}
+
+// runPushName is where the run image is pushed: its tag when the tag is
+// free or already names this image, else its digest alone, so that a build
+// with an older builder never moves a tag a platform team has pointed at a
+// patched run image (kiln rebase follows that tag).
+func (j *job) runPushName(ctx context.Context) string {
+	cur, err := j.images.Open(ctx, imageio.Location{Kind: imageio.Registry, Name: j.run.name}, false)
+	if err != nil && imageio.IsNotFound(err) {
+		return j.run.name
+	}
+	if err == nil {
+		have, err1 := cur.Digest()
+		want, err2 := j.run.img.Digest()
+		if err1 == nil && err2 == nil && have == want {
+			return j.run.name
+		}
+	}
+	return j.run.ref
 }

@@ -184,3 +184,20 @@ func TestEnvKeychain(t *testing.T) {
 		}
 	}
 }
+
+func TestNamesRegistry(t *testing.T) {
+	for s, want := range map[string]bool{
+		"kiln/debian-bookworm-run:latest": false,
+		"run":                             false,
+		"run:latest":                      false,
+		"docker.io/kiln/run":              true,
+		"index.docker.io/kiln/run@sha256:0000000000000000000000000000000000000000000000000000000000000000": true,
+		"127.0.0.1:5000/team/run:latest": true,
+		"localhost/run":                  true,
+		"ghcr.io/o/run":                  true,
+	} {
+		if got := NamesRegistry(s); got != want {
+			t.Errorf("NamesRegistry(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

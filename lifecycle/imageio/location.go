@@ -106,3 +106,17 @@ func NormalizeName(s string) (string, error) {
 	}
 	return s, nil
 }
+
+// NamesRegistry says whether the image name s names its registry: its
+// first path component is a host (has a '.' or ':', or is localhost), as
+// in "ghcr.io/o/run" or "docker.io/o/run", not "o/run" or "run". A name
+// that names no registry is, to kiln, a name in its local store: it is
+// never looked up on Docker Hub by default where the image does not say
+// so.
+func NamesRegistry(s string) bool {
+	first, _, ok := strings.Cut(s, "/")
+	if !ok {
+		return false
+	}
+	return strings.ContainsAny(first, ".:") || first == "localhost"
+}

@@ -155,14 +155,36 @@ func openRunImage(ctx context.Context, iio *imageio.IO, o RunOptions, appName st
 	}
 	var errs []error
 	for _, c := range cands {
-		r, err := openOne(ctx, iio, c, o.Publish)
+		r, err := openRecorded(ctx, iio, c, o.Publish)
 		if err == nil {
 			return r, nil
 		}
 		fmt.Fprintf(o.Log, "Run image %s is not readable, trying the next: %v\n", c, err)
 		errs = append(errs, err)
 	}
-	return nil, fmt.Errorf("none of the run images recorded in %s could be read (%s): %w", appName, strings.Join(cands, ", "), errors.Join(errs...))
+	return nil, fmt.Errorf("none of the run images recorded in %s could be read (tried %s): name the new run image with --run-image: %w", appName, strings.Join(cands, ", "), errors.Join(errs...))
+}
+
+// openRecorded reads a run image the app records. One whose name names
+// no registry ("kiln/debian-bookworm-run:latest") is a name in kiln's
+// local store: it is read from there only, never from Docker Hub, and
+// not at all for an app in a registry, which must record a run image
+// others can pull.
+func openRecorded(ctx context.Context, iio *imageio.IO, ref string, publish bool) (*runImage, error) {
+	if imageio.NamesRegistry(ref) || strings.HasPrefix(ref, "oci:") || strings.HasPrefix(ref, "docker-archive:") {
+		return openOne(ctx, iio, ref, publish)
+	}
+	if publish {
+		return nil, fmt.Errorf("run image %s names no registry: it is a name in a local store, not one a registry image can be rebased onto", ref)
+	}
+	loc, err := imageio.ParseSource(ref)
+	if err != nil {
+		return nil, fmt.Errorf("run image: %w", err)
+	}
+	if _, err := iio.Open(ctx, loc, false); err != nil {
+		return nil, fmt.Errorf("run image %s names no registry and is not in the local store: %w", ref, err)
+	}
+	return openOne(ctx, iio, ref, false)
 }
 
 // openOne reads one run image: with publish from its registry only (its

@@ -334,3 +334,46 @@ func BenchmarkRunPublish(b *testing.B) {
 		})
 	}
 }
+
+// TestRunStoreOnlyName: a recorded run image whose name names no registry
+// is a local-store name: it is read from the store only, never from
+// Docker Hub, and an app in a registry cannot be rebased onto it; the
+// error lists what was tried and points at --run-image.
+func TestRunStoreOnlyName(t *testing.T) {
+	reg := testutil.NewRegistry(t)
+	iio := newIO(t)
+	const storeRun = "kiln/debian-bookworm-run:latest"
+	base := makeBase(t, defaultBase())
+	app := makeApp(t, base, labels.RunImage{Image: storeRun, Reference: "index.docker.io/kiln/debian-bookworm-run@" + digestOf(t, base).String()})
+	appRef := reg.Host + "/team/app:latest"
+	push(t, iio, appRef, app)
+	if err := iio.Store().Put(t.Context(), "local/app", app); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []RunOptions{{Image: appRef, Publish: true}, {Image: "local/app"}} {
+		_, err := Run(t.Context(), iio, o)
+		if got := failure.Code(err); got != failure.RebaseRunImage {
+			t.Errorf("%s: exit code %d, want %d (error %v)", o.Image, got, failure.RebaseRunImage, err)
+		}
+		for _, w := range []string{storeRun, "tried", "--run-image", "names no registry"} {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %v lacks %q", o.Image, err, w)
+			}
+		}
+		if err != nil && (strings.Contains(err.Error(), "docker.io") || strings.Contains(err.Error(), "pulling")) {
+			t.Errorf("%s: error %v shows a registry was asked", o.Image, err)
+		}
+	}
+	// Once in the store, a local app is rebased onto it.
+	patched := makeBase(t, defaultBase())
+	if err := iio.Store().Put(t.Context(), storeRun, patched); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(t.Context(), iio, RunOptions{Image: "local/app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.NewRunDigest != digestOf(t, patched) {
+		t.Errorf("new run image %s, want %s", res.NewRunDigest, digestOf(t, patched))
+	}
+}
