@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/kiln-build/kiln/internal/extract"
 )
 
 // CopyOptions control CopyDir.
@@ -161,7 +163,7 @@ func (c *copier) finishDir(name string) error {
 	if err := d.Chmod(permBits(fi.Mode())); err != nil {
 		return err
 	}
-	return setTimes(d, "", fi.ModTime())
+	return extract.SetTimes(d, "", fi.ModTime())
 }
 
 func (c *copier) file(ctx context.Context, name string) (err error) {
@@ -200,7 +202,7 @@ func (c *copier) file(ctx context.Context, name string) (err error) {
 	if err := out.Chmod(permBits(fi.Mode())); err != nil {
 		return err
 	}
-	return setTimes(out, "", fi.ModTime())
+	return extract.SetTimes(out, "", fi.ModTime())
 }
 
 func (c *copier) symlink(name, host string) error {
@@ -229,7 +231,7 @@ func (c *copier) symlink(name, host string) error {
 		return err
 	}
 	defer d.Close()
-	return setTimes(d, path.Base(name), fi.ModTime())
+	return extract.SetTimes(d, path.Base(name), fi.ModTime())
 }
 
 // escapes returns why the symlink name -> target leaves the source tree,

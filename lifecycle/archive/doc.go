@@ -7,8 +7,8 @@
 // modification time, caller-given numeric owners, empty user and group names
 // and no access or change times, so the same input always gives the same
 // bytes. [NewLayer] turns any [Source] into a go-containerregistry v1.Layer
-// backed by temporary files; [LayerFromTar] wraps an uncompressed tar whose
-// diffID is already known.
+// backed by one temporary compressed file (no uncompressed copy is kept);
+// [LayerFromTar] wraps an uncompressed tar whose diffID is already known.
 //
 // Reading: [Extract] unpacks a tar stream beneath a directory through an
 // [os.Root], so no entry name, symlink or hardlink can reach outside it;

@@ -4,9 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
 	"strings"
 	"time"
+
+	"github.com/kiln-build/kiln/internal/extract"
 )
 
 // DefaultModTime is the modification time given to every entry when no other
@@ -82,29 +83,17 @@ func Symlink(name, target string, o Owner) Entry {
 
 // ErrUnsafePath reports an archive name that is absolute or climbs out of
 // its root with "..".
-var ErrUnsafePath = errors.New("path leaves the archive root")
+var ErrUnsafePath = extract.ErrUnsafePath
 
 // ErrEscapingSymlink reports a symlink whose target resolves outside its tree.
 var ErrEscapingSymlink = errors.New("symlink leads outside the tree")
 
 // ErrSpecialFile reports a socket, fifo or device, which are never copied.
-var ErrSpecialFile = errors.New("special file skipped")
+var ErrSpecialFile = extract.ErrSpecialFile
 
 // cleanRel cleans a slash-separated relative archive name. It returns "." for
 // the root and ErrUnsafePath for names that leave the root.
-func cleanRel(name string) (string, error) {
-	if name == "" {
-		return "", fmt.Errorf("empty name: %w", ErrUnsafePath)
-	}
-	if strings.HasPrefix(name, "/") {
-		return "", fmt.Errorf("absolute name %q: %w", name, ErrUnsafePath)
-	}
-	n := path.Clean(name)
-	if n == ".." || strings.HasPrefix(n, "../") {
-		return "", fmt.Errorf("name %q: %w", name, ErrUnsafePath)
-	}
-	return n, nil
-}
+func cleanRel(name string) (string, error) { return extract.CleanRel(name) }
 
 // cleanPrefix is cleanRel for caller-given prefixes, where a leading "/" is
 // tolerated and the empty string means the root.
@@ -134,19 +123,4 @@ func tarMode(m fs.FileMode) int64 {
 		v |= 0o1000
 	}
 	return v
-}
-
-// fileMode converts a tar header mode to permission and special bits.
-func fileMode(v int64) fs.FileMode {
-	m := fs.FileMode(v & 0o777)
-	if v&0o4000 != 0 {
-		m |= fs.ModeSetuid
-	}
-	if v&0o2000 != 0 {
-		m |= fs.ModeSetgid
-	}
-	if v&0o1000 != 0 {
-		m |= fs.ModeSticky
-	}
-	return m
 }

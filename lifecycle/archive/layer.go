@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"os"
-	"path/filepath"
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -47,13 +47,15 @@ func WithTempDir(dir string) LayerOption {
 	return func(c *layerConfig) { c.tempDir = dir }
 }
 
-// Layer is a v1.Layer backed by files on disk: the uncompressed tar and its
-// gzip-compressed form. Close removes the files the Layer created.
+// Layer is a v1.Layer backed by one file on disk: its gzip-compressed
+// form. A layer made by NewLayer keeps no uncompressed copy (Uncompressed
+// decompresses the blob; nothing in a build reads it); one made by
+// LayerFromTar reads the caller's tar. Close removes the file the Layer
+// created.
 type Layer struct {
 	cfg     layerConfig
-	dir     string // temporary directory owned by the layer
-	tarPath string
-	gzPath  string
+	tarPath string // the caller's tar (LayerFromTar only)
+	gzPath  string // the compressed blob, owned by the layer
 	diffID  v1.Hash
 
 	once   sync.Once
@@ -72,48 +74,48 @@ func newConfig(opts []LayerOption) layerConfig {
 	return c
 }
 
-// NewLayer writes src once to a temporary tar file, hashing it for the
-// diffID and compressing it on the fly for the digest and size.
+// NewLayer writes src once, compressing it on the fly into a temporary
+// file, and computes its diffID, digest and size in that one pass.
 func NewLayer(ctx context.Context, src Source, opts ...LayerOption) (*Layer, error) {
-	cfg := newConfig(opts)
-	dir, err := os.MkdirTemp(cfg.tempDir, "kiln-layer-")
+	l := &Layer{cfg: newConfig(opts)}
+	err := l.writeGz(func(w io.Writer) error {
+		if err := src.Write(ctx, w); err != nil {
+			return fmt.Errorf("writing layer: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("creating layer directory: %w", err)
-	}
-	l := &Layer{
-		cfg:     cfg,
-		dir:     dir,
-		tarPath: filepath.Join(dir, "layer.tar"),
-		gzPath:  filepath.Join(dir, "layer.tar.gz"),
-	}
-	if err := l.build(ctx, src); err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
 	l.once.Do(func() {}) // already compressed
 	return l, nil
 }
 
-func (l *Layer) build(ctx context.Context, src Source) (err error) {
-	tf, err := createBuffered(l.tarPath)
+// writeGz creates the layer's compressed file and fills it with what
+// write writes, setting diffID, digest and size. On failure it removes
+// the file.
+func (l *Layer) writeGz(write func(io.Writer) error) (err error) {
+	f, err := os.CreateTemp(l.cfg.tempDir, "kiln-layer-*.tar.gz")
 	if err != nil {
-		return err
+		return fmt.Errorf("creating layer file: %w", err)
 	}
-	defer func() { err = errors.Join(err, tf.close()) }()
-	gf, err := createBuffered(l.gzPath)
-	if err != nil {
-		return err
-	}
+	l.gzPath = f.Name()
+	defer func() {
+		if err != nil {
+			os.Remove(l.gzPath)
+			l.gzPath = ""
+		}
+	}()
+	gf := &bufferedFile{Writer: bufio.NewWriterSize(f, 1<<20), f: f}
 	defer func() { err = errors.Join(err, gf.close()) }()
-
 	diffH, digH := sha256.New(), sha256.New()
 	counted := &countWriter{w: io.MultiWriter(gf, digH)}
 	gz, err := gzip.NewWriterLevel(counted, l.cfg.level)
 	if err != nil {
 		return fmt.Errorf("compressing layer: %w", err)
 	}
-	if err := src.Write(ctx, io.MultiWriter(tf, diffH, gz)); err != nil {
-		return fmt.Errorf("writing layer: %w", err)
+	if err := write(io.MultiWriter(diffH, gz)); err != nil {
+		return err
 	}
 	if err := gz.Close(); err != nil {
 		return fmt.Errorf("compressing layer: %w", err)
@@ -149,38 +151,29 @@ func (l *Layer) Compress(ctx context.Context) error {
 
 func (l *Layer) ensure() error { return l.Compress(context.Background()) }
 
-func (l *Layer) compress(ctx context.Context) (err error) {
-	dir, err := os.MkdirTemp(l.cfg.tempDir, "kiln-layer-")
-	if err != nil {
-		return fmt.Errorf("compressing %s: %w", l.tarPath, err)
-	}
-	l.dir, l.gzPath = dir, filepath.Join(dir, "layer.tar.gz")
+func (l *Layer) compress(ctx context.Context) error {
 	in, err := os.Open(l.tarPath)
 	if err != nil {
 		return fmt.Errorf("compressing layer: %w", err)
 	}
 	defer in.Close()
-	gf, err := createBuffered(l.gzPath)
+	want := l.diffID
+	err = l.writeGz(func(w io.Writer) error {
+		if _, err := io.Copy(w, ctxReader{ctx, in}); err != nil {
+			return fmt.Errorf("compressing %s: %w", l.tarPath, err)
+		}
+		return nil
+	})
 	if err != nil {
+		l.diffID = want
 		return err
 	}
-	defer func() { err = errors.Join(err, gf.close()) }()
-	diffH, digH := sha256.New(), sha256.New()
-	counted := &countWriter{w: io.MultiWriter(gf, digH)}
-	gz, err := gzip.NewWriterLevel(counted, l.cfg.level)
-	if err != nil {
-		return fmt.Errorf("compressing %s: %w", l.tarPath, err)
+	if got := l.diffID; got != want {
+		l.diffID = want
+		os.Remove(l.gzPath)
+		l.gzPath = ""
+		return fmt.Errorf("layer tar %s has diffID %s, expected %s", l.tarPath, got, want)
 	}
-	if _, err := io.Copy(io.MultiWriter(diffH, gz), ctxReader{ctx, in}); err != nil {
-		return fmt.Errorf("compressing %s: %w", l.tarPath, err)
-	}
-	if err := gz.Close(); err != nil {
-		return fmt.Errorf("compressing %s: %w", l.tarPath, err)
-	}
-	if got := sum(diffH); got != l.diffID {
-		return fmt.Errorf("layer tar %s has diffID %s, expected %s", l.tarPath, got, l.diffID)
-	}
-	l.digest, l.size = sum(digH), counted.n
 	return nil
 }
 
@@ -218,28 +211,47 @@ func (l *Layer) Compressed() (io.ReadCloser, error) {
 	return f, nil
 }
 
-// Uncompressed opens the uncompressed tar.
+// Uncompressed opens the uncompressed tar: the caller's tar for a layer
+// made by LayerFromTar, else the compressed blob, decompressed as it is
+// read.
 func (l *Layer) Uncompressed() (io.ReadCloser, error) {
-	f, err := os.Open(l.tarPath)
-	if err != nil {
-		return nil, fmt.Errorf("opening layer tar: %w", err)
+	if l.tarPath != "" {
+		f, err := os.Open(l.tarPath)
+		if err != nil {
+			return nil, fmt.Errorf("opening layer tar: %w", err)
+		}
+		return f, nil
 	}
-	return f, nil
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	zr, err := gzip.NewReader(bufio.NewReaderSize(rc, 1<<20))
+	if err != nil {
+		rc.Close()
+		return nil, fmt.Errorf("decompressing layer: %w", err)
+	}
+	return &gzipReadCloser{Reader: zr, file: rc}, nil
 }
 
-// TarPath returns the path of the uncompressed tar, for callers that keep
-// it (a cache stores it as <diffID>.tar). It is valid until Close.
-func (l *Layer) TarPath() string { return l.tarPath }
+type gzipReadCloser struct {
+	*gzip.Reader
+	file io.Closer
+}
 
-// Close removes the temporary files the Layer created. Readers already
+func (g *gzipReadCloser) Close() error {
+	return errors.Join(g.Reader.Close(), g.file.Close())
+}
+
+// Close removes the temporary file the Layer created. Readers already
 // open keep working until they are closed.
 func (l *Layer) Close() error {
 	l.once.Do(func() { l.err = errors.New("layer closed") })
-	if l.dir == "" {
+	if l.gzPath == "" {
 		return nil
 	}
-	if err := os.RemoveAll(l.dir); err != nil {
-		return fmt.Errorf("removing layer files: %w", err)
+	if err := os.Remove(l.gzPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing layer file: %w", err)
 	}
 	return nil
 }
@@ -263,14 +275,6 @@ func (c *countWriter) Write(p []byte) (int, error) {
 type bufferedFile struct {
 	*bufio.Writer
 	f *os.File
-}
-
-func createBuffered(p string) (*bufferedFile, error) {
-	f, err := os.Create(p)
-	if err != nil {
-		return nil, fmt.Errorf("creating layer file: %w", err)
-	}
-	return &bufferedFile{Writer: bufio.NewWriterSize(f, 1<<20), f: f}, nil
 }
 
 func (b *bufferedFile) close() error {

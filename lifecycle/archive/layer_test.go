@@ -71,8 +71,14 @@ func TestNewLayer(t *testing.T) {
 	}
 	defer l.Close()
 
-	if !strings.HasPrefix(l.TarPath(), tmp) {
-		t.Errorf("tar %s is not under the chosen temp dir %s", l.TarPath(), tmp)
+	// One pass leaves one file: the compressed blob, in the chosen temp
+	// dir; no uncompressed copy.
+	files, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 1 || !strings.HasSuffix(files[0].Name(), ".tar.gz") || files[0].IsDir() {
+		t.Errorf("temp dir holds %v, want just the compressed layer", files)
 	}
 	diffID, _ := l.DiffID()
 	if got := sha(want.Bytes()); diffID != got {
@@ -120,8 +126,8 @@ func TestNewLayer(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if _, err := os.Stat(l.TarPath()); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("tar still there after Close: %v", err)
+	if _, err := l.Compressed(); err == nil {
+		t.Error("Compressed succeeded after Close")
 	}
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {
 		t.Errorf("temp dir not empty after Close: %v", left)

@@ -68,7 +68,10 @@ type Options struct {
 	Memo Memo
 	// TempDir holds layer files until the image is written.
 	TempDir string
-	Log     io.Writer
+	// Parallelism is how many layers are built at once; zero means
+	// GOMAXPROCS. It changes no byte of the image.
+	Parallelism int
+	Log         io.Writer
 }
 
 // Result is the exported image and what went into it.
@@ -87,7 +90,8 @@ type Result struct {
 
 // Export builds the app image: the run image, then the buildpacks' launch
 // layers, the SBOM layer, the app layers, the launcher layer and the
-// config layer, each kind made by its own step.
+// config layer. Each kind's step plans its layers in image order; the
+// layers are then built concurrently and recorded in that order.
 func Export(ctx context.Context, o Options) (*Result, error) {
 	o = withDefaults(o)
 	if len(o.Launcher) == 0 {
@@ -108,6 +112,9 @@ func Export(ctx context.Context, o Options) (*Result, error) {
 		if err := add(ctx); err != nil {
 			return nil, err
 		}
+	}
+	if err := e.buildLayers(ctx); err != nil {
+		return nil, err
 	}
 	img, build, err := e.image(entrypoint)
 	if err != nil {
@@ -144,7 +151,9 @@ type exporter struct {
 	// prev is the previous image's lifecycle label, if any.
 	prev *labels.Lifecycle
 
-	md          labels.Lifecycle
+	md labels.Lifecycle
+	// pending are the planned layers, in image order; add the built ones.
+	pending     []pending
 	add         []appended
 	memo        Memo
 	launchCache map[string]v1.Layer
@@ -224,62 +233,60 @@ func previousLabel(img v1.Image) (*labels.Lifecycle, error) {
 	return &p, nil
 }
 
-// newLayer makes the layer of t and appends it to the image.
-func (e *exporter) newLayer(ctx context.Context, t *archive.Tar, what string) (v1.Layer, v1.Hash, error) {
-	l, err := archive.NewLayer(ctx, t, archive.WithTempDir(e.o.TempDir), archive.WithMediaType(e.layerType))
-	if err != nil {
-		return nil, v1.Hash{}, fmt.Errorf("writing %s layer: %w", what, err)
-	}
-	d, err := l.DiffID()
-	if err != nil {
-		return nil, v1.Hash{}, fmt.Errorf("writing %s layer: %w", what, err)
-	}
-	e.add = append(e.add, appended{l, what})
-	return l, d, nil
+// plan appends a layer to the image: build makes it (concurrently with
+// the others), done records it (in image order; may be nil).
+func (e *exporter) plan(build func(context.Context) (built, error), done func(built)) {
+	e.pending = append(e.pending, pending{build: build, done: done})
 }
 
-// reuse appends a layer of the previous image whose diffID is known.
-func (e *exporter) reuse(l v1.Layer, what string) (v1.Hash, error) {
+// newLayer makes the layer of t.
+func (e *exporter) newLayer(ctx context.Context, t *archive.Tar, what string) (built, error) {
+	l, err := archive.NewLayer(ctx, t, archive.WithTempDir(e.o.TempDir), archive.WithMediaType(e.layerType))
+	if err != nil {
+		return built{}, fmt.Errorf("writing %s layer: %w", what, err)
+	}
 	d, err := l.DiffID()
 	if err != nil {
-		return v1.Hash{}, fmt.Errorf("reusing layer %s: %w", what, err)
+		l.Close()
+		return built{}, fmt.Errorf("writing %s layer: %w", what, err)
 	}
-	e.add = append(e.add, appended{l, what})
-	return d, nil
+	return built{layer: l, diffID: d, what: what}, nil
+}
+
+// reuse is a layer of the previous image whose diffID is known.
+func reuse(l v1.Layer, what string) (built, error) {
+	d, err := l.DiffID()
+	if err != nil {
+		return built{}, fmt.Errorf("reusing layer %s: %w", what, err)
+	}
+	return built{layer: l, diffID: d, what: what}, nil
 }
 
 // dirLayer makes the layer of a host tree (or of some of its paths),
-// reusing the previous image's layer when the tree is unchanged.
-func (e *exporter) dirLayer(ctx context.Context, what, root string, paths []string, prefix string) (v1.Layer, v1.Hash, error) {
+// reusing the previous image's layer when the tree is unchanged. It runs
+// as a pending build: it reads the exporter's options only.
+func (e *exporter) dirLayer(ctx context.Context, what, root string, paths []string, prefix string) (built, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, v1.Hash{}, err
+		return built{}, err
 	}
 	o := e.o
 	salt := fmt.Sprintf("%s|%d:%d|%d|%s|%t", prefix, o.UID, o.GID, o.ModTime.Unix(), e.layerType, paths == nil)
 	fp, err := archive.Fingerprint(root, paths, salt)
 	if err != nil {
-		return nil, v1.Hash{}, fmt.Errorf("layer %s: %w", what, err)
+		return built{}, fmt.Errorf("layer %s: %w", what, err)
 	}
 	if l, ok := reusable(o.Previous, o.Memo, fp); ok {
-		d, err := e.reuse(l, what)
-		if err != nil {
-			return nil, v1.Hash{}, err
-		}
-		e.memo[fp] = d.String()
-		fmt.Fprintf(o.Log, "Reusing unchanged layer %s\n", what)
-		return l, d, nil
+		b, err := reuse(l, what)
+		b.fp, b.log = fp, "Reusing unchanged layer "+what
+		return b, err
 	}
 	t, err := treeTar(ctx, root, paths, prefix, e.owner, o.ModTime)
 	if err != nil {
-		return nil, v1.Hash{}, fmt.Errorf("layer %s: %w", what, err)
+		return built{}, fmt.Errorf("layer %s: %w", what, err)
 	}
-	fmt.Fprintf(o.Log, "Adding layer %s\n", what)
-	l, d, err := e.newLayer(ctx, t, what)
-	if err != nil {
-		return nil, v1.Hash{}, err
-	}
-	e.memo[fp] = d.String()
-	return l, d, nil
+	b, err := e.newLayer(ctx, t, what)
+	b.fp, b.log = fp, "Adding layer "+what
+	return b, err
 }
 
 // image puts every new layer on the run image in one step and sets the

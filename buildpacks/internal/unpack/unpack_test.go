@@ -132,8 +132,8 @@ func TestTar(t *testing.T) {
 			},
 			want: []string{"s=x (-rwxr-xr-x)"},
 		},
-		{name: "dot-dot", entries: []entry{{name: "../evil", body: "x"}}, wantErr: "escapes"},
-		{name: "inner dot-dot", entries: []entry{{name: "a/../../evil", body: "x"}}, wantErr: "escapes"},
+		{name: "dot-dot", entries: []entry{{name: "../evil", body: "x"}}, wantErr: "leaves the archive root"},
+		{name: "inner dot-dot", entries: []entry{{name: "a/../../evil", body: "x"}}, wantErr: "leaves the archive root"},
 		{name: "absolute", entries: []entry{{name: "/etc/evil", body: "x"}}, wantErr: "absolute"},
 		{
 			name: "write through an outside link",
@@ -141,14 +141,41 @@ func TestTar(t *testing.T) {
 				{name: "out", typ: tar.TypeSymlink, link: "../outside"},
 				{name: "out/evil", body: "x"},
 			},
+			wantErr: "escapes",
+		},
+		{
+			name: "directory entry over an outside link",
+			entries: []entry{
+				{name: "out", typ: tar.TypeSymlink, link: "../outside"},
+				{name: "out", typ: tar.TypeDir, mode: 0o755},
+			},
 			wantErr: "leaves the destination",
+		},
+		{
+			name: "directory entry over an inside link keeps it (dpkg)",
+			entries: []entry{
+				{name: "usr/lib", typ: tar.TypeDir, mode: 0o755},
+				{name: "lib", typ: tar.TypeSymlink, link: "usr/lib"},
+				{name: "lib", typ: tar.TypeDir, mode: 0o755},
+				{name: "lib/x.so", body: "so"},
+			},
+			want: []string{"lib -> usr/lib", "usr/", "usr/lib/", "usr/lib/x.so=so (-rw-r--r--)"},
+		},
+		{
+			name: "hard link to a skipped entry",
+			entries: []entry{
+				{name: "doc/a", body: "x"},
+				{name: "b", typ: tar.TypeLink, link: "doc/a"},
+			},
+			opts:    Options{Skip: func(n string) bool { return n == "doc" }},
+			wantErr: "left out",
 		},
 		{
 			name: "hard link to outside",
 			entries: []entry{
 				{name: "h", typ: tar.TypeLink, link: "../outside/secret"},
 			},
-			wantErr: "escapes",
+			wantErr: "leaves the archive root",
 		},
 	}
 	for _, tt := range tests {
@@ -223,7 +250,7 @@ func TestZip(t *testing.T) {
 			files: []string{"golang.org/toolchain@v0.0.1-go1.22.5.linux-amd64/bin/go", "golang.org/toolchain@v0.0.1-go1.22.5.linux-amd64/src/fmt/print.go"},
 			want:  []string{"bin/", "bin/go=golang.org/toolchain@v0.0.1-go1.22.5.linux-amd64/bin/go (-rwxr-xr-x)", "src/", "src/fmt/", "src/fmt/print.go=golang.org/toolchain@v0.0.1-go1.22.5.linux-amd64/src/fmt/print.go (-rw-r--r--)"},
 		},
-		{name: "escape", files: []string{"golang.org/toolchain@v0.0.1-go1.22.5.linux-amd64/../../../x"}, wantErr: "escapes"},
+		{name: "escape", files: []string{"golang.org/toolchain@v0.0.1-go1.22.5.linux-amd64/../../../x"}, wantErr: "leaves the archive root"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,4 +1,4 @@
-package archive
+package extract
 
 import (
 	"os"
@@ -8,10 +8,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// setTimes sets access and modification time of base inside directory dir
+// SetTimes sets access and modification time of base inside directory dir
 // without following a final symlink, or of the open file dir itself when
 // base is empty.
-func setTimes(dir *os.File, base string, t time.Time) error {
+func SetTimes(dir *os.File, base string, t time.Time) error {
 	ts := unix.NsecToTimespec(t.UnixNano())
 	times := [2]unix.Timespec{ts, ts}
 	rc, err := dir.SyscallConn()

@@ -1,0 +1,146 @@
+package extract
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+type ent struct {
+	name, link, body string
+	typ              byte
+	mode             int64
+}
+
+func tarOf(t testing.TB, es ...ent) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range es {
+		h := &tar.Header{Name: e.name, Linkname: e.link, Typeflag: e.typ, Mode: e.mode, Size: int64(len(e.body))}
+		if h.Typeflag == 0 {
+			h.Typeflag = tar.TypeReg
+		}
+		if h.Mode == 0 {
+			h.Mode = 0o644
+		}
+		if h.Typeflag != tar.TypeReg {
+			h.Size = 0
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag == tar.TypeReg {
+			tw.Write([]byte(e.body))
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestHooks(t *testing.T) {
+	dest := t.TempDir()
+	opts := Options{
+		Rename: func(n string) (string, error) {
+			_, rest, ok := strings.Cut(n, "/")
+			if !ok {
+				return "", nil
+			}
+			return rest, nil
+		},
+		LinkTarget: func(name, target string) string { return strings.TrimPrefix(target, "/") },
+		Mode:       func(name string, isDir bool, m fs.FileMode) fs.FileMode { return m.Perm() &^ 0o022 },
+	}
+	data := tarOf(t,
+		ent{name: "pkg", typ: tar.TypeDir, mode: 0o777},
+		ent{name: "pkg/bin/x", body: "x", mode: 0o4777},
+		ent{name: "pkg/l", typ: tar.TypeSymlink, link: "/bin/x"},
+		ent{name: "pkg/h", typ: tar.TypeLink, link: "pkg/bin/x"},
+	)
+	if err := Extract(context.Background(), bytes.NewReader(data), dest, opts); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dest, "bin", "x"))
+	if err != nil || fi.Mode() != 0o755 {
+		t.Errorf("bin/x: %v %v, want mode 0755 without setuid", fi, err)
+	}
+	if l, _ := os.Readlink(filepath.Join(dest, "l")); l != "bin/x" {
+		t.Errorf("link target %q", l)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dest, "h")); string(b) != "x" {
+		t.Errorf("hardlink reads %q", b)
+	}
+	if _, err := os.Lstat(filepath.Join(dest, "pkg")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("stripped component extracted: %v", err)
+	}
+}
+
+func TestRenameCannotEscape(t *testing.T) {
+	base := t.TempDir()
+	dest := filepath.Join(base, "dest")
+	opts := Options{Rename: func(string) (string, error) { return "../evil", nil }}
+	err := Extract(context.Background(), bytes.NewReader(tarOf(t, ent{name: "a", body: "x"})), dest, opts)
+	if !errors.Is(err, ErrUnsafePath) {
+		t.Errorf("error %v, want ErrUnsafePath", err)
+	}
+	if _, err := os.Lstat(filepath.Join(base, "evil")); err == nil {
+		t.Error("written outside the destination")
+	}
+}
+
+func TestEntry(t *testing.T) {
+	x, err := New(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	ctx := context.Background()
+	if err := x.Entry(ctx, &tar.Header{Name: "d/f", Typeflag: tar.TypeReg, Mode: 0o644}, strings.NewReader("zip data")); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Entry(ctx, &tar.Header{Name: "../f", Typeflag: tar.TypeReg}, strings.NewReader("")); !errors.Is(err, ErrUnsafePath) {
+		t.Errorf("escaping entry: %v", err)
+	}
+	if err := x.Finish(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// FuzzExtract feeds arbitrary archives through every hook and checks that
+// nothing is written outside the destination.
+func FuzzExtract(f *testing.F) {
+	f.Add(tarOf(f, ent{name: "a/b", body: "x"}, ent{name: "a/l", typ: tar.TypeSymlink, link: "/etc"}, ent{name: "a/l/p", body: "x"}))
+	f.Add(tarOf(f, ent{name: "a/l", typ: tar.TypeSymlink, link: "../../x"}, ent{name: "a/l", typ: tar.TypeDir}, ent{name: "a/l/y", body: "x"}))
+	f.Add(tarOf(f, ent{name: "a/h", typ: tar.TypeLink, link: "../x"}, ent{name: "a/.wh.b", body: ""}))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		base := t.TempDir()
+		dest := filepath.Join(base, "dest")
+		opts := Options{
+			Whiteouts:    len(data)%2 == 0,
+			KeepDirLinks: len(data)%3 == 0,
+			Rename: func(n string) (string, error) {
+				_, rest, _ := strings.Cut(n, "/")
+				return rest, nil
+			},
+			LinkTarget: func(name, target string) string { return strings.TrimPrefix(target, "/") },
+		}
+		_ = Extract(context.Background(), bytes.NewReader(data), dest, opts)
+		entries, err := os.ReadDir(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if e.Name() != "dest" {
+				t.Fatalf("%s was created outside the destination", e.Name())
+			}
+		}
+	})
+}
