@@ -36,6 +36,8 @@ type host struct {
 	// runcState is the runtime state dir kiln uses.
 	runcState string
 	rootless  bool
+	// bp is the hostile buildpack's dir, where kiln's user can read it.
+	bp string
 }
 
 func rootHost() host {
@@ -44,7 +46,7 @@ func rootHost() host {
 
 func (r *rootless) host() host {
 	n := 0
-	return host{kiln: r.kiln, rootless: true, runcState: filepath.Join(r.home, "run", "kiln", "runc"),
+	return host{kiln: r.kiln, rootless: true, bp: r.hostileBP, runcState: filepath.Join(r.home, "run", "kiln", "runc"),
 		dir: func(t testing.TB) string { n++; return r.mkdir(t, filepath.Join(r.home, "d", strconv.Itoa(n))) }}
 }
 
@@ -155,11 +157,19 @@ func hostileBuild(t *testing.T, h host, name, attack, victimPath string, extra .
 	t.Helper()
 	out := filepath.Join(h.dir(t), "image")
 	args := append([]string{"build", name, "--builder", env.builder, "--path", h.app(t),
-		"--buildpack", hostileBP(t), "--env", "ATTACK=" + attack, "--env", "VICTIM=" + victimPath,
+		"--buildpack", h.buildpack(t), "--env", "ATTACK=" + attack, "--env", "VICTIM=" + victimPath,
 		"--output", "oci:" + out}, extra...)
 	r := h.kiln(t, args...)
 	wantNotContains(t, r.out, secretText)
 	return r, out
+}
+
+// buildpack is the hostile buildpack's dir as kiln's user reaches it.
+func (h host) buildpack(t testing.TB) string {
+	if h.bp != "" {
+		return h.bp
+	}
+	return hostileBP(t)
 }
 
 // app copies the test app into a dir kiln's user owns.
@@ -276,7 +286,7 @@ func testHostileSliceThroughLink(t *testing.T, h host) {
 // kiln's work dir is refused before anything is written.
 func testHostileBadBuildpackVersion(t *testing.T, h host) {
 	escapeTo := filepath.Join(h.dir(t), "escaped")
-	bp := copyTree(t, hostileBP(t), filepath.Join(h.dir(t), "bp"))
+	bp := copyTree(t, h.buildpack(t), filepath.Join(h.dir(t), "bp"))
 	toml := filepath.Join(bp, "buildpack.toml")
 	b, err := os.ReadFile(toml)
 	if err != nil {

@@ -24,6 +24,9 @@ const rootlessUID = 65534
 // host's files in a mount namespace of the kiln run alone.
 type rootless struct {
 	home, subuid, subgid, tun string
+	// kilnBin and hostileBP are copies the user can reach whatever
+	// directory the repository was cloned into (/root is 0700).
+	kilnBin, hostileBP string
 }
 
 func newRootless(t *testing.T) *rootless {
@@ -55,6 +58,12 @@ func newRootless(t *testing.T) *rootless {
 	}
 	os.Chmod(r.tun, 0o666)
 	r.mkdir(t, r.home)
+	r.kilnBin = filepath.Join(base, "kiln")
+	if out, err := exec.Command("cp", env.kiln, r.kilnBin).CombinedOutput(); err != nil {
+		t.Fatalf("copying kiln: %v %s", err, out)
+	}
+	os.Chmod(r.kilnBin, 0o755)
+	r.hostileBP = copyTree(t, hostileBP(t), filepath.Join(base, "hostile-bp"))
 	return r
 }
 
@@ -96,7 +105,7 @@ exec setpriv --reuid=` + fmt.Sprint(rootlessUID) + ` --regid=` + fmt.Sprint(root
 	)
 	return runKiln(t, "(rootless) ", func(ctx context.Context) *exec.Cmd {
 		cmd := exec.CommandContext(ctx, "unshare", append([]string{"--mount", "--propagation", "private",
-			"bash", "-c", script, "bash", r.subuid, r.subgid, r.tun, env.kiln}, args...)...)
+			"bash", "-c", script, "bash", r.subuid, r.subgid, r.tun, r.kilnBin}, args...)...)
 		cmd.Env, cmd.Dir = envs, r.home
 		return cmd
 	}, args)
