@@ -49,9 +49,6 @@ func New(dir string, show func(rel string) string) *Root {
 	return &Root{dir: dir, Show: show}
 }
 
-// Dir is the root's host path.
-func (r *Root) Dir() string { return r.dir }
-
 // Path is the host path of rel; only for handing to code that then walks
 // it without following links (after Check or CheckDir said it is safe).
 func (r *Root) Path(rel string) string { return filepath.Join(r.dir, filepath.FromSlash(rel)) }
@@ -154,7 +151,7 @@ func (r *Root) openRegular(rel string) (*os.File, fs.FileInfo, error) {
 	}
 	if !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, nil, r.fail(rel, fmt.Errorf("%w (%s)", ErrNotRegular, kind(fi.Mode())))
+		return nil, nil, r.fail(rel, fmt.Errorf("%w (%s)", ErrNotRegular, Kind(fi.Mode())))
 	}
 	return f, fi, nil
 }
@@ -216,13 +213,13 @@ func (r *Root) CheckFile(rel string) error {
 		return r.fail(rel, ErrSymlink)
 	}
 	if !fi.Mode().IsRegular() {
-		return r.fail(rel, fmt.Errorf("%w (%s)", ErrNotRegular, kind(fi.Mode())))
+		return r.fail(rel, fmt.Errorf("%w (%s)", ErrNotRegular, Kind(fi.Mode())))
 	}
 	return nil
 }
 
-// kind names a file mode's type for messages.
-func kind(m fs.FileMode) string {
+// Kind names the type of m for messages ("a FIFO", "a symbolic link").
+func Kind(m fs.FileMode) string {
 	switch {
 	case m.IsDir():
 		return "a directory"
@@ -237,9 +234,6 @@ func kind(m fs.FileMode) string {
 	}
 	return "a special file"
 }
-
-// Kind names the type of m for messages ("a FIFO", "a symbolic link").
-func Kind(m fs.FileMode) string { return kind(m) }
 
 // ReadHead reads at most limit bytes of the regular file rel and says
 // whether there was more: for messages a build left, which are shown

@@ -47,7 +47,7 @@ func (r *Root) CheckShape(depth, maxEntries int) error {
 					}
 				}
 			case !t.IsRegular():
-				return r.fail(child, fmt.Errorf("%w (%s)", ErrNotRegular, kind(t)))
+				return r.fail(child, fmt.Errorf("%w (%s)", ErrNotRegular, Kind(t)))
 			}
 		}
 		return nil
