@@ -87,6 +87,23 @@ func ValidProcessType(t string) bool {
 	return processTypeRE.MatchString(t) && t != "." && t != ".."
 }
 
+// CheckProcess checks process i of a list: a valid type not among seen,
+// which then holds it, and a non-empty command. twice words the error of a
+// repeated type ("is declared twice").
+func CheckProcess(i int, typ string, command []string, seen map[string]bool, twice string) error {
+	if !ValidProcessType(typ) {
+		return fmt.Errorf("process %d: type %q must match [A-Za-z0-9._-]+", i, typ)
+	}
+	if seen[typ] {
+		return fmt.Errorf("process type %q %s", typ, twice)
+	}
+	seen[typ] = true
+	if len(command) == 0 || command[0] == "" {
+		return fmt.Errorf("process %q: command is empty", typ)
+	}
+	return nil
+}
+
 // AddProcess adds p, replacing an earlier process of the same type. When
 // p is the default, no other process stays default.
 func (l *Launch) AddProcess(p Process) {
@@ -115,15 +132,8 @@ func (l Launch) Validate() error {
 	types := map[string]bool{}
 	defaults := 0
 	for i, p := range l.Processes {
-		if !ValidProcessType(p.Type) {
-			return fmt.Errorf("process %d: type %q must match [A-Za-z0-9._-]+", i, p.Type)
-		}
-		if types[p.Type] {
-			return fmt.Errorf("process type %q is declared twice", p.Type)
-		}
-		types[p.Type] = true
-		if len(p.Command) == 0 || p.Command[0] == "" {
-			return fmt.Errorf("process %q: command is empty", p.Type)
+		if err := CheckProcess(i, p.Type, p.Command, types, "is declared twice"); err != nil {
+			return err
 		}
 		if p.Default {
 			defaults++

@@ -61,35 +61,36 @@ type Options struct {
 // stack recipe. The stack's run image is put into the store too, as the
 // builder names it.
 func Ensure(ctx context.Context, o Options) (string, error) {
-	ref, err := ensure(ctx, o)
-	if err != nil {
+	if _, _, err := ensure(ctx, o); err != nil {
 		return "", failure.New("default builder", failure.Generic, err)
 	}
-	return ref, nil
+	return Name, nil
 }
 
-func ensure(ctx context.Context, o Options) (string, error) {
+// ensure makes the default builder current in the store (see Ensure). It
+// returns the stack and the source fingerprint the builder carries.
+func ensure(ctx context.Context, o Options) (s *stack.Stack, source string, err error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	s := o.Stack
-	if s == nil {
-		var err error
+	if s = o.Stack; s == nil {
 		if s, err = debianbookworm.Stack(); err != nil {
-			return "", err
+			return nil, "", err
 		}
 	}
 	bpDigest, err := o.Buildpacks.digest()
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
-	source := sourceOf(s, bpDigest)
+	source = sourceOf(s, bpDigest)
 	img, current, err := o.current(source)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
-	if _, err := o.Store.Image(s.RunImageName()); current && err == nil {
-		return Name, nil
+	if current {
+		if _, err := o.Store.Image(s.RunImageName()); err == nil {
+			return s, source, nil
+		}
 	}
 	switch {
 	case img == nil:
@@ -100,15 +101,17 @@ func ensure(ctx context.Context, o Options) (string, error) {
 	}
 	imgs, err := o.BuildStack(ctx, s)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	if err := o.putStack(ctx, s, imgs); err != nil {
-		return "", err
+		return nil, "", err
 	}
-	if current {
-		return Name, nil
+	if !current {
+		if err := o.make(ctx, s, imgs.Build, source); err != nil {
+			return nil, "", err
+		}
 	}
-	return Name, o.make(ctx, s, imgs.Build, source)
+	return s, source, nil
 }
 
 // current returns the builder in the store, if any, and whether it was

@@ -10,7 +10,6 @@ import (
 
 	"github.com/kiln-build/kiln/lifecycle/failure"
 	"github.com/kiln-build/kiln/lifecycle/imageio"
-	debianbookworm "github.com/kiln-build/kiln/stacks/debian-bookworm"
 )
 
 // Registry takes published images: imageio.IO writing to a registry
@@ -73,17 +72,10 @@ func publish(ctx context.Context, o Options, p Published, reg Registry) error {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	if _, err := ensure(ctx, o); err != nil {
+	s, source, err := ensure(ctx, o)
+	if err != nil {
 		return err
 	}
-	if o.Stack == nil {
-		s, err := debianbookworm.Stack()
-		if err != nil {
-			return err
-		}
-		o.Stack = s
-	}
-	s := o.Stack
 	build, err := o.Store.Image(s.BuildImageName())
 	if err != nil {
 		return fmt.Errorf("reading the build image: %w", err)
@@ -92,15 +84,7 @@ func publish(ctx context.Context, o Options, p Published, reg Registry) error {
 	if err != nil {
 		return fmt.Errorf("reading the run image: %w", err)
 	}
-	stored, _, err := o.current("")
-	if err != nil {
-		return err
-	}
-	cfg, err := stored.ConfigFile()
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", Name, err)
-	}
-	b, done, err := o.create(ctx, s, build, cfg.Config.Labels[SourceLabel], p.Run)
+	b, done, err := o.create(ctx, s, build, source, p.Run)
 	if err != nil {
 		return err
 	}

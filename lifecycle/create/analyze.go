@@ -95,8 +95,10 @@ type runImage struct {
 	ref    string
 	target descriptor.RunTarget
 	// publish says the run image is only local and goes to the registry
-	// as name (and ref) with the app (see planRunPublish).
+	// as name (and ref) with the app (see planRunPublish); digest is then
+	// its digest.
 	publish bool
+	digest  v1.Hash
 }
 
 // openRunImage resolves the run image: --run-image, else the builder's.
@@ -162,7 +164,7 @@ func (j *job) planRunPublish(ctx context.Context, ri *runImage) error {
 		return fmt.Errorf("reading run image digest: %w", err)
 	}
 	local := ri.name
-	ri.name, ri.ref, ri.mirrors, ri.publish = tag.String(), tag.Context().Digest(d.String()).String(), nil, true
+	ri.name, ri.ref, ri.mirrors, ri.publish, ri.digest = tag.String(), tag.Context().Digest(d.String()).String(), nil, true, d
 	if err := j.images.CheckWritable(ctx, imageio.Location{Kind: imageio.Registry, Name: ri.name}); err != nil {
 		return fmt.Errorf("the run image %s is only local and goes to the registry with the app: %w (name another repository with --run-image-repo)", local, err)
 	}

@@ -180,9 +180,7 @@ func (j *job) runPushName(ctx context.Context) string {
 		return j.run.name
 	}
 	if err == nil {
-		have, err1 := cur.Digest()
-		want, err2 := j.run.img.Digest()
-		if err1 == nil && err2 == nil && have == want {
+		if have, err := cur.Digest(); err == nil && have == j.run.digest {
 			return j.run.name
 		}
 	}

@@ -29,11 +29,7 @@ func splitApp(appDir string, ss []launch.Slice) ([][]string, []string, error) {
 			return nil, nil, err
 		}
 	}
-	rest, err := c.rest(appDir)
-	if err != nil {
-		return nil, nil, err
-	}
-	return out, rest, nil
+	return out, c.rest(all), nil
 }
 
 // claims are the app paths slices took.
@@ -50,7 +46,7 @@ func (c claims) has(rel string) bool {
 }
 
 // slice claims the paths of s not claimed yet and returns them, sorted.
-func (c claims) slice(all []string, s launch.Slice) ([]string, error) {
+func (c claims) slice(all []appPath, s launch.Slice) ([]string, error) {
 	var out []string
 	for _, pat := range s.Paths {
 		if filepath.IsAbs(pat) || strings.HasPrefix(filepath.Clean(pat), "..") {
@@ -73,38 +69,27 @@ func (c claims) slice(all []string, s launch.Slice) ([]string, error) {
 }
 
 // rest lists what no slice claimed: whole directories where nothing
-// beneath them is claimed, else their unclaimed entries.
-func (c claims) rest(appDir string) ([]string, error) {
+// beneath them is claimed, else their unclaimed entries. all is the app
+// dir in walk order (see appPaths).
+func (c claims) rest(all []appPath) []string {
 	rest := []string{}
-	err := filepath.WalkDir(appDir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(appDir, p)
-		if err != nil {
-			return err
-		}
+	skip := "" // a directory whose entries are dealt with
+	for _, p := range all {
+		rel := p.rel
 		switch {
-		case rel == ".":
-			return nil
-		case c.has(rel) && d.IsDir():
-			return filepath.SkipDir
+		case skip != "" && strings.HasPrefix(rel, skip+string(filepath.Separator)):
+			continue
 		case c.has(rel):
-			return nil
-		case d.IsDir() && c.beneath(rel):
-			return nil // walked into
+			skip = rel
+			continue
+		case p.dir && c.beneath(rel):
+			continue // walked into
 		}
 		rest = append(rest, rel)
-		if d.IsDir() {
-			return filepath.SkipDir
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading app dir: %w", err)
+		skip = rel
 	}
 	slices.Sort(rest)
-	return rest, nil
+	return rest
 }
 
 // beneath says whether a path under the directory rel is claimed.
@@ -117,11 +102,18 @@ func (c claims) beneath(rel string) bool {
 	return false
 }
 
-// appPaths lists every path beneath appDir, relative and sorted, walking
-// without following symlinks: a slice's glob matches what the app dir
-// holds, never what a link in it points to.
-func appPaths(appDir string) ([]string, error) {
-	var out []string
+// appPath is a path beneath the app dir, relative, and whether it is a
+// directory.
+type appPath struct {
+	rel string
+	dir bool
+}
+
+// appPaths lists every path beneath appDir in walk order (depth first,
+// lexical), walking without following symlinks: a slice's glob matches
+// what the app dir holds, never what a link in it points to.
+func appPaths(appDir string) ([]appPath, error) {
+	var out []appPath
 	err := filepath.WalkDir(appDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -131,7 +123,7 @@ func appPaths(appDir string) ([]string, error) {
 			return err
 		}
 		if rel != "." {
-			out = append(out, rel)
+			out = append(out, appPath{rel, d.IsDir()})
 		}
 		return nil
 	})
@@ -143,15 +135,15 @@ func appPaths(appDir string) ([]string, error) {
 
 // matchPaths returns the paths pat matches, as filepath.Glob would in the
 // app dir but without going through symlinked directories.
-func matchPaths(paths []string, pat string) ([]string, error) {
+func matchPaths(paths []appPath, pat string) ([]string, error) {
 	var out []string
 	for _, p := range paths {
-		ok, err := filepath.Match(pat, p)
+		ok, err := filepath.Match(pat, p.rel)
 		if err != nil {
 			return nil, err
 		}
 		if ok {
-			out = append(out, p)
+			out = append(out, p.rel)
 		}
 	}
 	if _, err := filepath.Match(pat, ""); err != nil {

@@ -3,6 +3,7 @@ package launch
 import (
 	"fmt"
 
+	"github.com/kiln-build/kiln/internal/cnbtoml"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
 )
 
@@ -90,15 +91,8 @@ func (m Metadata) Validate() error {
 	}
 	seen := map[string]bool{}
 	for i, p := range m.Processes {
-		if !ValidProcessType(p.Type) {
-			return fmt.Errorf("process %d: type %q must match [A-Za-z0-9._-]+", i, p.Type)
-		}
-		if seen[p.Type] {
-			return fmt.Errorf("process type %q appears twice", p.Type)
-		}
-		seen[p.Type] = true
-		if len(p.Command) == 0 || p.Command[0] == "" {
-			return fmt.Errorf("process %q: command is empty", p.Type)
+		if err := cnbtoml.CheckProcess(i, p.Type, p.Command, seen, "appears twice"); err != nil {
+			return err
 		}
 	}
 	if d := m.BuildpackDefaultProcessType; d != "" && !seen[d] {
