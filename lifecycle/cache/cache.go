@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -61,7 +62,9 @@ type Cache struct {
 	moved map[string]movedTree
 }
 
-type movedTree struct{ from, fingerprint string }
+// movedTree is where a tree moved into a build came from, the build's
+// layers dir it went into, and its fingerprint.
+type movedTree struct{ from, layers, fingerprint string }
 
 type restoredLayer struct{ fingerprint, diffID string }
 
@@ -210,6 +213,13 @@ func (c *Cache) Restore(ctx context.Context, o RestoreOptions) (Restored, error)
 		}
 		sort.Strings(sorted)
 		for _, name := range sorted {
+			if !oneElement(name) {
+				// Names come from labels of images kiln did not
+				// necessarily make: one that is no plain file name would
+				// lead the writes out of the buildpack's dir.
+				o.Warn("cache: skipping layer %s:%q: not a layer name", g.ID, name)
+				continue
+			}
 			var p, cl labels.LayerMetadata
 			inPrev, inCache := false, false
 			if prev != nil {
@@ -382,6 +392,12 @@ type SaveOptions struct {
 	// ("id:name"): the cache keeps those very bytes instead of tarring the
 	// dir again.
 	Exported map[string]v1.Layer
+}
+
+// oneElement says whether name is a single, plain path element: no
+// separator, not empty, "." or "..".
+func oneElement(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, `/\`) && !strings.ContainsRune(name, 0)
 }
 
 func prefixOr(p string) string {

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -198,6 +199,44 @@ func TestRestoreWithPreviousImage(t *testing.T) {
 	for _, absent := range []string{"bin", "stale", "stale.toml"} {
 		if _, err := os.Stat(filepath.Join(bp, absent)); !os.IsNotExist(err) {
 			t.Errorf("%s restored", absent)
+		}
+	}
+}
+
+// Layer names in a previous image's label are not trusted as paths: one
+// that would lead out of the buildpack's dir is skipped with a warning.
+func TestRestoreRefusesPathsAsLayerNames(t *testing.T) {
+	ctx := context.Background()
+	c, err := Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	prev := &labels.Lifecycle{Buildpacks: []labels.BuildpackEntry{{
+		Key: "acme/go", Version: "1",
+		Layers: map[string]labels.LayerMetadata{
+			"../../escape": {SHA: "sha256:aaaa", Launch: true, Data: map[string]any{"v": "x"}},
+			"..":           {SHA: "sha256:aaaa", Launch: true},
+			"bin":          {SHA: "sha256:aaaa", Launch: true},
+		},
+	}}}
+	base := t.TempDir()
+	fresh := filepath.Join(base, "a", "layers")
+	os.MkdirAll(fresh, 0o755)
+	var warned []string
+	res, err := c.Restore(ctx, RestoreOptions{LayersDir: fresh, Group: group, Previous: prev, Warn: func(f string, a ...any) { warned = append(warned, fmt.Sprintf(f, a...)) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(Restored{MetadataOnly: []string{"acme/go:bin"}}, res); d != "" {
+		t.Errorf("restored (-want +got):\n%s", d)
+	}
+	if len(warned) != 2 {
+		t.Errorf("warnings %q, want 2", warned)
+	}
+	for _, p := range []string{filepath.Join(base, "a", "escape.toml"), filepath.Join(fresh, "acme_go", "..toml"), filepath.Join(fresh, "..toml")} {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("%s written", p)
 		}
 	}
 }

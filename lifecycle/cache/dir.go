@@ -10,6 +10,7 @@ import (
 	"slices"
 	"syscall"
 
+	"github.com/kiln-build/kiln/internal/beneath"
 	"github.com/kiln-build/kiln/lifecycle/archive"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
 	"github.com/kiln-build/kiln/lifecycle/labels"
@@ -74,7 +75,7 @@ func (c *Cache) restoreTree(o RestoreOptions, md Metadata, id, name string, lm l
 	if err := c.writeLayerTOML(o, id, name, lm.Data); err != nil {
 		return putBack(dest, src, err)
 	}
-	c.moved[dest] = movedTree{from: src, fingerprint: fp}
+	c.moved[dest] = movedTree{from: src, layers: o.LayersDir, fingerprint: fp}
 	return nil
 }
 
@@ -115,7 +116,13 @@ func (c *Cache) GiveBack() error {
 	var errs []error
 	for _, dest := range slices.Sorted(maps.Keys(c.moved)) {
 		m := c.moved[dest]
-		fp, err := archive.Fingerprint(dest, nil, "")
+		// The build may have put a link where the tree was, or on the
+		// way to it: what it leads to is not the tree.
+		err := checkInBuild(m.layers, dest)
+		var fp string
+		if err == nil {
+			fp, err = archive.Fingerprint(dest, nil, "")
+		}
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			continue
@@ -134,4 +141,14 @@ func (c *Cache) GiveBack() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// checkInBuild says whether dir, a layer dir below the build's layers dir,
+// is a directory reached without a symlink the build planted.
+func checkInBuild(layers, dir string) error {
+	rel, ok := below(layers, dir)
+	if !ok {
+		return fmt.Errorf("%s is not below the layers dir %s", dir, layers)
+	}
+	return beneath.New(layers, nil).CheckDir(rel)
 }

@@ -227,8 +227,8 @@ func (c *Cache) recover(ctx context.Context) error {
 // one before acting on it; nil means it must not be touched.
 func layersRoot(dir string) *beneath.Root {
 	r := beneath.New(dir, func(rel string) string { return filepath.Join(dir, rel) })
-	if _, err := os.Lstat(dir); err != nil {
-		return nil
+	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
+		return nil // gone, or a link the build put in its place
 	}
 	if err := r.CheckShape(2, maxLayersEntries); err != nil {
 		return nil
@@ -292,9 +292,12 @@ func (c *Cache) giveBackFrom(layers string, moves []record, owned map[string]str
 	}
 	changed := map[string]string{}
 	for _, m := range moves {
-		dst := c.path(committedName, m.Tree)
-		if _, err := os.Lstat(dst); err == nil || m.Tree == "" || filepath.Base(m.Tree) != m.Tree {
+		if !oneElement(m.Tree) {
 			continue
+		}
+		dst := c.path(committedName, m.Tree)
+		if _, err := os.Lstat(dst); err == nil {
+			continue // given back already, or kept
 		}
 		fp, ok := takeBack(root, layers, m.Layer, dst, m.Fingerprint, owned[m.Key])
 		if ok && fp != m.Fingerprint {
@@ -332,7 +335,7 @@ func (c *Cache) finishSave(saves []record) error {
 	md := Metadata{Trees: map[string]Tree{}}
 	roots := map[string]*beneath.Root{}
 	for _, s := range saves {
-		if s.Meta == nil || s.Tree == "" || filepath.Base(s.Tree) != s.Tree {
+		if s.Meta == nil || !oneElement(s.Tree) || !oneElement(s.Name) {
 			continue
 		}
 		dst := filepath.Join(staging, s.Tree)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kiln-build/kiln/internal/beneath"
 	"github.com/kiln-build/kiln/lifecycle/archive"
 )
 
@@ -449,5 +450,85 @@ func TestKilledAfterChownGivesBack(t *testing.T) {
 	kill(c)
 	if diff := cmp.Diff(map[string]string{"gocache": "gocache gen1", "mods": "mods gen1"}, contents(t, dir)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// A killed build that put a link in place of its whole layers dir does not
+// lead the replay to what the link points to.
+func TestReplayRefusesLinkedLayersDir(t *testing.T) {
+	dir := t.TempDir()
+	saved(t, dir, "gen1")
+	c, layers := restoreInto(t, dir)
+	outside := filepath.Join(t.TempDir(), "layers")
+	if err := os.Rename(layers, outside); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, layers); err != nil {
+		t.Fatal(err)
+	}
+	kill(c)
+	if diff := cmp.Diff(map[string]string{"gocache": "gocache gen1", "mods": "mods gen1"}, contents(t, dir)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if _, err := os.Stat(filepath.Join(outside, "acme_go", "mods", "data")); err != nil {
+		t.Errorf("the files behind the link were moved: %v", err)
+	}
+}
+
+// GiveBack of a live build that failed does not move what a link the
+// build planted leads to: it names the link, and the kept copies return.
+func TestGiveBackRefusesLinks(t *testing.T) {
+	dir := t.TempDir()
+	saved(t, dir, "gen1")
+	c, layers := restoreInto(t, dir)
+	outside := t.TempDir()
+	if err := os.Rename(filepath.Join(layers, "acme_go"), filepath.Join(outside, "acme_go")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(outside, "acme_go"), filepath.Join(layers, "acme_go")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.GiveBack(); err == nil || !errors.Is(err, beneath.ErrSymlink) {
+		t.Errorf("GiveBack = %v, want an error naming the link", err)
+	}
+	c.Close()
+	if _, err := os.Stat(filepath.Join(outside, "acme_go", "mods", "data")); err != nil {
+		t.Errorf("the files behind the link were moved: %v", err)
+	}
+	if diff := cmp.Diff(map[string]string{"gocache": "gocache gen1", "mods": "mods gen1"}, contents(t, dir)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// Names in a journal are dir names in committed/ and staging/, never
+// paths: a record naming ".." or "a/b" is left out of the replay.
+func TestReplayRefusesPathsAsNames(t *testing.T) {
+	for _, bad := range []string{"", ".", "..", "../x", "a/b"} {
+		if oneElement(bad) {
+			t.Errorf("oneElement(%q) = true", bad)
+		}
+	}
+	dir := t.TempDir()
+	saved(t, dir, "gen1")
+	c, layers := restoreInto(t, dir)
+	kill(c)
+	// A journal whose records name paths instead of dirs.
+	f, err := os.OpenFile(filepath.Join(dir, journalName), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []record{
+		{Op: opMove, Key: "acme/go:x", Tree: "..", Layer: filepath.Join(layers, "acme_go", "mods")},
+		{Op: opMove, Key: "acme/go:y", Tree: "../escape", Layer: filepath.Join(layers, "acme_go", "gocache")},
+	} {
+		b, _ := json.Marshal(r)
+		f.Write(append(b, '\n'))
+	}
+	f.Close()
+	if diff := cmp.Diff(map[string]string{"gocache": "gocache gen1", "mods": "mods gen1"}, contents(t, dir)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "escape")); err == nil {
+		t.Errorf("a tree was moved out of committed/")
 	}
 }
