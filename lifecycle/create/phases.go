@@ -78,12 +78,11 @@ func (j *job) openCache(ctx context.Context) (*cache.Cache, error) {
 }
 
 // closeCache releases the cache. A build that ends before saving it gives
-// back the layer trees it took, so the next build does not lose them; but
-// only from a layers dir in a shape the host may act on, never through a
-// link a failed build planted.
+// back the layer trees it took, so the next build does not lose them
+// (GiveBack itself refuses a tree behind a link the build planted).
 func (j *job) closeCache() {
 	r := j.report("cache")
-	if !j.saved && j.out.check("restore", failure.RestoreError) == nil {
+	if !j.saved {
 		if err := j.cache.GiveBack(); err != nil {
 			r.warn("cache: %v; the next build makes those layers again", err)
 		}
