@@ -100,7 +100,10 @@ func FileMode(v int64) fs.FileMode {
 	return m
 }
 
-// ctxReader stops a long copy once ctx is done.
+// ContextReader returns r stopping with ctx's error once ctx is done, so
+// a long copy from it can be cancelled.
+func ContextReader(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx, r} }
+
 type ctxReader struct {
 	ctx context.Context
 	r   io.Reader
@@ -111,6 +114,65 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// Owner is a numeric user and group.
+type Owner struct {
+	UID, GID int
+}
+
+// WriteFile creates name in root, which must not exist yet, with the
+// contents of r, then gives it owner (when not nil), mode and modification
+// time t. The mode is applied after the owner, as chown clears setuid and
+// setgid bits.
+func WriteFile(ctx context.Context, root *os.Root, name string, r io.Reader, owner *Owner, mode fs.FileMode, t time.Time) (err error) {
+	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+	}()
+	if _, err := io.Copy(f, ctxReader{ctx, r}); err != nil {
+		return err
+	}
+	if owner != nil {
+		if err := f.Chown(owner.UID, owner.GID); err != nil {
+			return err
+		}
+	}
+	return chmodTimes(f, mode, t)
+}
+
+// ChmodTimes sets the mode and modification time of name in root, a
+// directory (or file) already created.
+func ChmodTimes(root *os.Root, name string, mode fs.FileMode, t time.Time) error {
+	f, err := root.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return chmodTimes(f, mode, t)
+}
+
+func chmodTimes(f *os.File, mode fs.FileMode, t time.Time) error {
+	if err := f.Chmod(mode); err != nil {
+		return err
+	}
+	return SetTimes(f, "", t)
+}
+
+// Lchtimes sets the times of name in root without following a final
+// symlink.
+func Lchtimes(root *os.Root, name string, t time.Time) error {
+	d, err := root.Open(path.Dir(name))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return SetTimes(d, path.Base(name), t)
 }
 
 type dirFix struct {
@@ -344,32 +406,15 @@ func (x *Extractor) dir(name string, h *tar.Header) error {
 	return nil
 }
 
-func (x *Extractor) file(ctx context.Context, r io.Reader, name string, h *tar.Header) (err error) {
+func (x *Extractor) file(ctx context.Context, r io.Reader, name string, h *tar.Header) error {
 	if _, err := x.prepare(name, false); err != nil {
 		return err
 	}
-	f, err := x.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil && cerr != nil {
-			err = cerr
-		}
-	}()
-	if _, err := io.Copy(f, ctxReader{ctx, r}); err != nil {
-		return err
-	}
+	var owner *Owner
 	if x.opts.PreserveOwner {
-		if err := f.Chown(h.Uid, h.Gid); err != nil {
-			return err
-		}
+		owner = &Owner{h.Uid, h.Gid}
 	}
-	// After chown, which clears setuid and setgid bits.
-	if err := f.Chmod(x.mode(name, false, h.Mode)); err != nil {
-		return err
-	}
-	return SetTimes(f, "", h.ModTime)
+	return WriteFile(ctx, x.root, name, r, owner, x.mode(name, false, h.Mode), h.ModTime)
 }
 
 func (x *Extractor) symlink(name string, h *tar.Header) error {
@@ -389,7 +434,7 @@ func (x *Extractor) symlink(name string, h *tar.Header) error {
 	if err := x.chown(name, h); err != nil {
 		return err
 	}
-	return x.lchtimes(name, h.ModTime)
+	return Lchtimes(x.root, name, h.ModTime)
 }
 
 func (x *Extractor) link(name string, h *tar.Header) error {
@@ -504,23 +549,5 @@ func (x *Extractor) fixDir(name string, fix dirFix) error {
 	if err != nil || !fi.IsDir() {
 		return nil // replaced or removed since
 	}
-	d, err := x.root.Open(name)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Chmod(fix.mode); err != nil {
-		return err
-	}
-	return SetTimes(d, "", fix.mtime)
-}
-
-// lchtimes sets the times of name without following a final symlink.
-func (x *Extractor) lchtimes(name string, t time.Time) error {
-	d, err := x.root.Open(path.Dir(name))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return SetTimes(d, path.Base(name), t)
+	return ChmodTimes(x.root, name, fix.mode, fix.mtime)
 }

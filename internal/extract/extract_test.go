@@ -10,41 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kiln-build/kiln/internal/testutil"
 )
 
-type ent struct {
-	name, link, body string
-	typ              byte
-	mode             int64
-}
-
-func tarOf(t testing.TB, es ...ent) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range es {
-		h := &tar.Header{Name: e.name, Linkname: e.link, Typeflag: e.typ, Mode: e.mode, Size: int64(len(e.body))}
-		if h.Typeflag == 0 {
-			h.Typeflag = tar.TypeReg
-		}
-		if h.Mode == 0 {
-			h.Mode = 0o644
-		}
-		if h.Typeflag != tar.TypeReg {
-			h.Size = 0
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		if h.Typeflag == tar.TypeReg {
-			tw.Write([]byte(e.body))
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
+type ent = testutil.TarEntry
 
 func TestHooks(t *testing.T) {
 	dest := t.TempDir()
@@ -59,11 +29,11 @@ func TestHooks(t *testing.T) {
 		LinkTarget: func(name, target string) string { return strings.TrimPrefix(target, "/") },
 		Mode:       func(name string, isDir bool, m fs.FileMode) fs.FileMode { return m.Perm() &^ 0o022 },
 	}
-	data := tarOf(t,
-		ent{name: "pkg", typ: tar.TypeDir, mode: 0o777},
-		ent{name: "pkg/bin/x", body: "x", mode: 0o4777},
-		ent{name: "pkg/l", typ: tar.TypeSymlink, link: "/bin/x"},
-		ent{name: "pkg/h", typ: tar.TypeLink, link: "pkg/bin/x"},
+	data := testutil.Tar(t,
+		ent{Name: "pkg", Type: tar.TypeDir, Mode: 0o777},
+		ent{Name: "pkg/bin/x", Body: "x", Mode: 0o4777},
+		ent{Name: "pkg/l", Type: tar.TypeSymlink, Link: "/bin/x"},
+		ent{Name: "pkg/h", Type: tar.TypeLink, Link: "pkg/bin/x"},
 	)
 	if err := Extract(context.Background(), bytes.NewReader(data), dest, opts); err != nil {
 		t.Fatal(err)
@@ -87,7 +57,7 @@ func TestRenameCannotEscape(t *testing.T) {
 	base := t.TempDir()
 	dest := filepath.Join(base, "dest")
 	opts := Options{Rename: func(string) (string, error) { return "../evil", nil }}
-	err := Extract(context.Background(), bytes.NewReader(tarOf(t, ent{name: "a", body: "x"})), dest, opts)
+	err := Extract(context.Background(), bytes.NewReader(testutil.Tar(t, ent{Name: "a", Body: "x"})), dest, opts)
 	if !errors.Is(err, ErrUnsafePath) {
 		t.Errorf("error %v, want ErrUnsafePath", err)
 	}
@@ -117,9 +87,9 @@ func TestEntry(t *testing.T) {
 // FuzzExtract feeds arbitrary archives through every hook and checks that
 // nothing is written outside the destination.
 func FuzzExtract(f *testing.F) {
-	f.Add(tarOf(f, ent{name: "a/b", body: "x"}, ent{name: "a/l", typ: tar.TypeSymlink, link: "/etc"}, ent{name: "a/l/p", body: "x"}))
-	f.Add(tarOf(f, ent{name: "a/l", typ: tar.TypeSymlink, link: "../../x"}, ent{name: "a/l", typ: tar.TypeDir}, ent{name: "a/l/y", body: "x"}))
-	f.Add(tarOf(f, ent{name: "a/h", typ: tar.TypeLink, link: "../x"}, ent{name: "a/.wh.b", body: ""}))
+	f.Add(testutil.Tar(f, ent{Name: "a/b", Body: "x"}, ent{Name: "a/l", Type: tar.TypeSymlink, Link: "/etc"}, ent{Name: "a/l/p", Body: "x"}))
+	f.Add(testutil.Tar(f, ent{Name: "a/l", Type: tar.TypeSymlink, Link: "../../x"}, ent{Name: "a/l", Type: tar.TypeDir}, ent{Name: "a/l/y", Body: "x"}))
+	f.Add(testutil.Tar(f, ent{Name: "a/h", Type: tar.TypeLink, Link: "../x"}, ent{Name: "a/.wh.b", Body: ""}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		base := t.TempDir()
 		dest := filepath.Join(base, "dest")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -155,18 +154,10 @@ func (c *copier) finishDir(name string) error {
 	if err != nil {
 		return err
 	}
-	d, err := c.dst.Open(name)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Chmod(permBits(fi.Mode())); err != nil {
-		return err
-	}
-	return extract.SetTimes(d, "", fi.ModTime())
+	return extract.ChmodTimes(c.dst, name, permBits(fi.Mode()), fi.ModTime())
 }
 
-func (c *copier) file(ctx context.Context, name string) (err error) {
+func (c *copier) file(ctx context.Context, name string) error {
 	in, err := c.src.Open(name)
 	if err != nil {
 		return err
@@ -182,27 +173,7 @@ func (c *copier) file(ctx context.Context, name string) (err error) {
 	if _, err := c.clear(name, false); err != nil {
 		return err
 	}
-	out, err := c.dst.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := out.Close(); err == nil && cerr != nil {
-			err = cerr
-		}
-	}()
-	if _, err := io.Copy(out, ctxReader{ctx, in}); err != nil {
-		return err
-	}
-	if c.opts.Owner != nil {
-		if err := out.Chown(c.opts.Owner.UID, c.opts.Owner.GID); err != nil {
-			return err
-		}
-	}
-	if err := out.Chmod(permBits(fi.Mode())); err != nil {
-		return err
-	}
-	return extract.SetTimes(out, "", fi.ModTime())
+	return extract.WriteFile(ctx, c.dst, name, in, c.opts.Owner, permBits(fi.Mode()), fi.ModTime())
 }
 
 func (c *copier) symlink(name, host string) error {
@@ -226,12 +197,7 @@ func (c *copier) symlink(name, host string) error {
 	if err != nil {
 		return err
 	}
-	d, err := c.dst.Open(path.Dir(name))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return extract.SetTimes(d, path.Base(name), fi.ModTime())
+	return extract.Lchtimes(c.dst, name, fi.ModTime())
 }
 
 // escapes returns why the symlink name -> target leaves the source tree,

@@ -37,9 +37,7 @@ func (k Kind) String() string {
 }
 
 // Owner is a numeric user and group.
-type Owner struct {
-	UID, GID int
-}
+type Owner = extract.Owner
 
 // Entry is one synthetic archive entry.
 type Entry struct {

@@ -16,6 +16,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/kiln-build/kiln/internal/extract"
 )
 
 // DefaultCompressionLevel is the gzip level layers are compressed with.
@@ -78,7 +80,7 @@ func newConfig(opts []LayerOption) layerConfig {
 // file, and computes its diffID, digest and size in that one pass.
 func NewLayer(ctx context.Context, src Source, opts ...LayerOption) (*Layer, error) {
 	l := &Layer{cfg: newConfig(opts)}
-	err := l.writeGz(func(w io.Writer) error {
+	diffID, err := l.writeGz(func(w io.Writer) error {
 		if err := src.Write(ctx, w); err != nil {
 			return fmt.Errorf("writing layer: %w", err)
 		}
@@ -87,17 +89,18 @@ func NewLayer(ctx context.Context, src Source, opts ...LayerOption) (*Layer, err
 	if err != nil {
 		return nil, err
 	}
+	l.diffID = diffID
 	l.once.Do(func() {}) // already compressed
 	return l, nil
 }
 
 // writeGz creates the layer's compressed file and fills it with what
-// write writes, setting diffID, digest and size. On failure it removes
-// the file.
-func (l *Layer) writeGz(write func(io.Writer) error) (err error) {
+// write writes, setting digest and size and returning the diffID of what
+// was written. On failure it removes the file.
+func (l *Layer) writeGz(write func(io.Writer) error) (diffID v1.Hash, err error) {
 	f, err := os.CreateTemp(l.cfg.tempDir, "kiln-layer-*.tar.gz")
 	if err != nil {
-		return fmt.Errorf("creating layer file: %w", err)
+		return v1.Hash{}, fmt.Errorf("creating layer file: %w", err)
 	}
 	l.gzPath = f.Name()
 	defer func() {
@@ -112,16 +115,16 @@ func (l *Layer) writeGz(write func(io.Writer) error) (err error) {
 	counted := &countWriter{w: io.MultiWriter(gf, digH)}
 	gz, err := gzip.NewWriterLevel(counted, l.cfg.level)
 	if err != nil {
-		return fmt.Errorf("compressing layer: %w", err)
+		return v1.Hash{}, fmt.Errorf("compressing layer: %w", err)
 	}
 	if err := write(io.MultiWriter(diffH, gz)); err != nil {
-		return err
+		return v1.Hash{}, err
 	}
 	if err := gz.Close(); err != nil {
-		return fmt.Errorf("compressing layer: %w", err)
+		return v1.Hash{}, fmt.Errorf("compressing layer: %w", err)
 	}
-	l.diffID, l.digest, l.size = sum(diffH), sum(digH), counted.n
-	return nil
+	l.digest, l.size = sum(digH), counted.n
+	return sum(diffH), nil
 }
 
 // LayerFromTar wraps an existing uncompressed tar whose diffID is already
@@ -157,22 +160,19 @@ func (l *Layer) compress(ctx context.Context) error {
 		return fmt.Errorf("compressing layer: %w", err)
 	}
 	defer in.Close()
-	want := l.diffID
-	err = l.writeGz(func(w io.Writer) error {
-		if _, err := io.Copy(w, ctxReader{ctx, in}); err != nil {
+	got, err := l.writeGz(func(w io.Writer) error {
+		if _, err := io.Copy(w, extract.ContextReader(ctx, in)); err != nil {
 			return fmt.Errorf("compressing %s: %w", l.tarPath, err)
 		}
 		return nil
 	})
 	if err != nil {
-		l.diffID = want
 		return err
 	}
-	if got := l.diffID; got != want {
-		l.diffID = want
+	if got != l.diffID {
 		os.Remove(l.gzPath)
 		l.gzPath = ""
-		return fmt.Errorf("layer tar %s has diffID %s, expected %s", l.tarPath, got, want)
+		return fmt.Errorf("layer tar %s has diffID %s, expected %s", l.tarPath, got, l.diffID)
 	}
 	return nil
 }

@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/kiln-build/kiln/internal/extract"
 )
 
 // Source writes one uncompressed tar stream.
@@ -435,7 +437,7 @@ func (t *Tar) writeItem(ctx context.Context, tw *tar.Writer, roots map[string]*o
 	if err := tw.WriteHeader(h); err != nil {
 		return fmt.Errorf("writing header of %s: %w", name, err)
 	}
-	n, err := io.CopyN(tw, ctxReader{ctx, f}, h.Size)
+	n, err := io.CopyN(tw, extract.ContextReader(ctx, f), h.Size)
 	if err != nil {
 		if err == io.EOF {
 			return fmt.Errorf("reading %s: file shrank to %d bytes while being archived", src, n)
@@ -470,17 +472,4 @@ func openContent(roots map[string]*os.Root, it *item) (*os.File, string, error) 
 		return nil, src, fmt.Errorf("opening %s: %w", src, err)
 	}
 	return f, src, nil
-}
-
-// ctxReader stops a long copy once ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

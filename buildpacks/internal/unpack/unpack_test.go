@@ -15,44 +15,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
+
+	"github.com/kiln-build/kiln/internal/testutil"
 )
 
-type entry struct {
-	name, link string
-	typ        byte
-	body       string
-	mode       int64
-}
-
-func makeTar(t testing.TB, entries []entry) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range entries {
-		h := &tar.Header{Name: e.name, Linkname: e.link, Typeflag: e.typ, Mode: e.mode, Size: int64(len(e.body))}
-		if h.Typeflag == 0 {
-			h.Typeflag = tar.TypeReg
-		}
-		if h.Mode == 0 {
-			h.Mode = 0o644
-		}
-		if h.Typeflag != tar.TypeReg {
-			h.Size = 0
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		if h.Typeflag == tar.TypeReg {
-			if _, err := tw.Write([]byte(e.body)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
+type entry = testutil.TarEntry
 
 // tree lists dir as "name -> target" for links, "name/" for directories
 // and "name=content (mode)" for files.
@@ -98,9 +65,9 @@ func TestTar(t *testing.T) {
 		{
 			name: "npm package stripped",
 			entries: []entry{
-				{name: "package/bin/node", body: "ELF", mode: 0o755},
-				{name: "package/LICENSE", body: "MIT"},
-				{name: "package", typ: tar.TypeDir, mode: 0o755},
+				{Name: "package/bin/node", Body: "ELF", Mode: 0o755},
+				{Name: "package/LICENSE", Body: "MIT"},
+				{Name: "package", Type: tar.TypeDir, Mode: 0o755},
 			},
 			opts: Options{StripComponents: 1},
 			want: []string{"LICENSE=MIT (-rw-r--r--)", "bin/", "bin/node=ELF (-rwxr-xr-x)"},
@@ -108,11 +75,11 @@ func TestTar(t *testing.T) {
 		{
 			name: "debian data with absolute link rebased and docs skipped",
 			entries: []entry{
-				{name: "./", typ: tar.TypeDir, mode: 0o755},
-				{name: "./usr/bin/python3.11", body: "py", mode: 0o755},
-				{name: "./usr/share/doc/python3.11/copyright", body: "c"},
-				{name: "./usr/lib/libx.so", typ: tar.TypeSymlink, link: "/usr/lib/libx.so.1"},
-				{name: "./usr/lib/libx.so.1", body: "lib"},
+				{Name: "./", Type: tar.TypeDir, Mode: 0o755},
+				{Name: "./usr/bin/python3.11", Body: "py", Mode: 0o755},
+				{Name: "./usr/share/doc/python3.11/copyright", Body: "c"},
+				{Name: "./usr/lib/libx.so", Type: tar.TypeSymlink, Link: "/usr/lib/libx.so.1"},
+				{Name: "./usr/lib/libx.so.1", Body: "lib"},
 			},
 			opts: Options{RebaseAbsoluteLinks: true, Skip: func(n string) bool { return n == "usr/share/doc" }},
 			want: []string{"usr/", "usr/bin/", "usr/bin/python3.11=py (-rwxr-xr-x)", "usr/lib/", "usr/lib/libx.so -> libx.so.1", "usr/lib/libx.so.1=lib (-rw-r--r--)"},
@@ -120,52 +87,52 @@ func TestTar(t *testing.T) {
 		{
 			name: "hard link inside",
 			entries: []entry{
-				{name: "a", body: "x"},
-				{name: "b", typ: tar.TypeLink, link: "a"},
+				{Name: "a", Body: "x"},
+				{Name: "b", Type: tar.TypeLink, Link: "a"},
 			},
 			want: []string{"a=x (-rw-r--r--)", "b=x (-rw-r--r--)"},
 		},
 		{
 			name: "setuid bits dropped",
 			entries: []entry{
-				{name: "s", body: "x", mode: 0o4755},
+				{Name: "s", Body: "x", Mode: 0o4755},
 			},
 			want: []string{"s=x (-rwxr-xr-x)"},
 		},
-		{name: "dot-dot", entries: []entry{{name: "../evil", body: "x"}}, wantErr: "leaves the archive root"},
-		{name: "inner dot-dot", entries: []entry{{name: "a/../../evil", body: "x"}}, wantErr: "leaves the archive root"},
-		{name: "absolute", entries: []entry{{name: "/etc/evil", body: "x"}}, wantErr: "absolute"},
+		{name: "dot-dot", entries: []entry{{Name: "../evil", Body: "x"}}, wantErr: "leaves the archive root"},
+		{name: "inner dot-dot", entries: []entry{{Name: "a/../../evil", Body: "x"}}, wantErr: "leaves the archive root"},
+		{name: "absolute", entries: []entry{{Name: "/etc/evil", Body: "x"}}, wantErr: "absolute"},
 		{
 			name: "write through an outside link",
 			entries: []entry{
-				{name: "out", typ: tar.TypeSymlink, link: "../outside"},
-				{name: "out/evil", body: "x"},
+				{Name: "out", Type: tar.TypeSymlink, Link: "../outside"},
+				{Name: "out/evil", Body: "x"},
 			},
 			wantErr: "escapes",
 		},
 		{
 			name: "directory entry over an outside link",
 			entries: []entry{
-				{name: "out", typ: tar.TypeSymlink, link: "../outside"},
-				{name: "out", typ: tar.TypeDir, mode: 0o755},
+				{Name: "out", Type: tar.TypeSymlink, Link: "../outside"},
+				{Name: "out", Type: tar.TypeDir, Mode: 0o755},
 			},
 			wantErr: "leaves the destination",
 		},
 		{
 			name: "directory entry over an inside link keeps it (dpkg)",
 			entries: []entry{
-				{name: "usr/lib", typ: tar.TypeDir, mode: 0o755},
-				{name: "lib", typ: tar.TypeSymlink, link: "usr/lib"},
-				{name: "lib", typ: tar.TypeDir, mode: 0o755},
-				{name: "lib/x.so", body: "so"},
+				{Name: "usr/lib", Type: tar.TypeDir, Mode: 0o755},
+				{Name: "lib", Type: tar.TypeSymlink, Link: "usr/lib"},
+				{Name: "lib", Type: tar.TypeDir, Mode: 0o755},
+				{Name: "lib/x.so", Body: "so"},
 			},
 			want: []string{"lib -> usr/lib", "usr/", "usr/lib/", "usr/lib/x.so=so (-rw-r--r--)"},
 		},
 		{
 			name: "hard link to a skipped entry",
 			entries: []entry{
-				{name: "doc/a", body: "x"},
-				{name: "b", typ: tar.TypeLink, link: "doc/a"},
+				{Name: "doc/a", Body: "x"},
+				{Name: "b", Type: tar.TypeLink, Link: "doc/a"},
 			},
 			opts:    Options{Skip: func(n string) bool { return n == "doc" }},
 			wantErr: "left out",
@@ -173,7 +140,7 @@ func TestTar(t *testing.T) {
 		{
 			name: "hard link to outside",
 			entries: []entry{
-				{name: "h", typ: tar.TypeLink, link: "../outside/secret"},
+				{Name: "h", Type: tar.TypeLink, Link: "../outside/secret"},
 			},
 			wantErr: "leaves the archive root",
 		},
@@ -188,7 +155,7 @@ func TestTar(t *testing.T) {
 				t.Fatal(err)
 			}
 			dest := filepath.Join(base, "dest")
-			err := Tar(bytes.NewReader(makeTar(t, tt.entries)), dest, tt.opts)
+			err := Tar(bytes.NewReader(testutil.Tar(t, tt.entries...)), dest, tt.opts)
 			if got := tree(t, filepath.Join(base, "outside")); len(got) != 1 {
 				t.Errorf("outside directory changed: %v", got)
 			}
@@ -209,7 +176,7 @@ func TestTar(t *testing.T) {
 }
 
 func TestDecompress(t *testing.T) {
-	raw := makeTar(t, []entry{{name: "f", body: "hello"}})
+	raw := testutil.Tar(t, entry{Name: "f", Body: "hello"})
 	var gz, xzb, zs bytes.Buffer
 	gw := gzip.NewWriter(&gz)
 	gw.Write(raw)
@@ -290,9 +257,9 @@ func TestZip(t *testing.T) {
 // FuzzTar feeds arbitrary archives to Tar and checks that nothing is
 // written outside the destination.
 func FuzzTar(f *testing.F) {
-	f.Add(makeTar(f, []entry{{name: "a/b", body: "x"}, {name: "l", typ: tar.TypeSymlink, link: "/etc"}}))
-	f.Add(makeTar(f, []entry{{name: "l", typ: tar.TypeSymlink, link: "../x"}, {name: "l/y", body: "x"}}))
-	f.Add(makeTar(f, []entry{{name: "h", typ: tar.TypeLink, link: "../x"}}))
+	f.Add(testutil.Tar(f, entry{Name: "a/b", Body: "x"}, entry{Name: "l", Type: tar.TypeSymlink, Link: "/etc"}))
+	f.Add(testutil.Tar(f, entry{Name: "l", Type: tar.TypeSymlink, Link: "../x"}, entry{Name: "l/y", Body: "x"}))
+	f.Add(testutil.Tar(f, entry{Name: "h", Type: tar.TypeLink, Link: "../x"}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		base := t.TempDir()
 		dest := filepath.Join(base, "dest")
