@@ -7,7 +7,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"strings"
 )
 
@@ -165,7 +164,7 @@ func (c *Config) validate() error {
 		return fmt.Errorf("sandbox: CPUs %v is negative", c.CPUs)
 	}
 	if !c.NoSeccomp {
-		if _, err := seccompSpec(runtime.GOARCH); err != nil {
+		if _, err := hostSeccomp(); err != nil {
 			return err
 		}
 	}

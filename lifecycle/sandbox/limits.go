@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -93,8 +94,8 @@ func (l Limits) resources(swap bool) *specs.LinuxResources {
 
 // swapLimitable reports whether the host's memory cgroup can limit memory
 // plus swap: memory.memsw.* (cgroup v1, swap accounting on) or
-// memory.swap.max (v2, checked in kiln's own cgroup).
-func swapLimitable() bool {
+// memory.swap.max (v2, checked in kiln's own cgroup). It looks once.
+var swapLimitable = sync.OnceValue(func() bool {
 	const root = "/sys/fs/cgroup"
 	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err != nil {
 		_, err := os.Stat(filepath.Join(root, "memory", "memory.memsw.limit_in_bytes"))
@@ -113,7 +114,7 @@ func swapLimitable() bool {
 		}
 	}
 	return false
-}
+})
 
 // rootlessLimitsNotice is what Config.Warn is told on a rootless run.
 const rootlessLimitsNotice = "sandbox: running rootless, without cgroup delegation: no pids, memory or CPU limits apply to the build container (run kiln as root to apply them)"

@@ -148,13 +148,9 @@ func TestLimitsMemory(t *testing.T) {
 // TestLimitsApplied reads the container's cgroup while it runs, then
 // cancels it: the limits are set, and nothing is left behind.
 func TestLimitsApplied(t *testing.T) {
-	requireRuntime(t)
-	dirs := newTestDirs(t, testUID, testGID)
+	cfg, dirs, token := sleepConfig(t)
 	assertNoCgroups := trackContainers(t, dirs.state)
-	cfg := baseConfig(t, dirs)
 	cfg.Limits = Limits{PidsLimit: 100, Memory: 512 << 20, CPUs: 0.5}
-	token := randomToken(t)
-	cfg.Args = []string{"/bin/probe", "sleep", token}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var got map[string]string
@@ -180,11 +176,8 @@ func TestLimitsApplied(t *testing.T) {
 // TestLimitsTimeout: a run whose deadline passes leaves no cgroup and no
 // runtime state.
 func TestLimitsTimeout(t *testing.T) {
-	requireRuntime(t)
-	dirs := newTestDirs(t, testUID, testGID)
+	cfg, dirs, _ := sleepConfig(t)
 	assertNoCgroups := trackContainers(t, dirs.state)
-	cfg := baseConfig(t, dirs)
-	cfg.Args = []string{"/bin/probe", "sleep", randomToken(t)}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if _, err := Run(ctx, cfg); !errors.Is(err, context.DeadlineExceeded) {

@@ -274,15 +274,11 @@ func (s *slirp) release() {
 	})
 }
 
-// stop ends slirp4netns and reaps it: its exit fd is closed and, as it has
-// nothing to save, it is killed at once rather than waited for. Reaping it
-// still takes the kernel 10-30 ms, spent tearing down its tap device.
+// stop ends slirp4netns as release does, and reaps it. Reaping it takes
+// the kernel 10-30 ms, spent tearing down its tap device.
 func (s *slirp) stop() {
-	s.once.Do(func() {
-		s.exitW.Close()
-		_ = s.cmd.Process.Kill()
-		<-s.exited
-	})
+	s.release()
+	<-s.exited
 }
 
 // tailWriter keeps the last part of what is written to it.

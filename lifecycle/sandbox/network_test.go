@@ -237,11 +237,7 @@ func hostInterface(t *testing.T) string {
 // TestNetworkCancel cancels a running slirp container and checks that
 // slirp4netns and the network namespace are gone with it.
 func TestNetworkCancel(t *testing.T) {
-	requireRuntime(t)
-	dirs := newTestDirs(t, testUID, testGID)
-	cfg := baseConfig(t, dirs)
-	token := randomToken(t)
-	cfg.Args = []string{"/bin/probe", "sleep", token}
+	cfg, dirs, token := sleepConfig(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var netns string

@@ -169,7 +169,7 @@ func Run(ctx context.Context, cfg Config) (exitCode int, err error) {
 		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWNS
 	}
 	if rootless {
-		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWUSER
+		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWUSER
 		// The supervisor starts before its id maps exist, so exec
 		// would drop the capabilities it holds in its new namespace.
 		// As ambient capabilities these survive: enough to become the
@@ -355,31 +355,34 @@ func isDir(p string) bool {
 
 // runningInUserNS reports whether this process is in a user namespace other
 // than the host's.
-func runningInUserNS() bool {
+var runningInUserNS = sync.OnceValue(func() bool {
 	b, err := os.ReadFile("/proc/self/uid_map")
 	if err != nil {
 		return false
 	}
 	f := strings.Fields(string(b))
 	return !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
-}
+})
 
 // rootlessMaps computes the user namespace's id maps for the calling user.
 func rootlessMaps(cfg Config) (uids, gids []idMap, err error) {
+	s, err := rootlessCaller()
+	if err != nil {
+		return nil, nil, err
+	}
+	return userNSMaps(s, cfg.UID, cfg.GID, cfg.AdditionalGIDs)
+}
+
+// rootlessCaller looks up the calling user's name and subordinate ids, once.
+var rootlessCaller = sync.OnceValues(func() (subIDs, error) {
 	euid := uint32(os.Geteuid())
 	name := strconv.FormatUint(uint64(euid), 10)
 	if u, err := user.LookupId(name); err == nil {
 		name = u.Username
 	}
-	s := subIDs{user: name, hostUID: euid, hostGID: uint32(os.Getegid())}
-	if s.uids, err = readSubIDs(subUIDFile); err != nil {
-		return nil, nil, fmt.Errorf("sandbox: %w", err)
-	}
-	if s.gids, err = readSubIDs(subGIDFile); err != nil {
-		return nil, nil, fmt.Errorf("sandbox: %w", err)
-	}
-	return userNSMaps(s, cfg.UID, cfg.GID, cfg.AdditionalGIDs)
-}
+	files, err := readSubIDFiles()
+	return subIDs{user: name, hostUID: euid, hostGID: uint32(os.Getegid()), uids: files.uids, gids: files.gids}, err
+})
 
 // writeIDMaps writes the supervisor's user namespace maps: directly when a
 // map only holds the caller's own id, else through the setuid helpers

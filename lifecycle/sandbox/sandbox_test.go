@@ -259,11 +259,7 @@ func TestRunTrustsCABundle(t *testing.T) {
 }
 
 func TestRunCancel(t *testing.T) {
-	requireRuntime(t)
-	dirs := newTestDirs(t, testUID, testGID)
-	cfg := baseConfig(t, dirs)
-	token := randomToken(t)
-	cfg.Args = []string{"/bin/probe", "sleep", token}
+	cfg, dirs, token := sleepConfig(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stdout bytes.Buffer
@@ -466,6 +462,18 @@ func assertNoProcess(t *testing.T, token string) {
 			t.Errorf("process %s still runs: %q", filepath.Base(filepath.Dir(p)), bytes.ReplaceAll(b, []byte{0}, []byte{' '}))
 		}
 	}
+}
+
+// sleepConfig is baseConfig, with fresh dirs, for a process that sleeps
+// until killed; token names it in the host's process list.
+func sleepConfig(t *testing.T) (cfg Config, dirs testDirs, token string) {
+	t.Helper()
+	requireRuntime(t)
+	dirs = newTestDirs(t, testUID, testGID)
+	cfg = baseConfig(t, dirs)
+	token = randomToken(t)
+	cfg.Args = []string{"/bin/probe", "sleep", token}
+	return cfg, dirs, token
 }
 
 func randomToken(t *testing.T) string {

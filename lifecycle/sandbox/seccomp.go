@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 
@@ -97,6 +98,12 @@ func (p *seccompProfile) spec(goarch string) (*specs.LinuxSeccomp, error) {
 
 var embeddedSeccomp = sync.OnceValues(func() (*seccompProfile, error) {
 	return parseSeccomp(seccompJSON)
+})
+
+// hostSeccomp is kiln's seccomp filter for the architecture kiln runs on,
+// made once and shared, read-only, by every run's spec.
+var hostSeccomp = sync.OnceValues(func() (*specs.LinuxSeccomp, error) {
+	return seccompSpec(runtime.GOARCH)
 })
 
 // seccompSpec returns kiln's seccomp filter for goarch.

@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"path"
-	"runtime"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -136,7 +135,7 @@ func buildSpec(c *Config, m specMode) *specs.Spec {
 func harden(s *specs.Spec, c *Config, m specMode) {
 	if !c.NoSeccomp {
 		// validate made sure there is a filter for this architecture.
-		s.Linux.Seccomp, _ = seccompSpec(runtime.GOARCH)
+		s.Linux.Seccomp, _ = hostSeccomp()
 	}
 	if m.ids != nil {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})

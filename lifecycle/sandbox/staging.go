@@ -8,10 +8,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/kiln-build/kiln/internal/flock"
 )
 
 // stageRoot holds, as root, one directory of mount points per container.
@@ -56,15 +59,9 @@ func (st *staging) lockPath() string { return filepath.Join(st.dir, stageLockNam
 // a mount namespace of its own, where the path to it is searchable; the
 // binds vanish with the supervisor, whatever ends it.
 func stage(s *specs.Spec, id string) (*staging, error) {
-	for _, d := range []string{filepath.Dir(stageRoot), stageRoot} {
-		if err := os.MkdirAll(d, 0o711); err != nil {
-			return nil, fmt.Errorf("sandbox: creating %s: %w", d, err)
-		}
-		if err := os.Chmod(d, 0o711); err != nil {
-			return nil, fmt.Errorf("sandbox: setting the mode of %s: %w", d, err)
-		}
+	if err := prepareStageRoot(); err != nil {
+		return nil, err
 	}
-	sweepStages(stageRoot, time.Now().Add(-stageLegacyAge))
 	st := &staging{dir: filepath.Join(stageRoot, id)}
 	if err := os.Mkdir(st.dir, 0o711); err != nil {
 		return nil, fmt.Errorf("sandbox: creating %s: %w", st.dir, err)
@@ -90,6 +87,21 @@ func stage(s *specs.Spec, id string) (*staging, error) {
 	}
 	return st, nil
 }
+
+// prepareStageRoot makes stageRoot and its parent searchable by everyone
+// and sweeps what earlier kilns left there, once per process.
+var prepareStageRoot = sync.OnceValue(func() error {
+	for _, d := range []string{filepath.Dir(stageRoot), stageRoot} {
+		if err := os.MkdirAll(d, 0o711); err != nil {
+			return fmt.Errorf("sandbox: creating %s: %w", d, err)
+		}
+		if err := os.Chmod(d, 0o711); err != nil {
+			return fmt.Errorf("sandbox: setting the mode of %s: %w", d, err)
+		}
+	}
+	sweepStages(stageRoot, time.Now().Add(-stageLegacyAge))
+	return nil
+})
 
 // add makes the mount point name for src (a directory or a file, as src
 // is) and returns its path.
@@ -162,13 +174,9 @@ var stageLock *os.File
 // holdStageLock runs in the supervisor: it shares the lock on its staging
 // directory, so that the directory outlives a Run that ends first.
 func holdStageLock(p string) error {
-	f, err := os.Open(p)
+	f, err := flock.TryLockExisting(p, false)
 	if err != nil {
-		return fmt.Errorf("opening the staging lock: %w", err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH); err != nil {
-		f.Close()
-		return fmt.Errorf("locking %s: %w", p, err)
+		return fmt.Errorf("holding the staging lock: %w", err)
 	}
 	stageLock = f
 	return nil
@@ -189,19 +197,16 @@ func sweepStages(root string, legacyBefore time.Time) {
 }
 
 func sweepStage(dir string, legacyBefore time.Time) {
-	f, err := os.Open(filepath.Join(dir, stageLockName))
+	f, err := flock.TryLockExisting(filepath.Join(dir, stageLockName), true)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if fi, err := os.Lstat(dir); err != nil || !fi.ModTime().Before(legacyBefore) {
 			return
 		}
 	case err != nil:
-		return
+		return // in use, or not ours to judge
 	default:
 		defer f.Close()
-		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
-			return // in use
-		}
 	}
 	// Mount points only, one by one, never recursively (see remove).
 	entries, _ := os.ReadDir(dir)

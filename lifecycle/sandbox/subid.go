@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // ErrNoSubIDs is wrapped by Run's error when a rootless run needs a
@@ -141,6 +142,20 @@ func userNSMaps(s subIDs, uid, gid uint32, extra []uint32) (uids, gids []idMap, 
 	}
 	return uids, gids, nil
 }
+
+// subIDFiles are the ranges of /etc/subuid and /etc/subgid.
+type subIDFiles struct{ uids, gids []subIDRange }
+
+// readSubIDFiles reads /etc/subuid and /etc/subgid, once per process.
+var readSubIDFiles = sync.OnceValues(func() (f subIDFiles, err error) {
+	if f.uids, err = readSubIDs(subUIDFile); err != nil {
+		return f, fmt.Errorf("sandbox: %w", err)
+	}
+	if f.gids, err = readSubIDs(subGIDFile); err != nil {
+		return f, fmt.Errorf("sandbox: %w", err)
+	}
+	return f, nil
+})
 
 // readSubIDs reads the caller's subordinate id files; a missing file means
 // no ranges.

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -217,17 +219,6 @@ func (p supervisorParams) startWithSlirp(sigs <-chan os.Signal) (pid int, stopNe
 	return pid, s.release, nil
 }
 
-// runtimeStdio runs one runtime subcommand with the supervisor's stdio,
-// which the container's process inherits.
-func (p supervisorParams) runtimeStdio(args ...string) error {
-	cmd := exec.Command(p.Runtime, append(append([]string(nil), p.Global...), args...)...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s %s: %v", filepath.Base(p.Runtime), args[0], err)
-	}
-	return nil
-}
-
 // wait reaps the container's process, killing the container when told to
 // stop, then stops its network and deletes the container, both at once:
 // tearing down slirp4netns's tap device takes the kernel tens of ms.
@@ -330,13 +321,33 @@ func awaitIDMaps() error {
 	return nil
 }
 
-// runtime runs one runtime subcommand and returns its failure, if any.
+// runtime runs one runtime subcommand and returns its failure, if any, with
+// what the runtime wrote.
 func (p supervisorParams) runtime(args ...string) error {
-	cmd := exec.Command(p.Runtime, append(append([]string(nil), p.Global...), args...)...)
 	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := p.runtimeCmd(&out, args...); err != nil {
+		return fmt.Errorf("%w: %s", err, strings.TrimSpace(out.String()))
+	}
+	return nil
+}
+
+// runtimeStdio runs one runtime subcommand with the supervisor's stdio,
+// which the container's process inherits.
+func (p supervisorParams) runtimeStdio(args ...string) error {
+	return p.runtimeCmd(nil, args...)
+}
+
+// runtimeCmd runs one runtime subcommand with the global flags. Its stdout
+// and stderr go to out, or with a nil out, like its stdin, are the
+// supervisor's.
+func (p supervisorParams) runtimeCmd(out io.Writer, args ...string) error {
+	cmd := exec.Command(p.Runtime, append(slices.Clone(p.Global), args...)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if out != nil {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, out, out
+	}
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s %s: %v: %s", filepath.Base(p.Runtime), args[0], err, strings.TrimSpace(out.String()))
+		return fmt.Errorf("%s %s: %v", filepath.Base(p.Runtime), args[0], err)
 	}
 	return nil
 }

@@ -8,10 +8,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
+	"sync"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/kiln-build/kiln/internal/flock"
 )
 
 // IDsPerRange is how many ids a build's user namespace maps: container ids
@@ -66,20 +68,16 @@ func ReserveIDs(ctx context.Context) (*IDRange, error) {
 	return pool.reserve(ctx)
 }
 
-// systemIDPool reads kiln's ranges from /etc/subuid and /etc/subgid.
+// systemIDPool takes kiln's ranges from /etc/subuid and /etc/subgid.
 func systemIDPool() (idPool, error) {
 	pool := idPool{lockDir: idLockDir}
-	uids, err := readSubIDs(subUIDFile)
+	files, err := readSubIDFiles()
 	if err != nil {
-		return pool, fmt.Errorf("sandbox: %w", err)
-	}
-	gids, err := readSubIDs(subGIDFile)
-	if err != nil {
-		return pool, fmt.Errorf("sandbox: %w", err)
+		return pool, err
 	}
 	var uidSlots, gidSlots int
-	pool.uidBase, uidSlots = poolRange(uids)
-	pool.gidBase, gidSlots = poolRange(gids)
+	pool.uidBase, uidSlots = poolRange(files.uids)
+	pool.gidBase, gidSlots = poolRange(files.gids)
 	pool.slots = min(uidSlots, gidSlots)
 	return pool, nil
 }
@@ -122,27 +120,14 @@ func (p idPool) reserve(ctx context.Context) (*IDRange, error) {
 // tryLockSlot returns the locked lock file of slot, or nil if another
 // reservation holds it.
 func tryLockSlot(dir string, slot int) (*os.File, error) {
-	p := filepath.Join(dir, strconv.Itoa(slot)+".lock")
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("sandbox: opening id range lock %s: %w", p, err)
-	}
-	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if !errors.Is(err, syscall.EINTR) {
-			break
-		}
-	}
-	switch {
-	case err == nil:
-		return f, nil
-	case errors.Is(err, syscall.EWOULDBLOCK):
-		f.Close()
+	f, err := flock.TryLock(filepath.Join(dir, strconv.Itoa(slot)+".lock"), true)
+	if errors.Is(err, flock.ErrBusy) {
 		return nil, nil
-	default:
-		f.Close()
-		return nil, fmt.Errorf("sandbox: locking %s: %w", p, err)
 	}
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: id range: %w", err)
+	}
+	return f, nil
 }
 
 // HostUID returns the host uid behind container uid u, or -1 when u is not
@@ -208,21 +193,35 @@ func (r *IDRange) check(cfg *Config) error {
 			return fmt.Errorf("sandbox: id %d is outside the %d ids a build's user namespace maps", id, IDsPerRange)
 		}
 	}
-	for _, f := range []struct {
+	maps, err := ownIDMaps()
+	if err != nil {
+		return err
+	}
+	for i, f := range []struct {
 		file string
 		base uint32
 	}{{"/proc/self/uid_map", r.uidBase}, {"/proc/self/gid_map", r.gidBase}} {
-		b, err := os.ReadFile(f.file)
-		if err != nil {
-			return fmt.Errorf("sandbox: reading %s: %w", f.file, err)
-		}
-		if !mapCovers(string(b), f.base, IDsPerRange) {
+		if !mapCovers(maps[i], f.base, IDsPerRange) {
 			return fmt.Errorf("sandbox: host ids %d-%d are not mapped in kiln's own user namespace (%s); give user %s a range in %s and %s that is",
 				f.base, f.base+IDsPerRange-1, f.file, IDRangeUser, subUIDFile, subGIDFile)
 		}
 	}
 	return nil
 }
+
+// ownIDMaps returns /proc/self/uid_map and gid_map, read once: a process's
+// maps never change.
+var ownIDMaps = sync.OnceValues(func() ([2]string, error) {
+	var maps [2]string
+	for i, file := range []string{"/proc/self/uid_map", "/proc/self/gid_map"} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return maps, fmt.Errorf("sandbox: reading %s: %w", file, err)
+		}
+		maps[i] = string(b)
+	}
+	return maps, nil
+})
 
 // mapCovers reports whether one line of a /proc/self/uid_map-style map holds
 // the ids from base to base+n-1 of the reader's namespace (the first column).
