@@ -45,6 +45,7 @@ launcher:
 kiln: launcher buildpacks
 	cp $(BIN)/launcher cmd/kiln/launcher.bin
 	set -o pipefail; tar -C $(BIN)/buildpacks --sort=name --mtime=@315532801 --owner=0 --group=0 --numeric-owner -c . | gzip -n > cmd/kiln/buildpacks.tar.gz
+	sha256sum cmd/kiln/buildpacks.tar.gz | cut -d' ' -f1 > cmd/kiln/buildpacks.tar.gz.sha256
 	$(GO) build $(GOFLAGS_STATIC) -tags embedlauncher,embedbuildpacks -o $(BIN)/kiln ./cmd/kiln
 
 build: kiln
@@ -94,7 +95,7 @@ demo: deps build
 	./hack/demo.sh
 
 clean:
-	rm -rf $(BIN) cmd/kiln/launcher.bin cmd/kiln/buildpacks.tar.gz
+	rm -rf $(BIN) cmd/kiln/launcher.bin cmd/kiln/buildpacks.tar.gz cmd/kiln/buildpacks.tar.gz.sha256
 
 # buildpacks compiles kiln's first-party buildpacks into bin/buildpacks/<name>/.
 buildpacks:

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -101,10 +104,6 @@ func build(ctx context.Context, bc *sdk.BuildContext) error {
 	if err != nil {
 		return err
 	}
-	if err := app.Reset(); err != nil {
-		return err
-	}
-	app.Metadata = map[string]any{"go-version": goVersion}
 	gopath, err := os.MkdirTemp("", "gopath-")
 	if err != nil {
 		return fmt.Errorf("creating GOPATH: %w", err)
@@ -112,10 +111,19 @@ func build(ctx context.Context, bc *sdk.BuildContext) error {
 	defer os.RemoveAll(gopath)
 	environ := goEnv(bc.Getenv, goLayer.Path, modCache.Path, buildCache.Path, gopath, targetArch)
 
+	// The binaries are built beside the layer first: when they are the
+	// same as the previous image's (Go builds are reproducible), that
+	// image's layer is kept and the exporter neither reads nor compresses
+	// them again.
+	staging, err := os.MkdirTemp(bc.LayersDir, ".app-build-")
+	if err != nil {
+		return fmt.Errorf("creating the build output dir: %w", err)
+	}
+	defer os.RemoveAll(staging)
 	binDir := filepath.Join(app.Path, "bin")
+	var procs []sdk.Process
 	for i, t := range targets {
-		out := filepath.Join(binDir, t.Name)
-		args := append([]string{"build", "-o", out}, defaultBuildFlags...)
+		args := append([]string{"build", "-o", filepath.Join(staging, "bin", t.Name)}, defaultBuildFlags...)
 		args = append(args, userFlags...)
 		args = append(args, t.Pkg)
 		cmd := exec.CommandContext(ctx, filepath.Join(goLayer.Path, "bin", "go"), args...)
@@ -124,15 +132,35 @@ func build(ctx context.Context, bc *sdk.BuildContext) error {
 		if err := log.RunCommand(cmd); err != nil {
 			return sdk.Fix(err, "fix the compile errors above; the build ran `go build` with Go %s", goVersion)
 		}
+		out := filepath.Join(binDir, t.Name)
 		p := sdk.Process{Type: t.Name, Command: []string{out}}
 		if i == 0 {
 			p.Type, p.Default = "web", true
 		}
-		bc.Launch.AddProcess(p)
+		procs = append(procs, p)
 		if i == 0 && t.Name != "web" {
-			bc.Launch.AddProcess(sdk.Process{Type: t.Name, Command: []string{out}})
+			procs = append(procs, sdk.Process{Type: t.Name, Command: []string{out}})
 		}
-		log.Detail("process %q runs %s", p.Type, out)
+	}
+	sum, err := treeSHA256(filepath.Join(staging, "bin"))
+	if err != nil {
+		return err
+	}
+	reused, err = app.Reuse(map[string]string{"go-version": goVersion, "binaries-sha256": sum})
+	if err != nil {
+		return err
+	}
+	if !reused {
+		if err := os.RemoveAll(binDir); err != nil {
+			return fmt.Errorf("replacing %s: %w", binDir, err)
+		}
+		if err := os.Rename(filepath.Join(staging, "bin"), binDir); err != nil {
+			return fmt.Errorf("moving the binaries into layer %s: %w", app.Name, err)
+		}
+	}
+	for _, p := range procs {
+		bc.Launch.AddProcess(p)
+		log.Detail("process %q runs %s", p.Type, p.Command[0])
 	}
 	return nil
 }
@@ -171,4 +199,34 @@ func goEnv(getenv func(string) string, goroot, modCache, buildCache, gopath, goa
 		vars["CGO_ENABLED"] = "0"
 	}
 	return sdk.MergeEnv(os.Environ(), vars)
+}
+
+// treeSHA256 digests the regular files directly in dir: their names,
+// modes and contents, in name order.
+func treeSHA256(dir string) (string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", fmt.Errorf("reading the built binaries: %w", err)
+	}
+	h := sha256.New()
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil {
+			return "", fmt.Errorf("reading the built binaries: %w", err)
+		}
+		if !info.Mode().IsRegular() {
+			return "", fmt.Errorf("build output %s is not a regular file", filepath.Join(dir, e.Name()))
+		}
+		fmt.Fprintf(h, "%s\x00%o\x00%d\x00", e.Name(), info.Mode().Perm(), info.Size())
+		f, err := os.Open(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return "", fmt.Errorf("reading the built binaries: %w", err)
+		}
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return "", fmt.Errorf("reading %s: %w", filepath.Join(dir, e.Name()), err)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -269,3 +269,44 @@ func TestDetect(t *testing.T) {
 		})
 	}
 }
+
+// TestTreeSHA256: the binaries' digest, which decides whether the previous
+// image's app layer is kept, changes with any name, mode or byte.
+func TestTreeSHA256(t *testing.T) {
+	write := func(files map[string]string, mode os.FileMode) string {
+		dir := t.TempDir()
+		for name, content := range files {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(content), mode); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	base, err := treeSHA256(write(map[string]string{"web": "ELF1", "worker": "ELF2"}, 0o755))
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, _ := treeSHA256(write(map[string]string{"worker": "ELF2", "web": "ELF1"}, 0o755))
+	if same != base {
+		t.Error("the same binaries give another digest")
+	}
+	for name, files := range map[string]map[string]string{
+		"content": {"web": "ELF1", "worker": "ELF3"},
+		"name":    {"web": "ELF1", "work": "ELF2"},
+		"missing": {"web": "ELF1"},
+	} {
+		if d, _ := treeSHA256(write(files, 0o755)); d == base {
+			t.Errorf("%s changed, digest did not", name)
+		}
+	}
+	if d, _ := treeSHA256(write(map[string]string{"web": "ELF1", "worker": "ELF2"}, 0o700)); d == base {
+		t.Error("mode changed, digest did not")
+	}
+	dir := write(map[string]string{"web": "x"}, 0o755)
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := treeSHA256(dir); err == nil {
+		t.Error("a directory among the binaries was not refused")
+	}
+}

@@ -92,20 +92,23 @@ func build(_ context.Context, bc *sdk.BuildContext) error {
 	if err != nil {
 		return err
 	}
-	// the server is small: copy it every time, the exporter will find
-	// the same layer digest as before
-	if err := layer.Reset(); err != nil {
-		return err
-	}
-	layer.Metadata = map[string]any{"server-sha256": sum}
+	// The same server as last time: the previous image's layer is kept
+	// (a launch-only layer comes back as its metadata alone), so the
+	// exporter neither reads nor writes it again.
 	dst := filepath.Join(layer.Path, "bin", "kiln-static")
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", filepath.Dir(dst), err)
-	}
-	if err := fsutil.CopyFile(src, dst, 0o755); err != nil {
+	reused, err := layer.Reuse(map[string]any{"server-sha256": sum})
+	if err != nil {
 		return err
 	}
-	log.Step("Installed kiln's static file server into layer %s", layer.Name)
+	if !reused {
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return fmt.Errorf("creating %s: %w", filepath.Dir(dst), err)
+		}
+		if err := fsutil.CopyFile(src, dst, 0o755); err != nil {
+			return err
+		}
+		log.Step("Installed kiln's static file server into layer %s", layer.Name)
+	}
 
 	cmd := []string{dst, "-root", dir}
 	spa, _ := strconv.ParseBool(bc.Getenv("BP_STATIC_SPA"))

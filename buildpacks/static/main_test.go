@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -118,6 +119,46 @@ func TestBuild(t *testing.T) {
 			want := []sdk.Process{{Type: "web", Command: append([]string{server}, tt.wantCmd...), Default: true}}
 			if diff := cmp.Diff(want, bc.Launch.Processes); diff != "" {
 				t.Errorf("processes (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestBuildKeepsUnchangedServer: when the restored layer metadata names the
+// same server (a launch-only layer comes back as its .toml alone), the
+// buildpack leaves the layer dir out, so the previous image's layer is
+// kept; another server is installed again.
+func TestBuildKeepsUnchangedServer(t *testing.T) {
+	bpDir := tree(t, map[string]string{"bin/" + serverBinary: "server-binary"})
+	sum, err := fileSHA256(filepath.Join(bpDir, "bin", serverBinary))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name      string
+		restored  string
+		installed bool
+	}{
+		{"same server", sum, false},
+		{"other server", strings.Repeat("0", 64), true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			layers := t.TempDir()
+			toml := "[types]\nlaunch = true\n[metadata]\nserver-sha256 = \"" + tt.restored + "\"\n"
+			if err := os.WriteFile(filepath.Join(layers, "server.toml"), []byte(toml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			bc := &sdk.BuildContext{AppDir: tree(t, map[string]string{"index.html": "x"}), LayersDir: layers,
+				Buildpack: sdk.Info{ID: "kiln/static", Dir: bpDir}, Getenv: env(nil), Log: sdk.NewLogger(io.Discard)}
+			if err := build(context.Background(), bc); err != nil {
+				t.Fatal(err)
+			}
+			_, err := os.Stat(filepath.Join(layers, "server", "bin", "kiln-static"))
+			if got := err == nil; got != tt.installed {
+				t.Errorf("server installed = %v, want %v", got, tt.installed)
+			}
+			if b, err := os.ReadFile(filepath.Join(layers, "server.toml")); !tt.installed && (err != nil || !strings.Contains(string(b), sum)) {
+				t.Errorf("server.toml %q, %v: the restored metadata should stay", b, err)
 			}
 		})
 	}

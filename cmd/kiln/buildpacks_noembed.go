@@ -6,3 +6,6 @@ package main
 // then reads its buildpacks from $KILN_BUILDPACKS or a "buildpacks"
 // directory next to the kiln binary (see findBuildpacks).
 var buildpacksTarGz []byte
+
+// buildpacksSum is empty without embedded buildpacks.
+var buildpacksSum string

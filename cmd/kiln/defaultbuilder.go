@@ -113,7 +113,7 @@ func ensureDefaultBuilder(ctx context.Context, iio *imageio.IO, cache string, lo
 
 // defaultBuilderOptions say how kiln makes its default builder.
 func defaultBuilderOptions(iio *imageio.IO, cache string, log io.Writer) (defaultbuilder.Options, error) {
-	bps, err := defaultbuilder.FindBuildpacks(buildpacksTarGz)
+	bps, err := defaultbuilder.FindBuildpacks(buildpacksTarGz, buildpacksSum)
 	if err != nil {
 		return defaultbuilder.Options{}, failure.New("default builder", failure.Generic, err)
 	}

@@ -24,6 +24,9 @@ import (
 type Buildpacks struct {
 	dir   string
 	tarGz []byte
+	// sum is the embedded archive's sha256 (hex) when the build that
+	// embedded it computed it, so that every kiln run does not hash it again.
+	sum string
 }
 
 // FindBuildpacks finds kiln's first-party buildpacks: the directory
@@ -31,13 +34,19 @@ type Buildpacks struct {
 // a gzip-compressed tar), else a "buildpacks" directory beside the kiln
 // binary. A tree holds buildpack directories (each with buildpack.toml, at
 // any depth) and may hold an order.toml at its top; without one, the order
-// is kiln's default order (buildpacks.DefaultOrder).
-func FindBuildpacks(embedded []byte) (Buildpacks, error) {
+// is kiln's default order (buildpacks.DefaultOrder). embeddedSum is the
+// embedded archive's sha256 in hex when `make build` computed it (empty:
+// kiln hashes the archive itself).
+func FindBuildpacks(embedded []byte, embeddedSum string) (Buildpacks, error) {
 	if d := os.Getenv("KILN_BUILDPACKS"); d != "" {
 		return Buildpacks{dir: d}, nil
 	}
 	if len(embedded) > 0 {
-		return Buildpacks{tarGz: embedded}, nil
+		sum := strings.TrimSpace(embeddedSum)
+		if len(sum) != 64 || strings.Trim(sum, "0123456789abcdef") != "" {
+			sum = ""
+		}
+		return Buildpacks{tarGz: embedded, sum: sum}, nil
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -53,6 +62,9 @@ func FindBuildpacks(embedded []byte) (Buildpacks, error) {
 // digest fingerprints the buildpacks without unpacking them: the embedded
 // archive's bytes, or every name, mode, link target and file of the tree.
 func (src Buildpacks) digest() (string, error) {
+	if src.dir == "" && src.sum != "" {
+		return "sha256:" + src.sum, nil
+	}
 	h := sha256.New()
 	if src.dir == "" {
 		h.Write(src.tarGz)

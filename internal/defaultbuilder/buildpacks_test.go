@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -47,7 +49,7 @@ func group(entries ...string) descriptor.Group {
 
 // openBuildpacks finds and opens the buildpacks as Ensure does.
 func openBuildpacks(ctx context.Context, workDir string) (*buildpackSet, string, error) {
-	src, err := FindBuildpacks(nil)
+	src, err := FindBuildpacks(nil, "")
 	if err != nil {
 		return nil, "", err
 	}
@@ -200,6 +202,23 @@ func TestEmbeddedBuildpacks(t *testing.T) {
 	d1, err := src.digest()
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Setenv("KILN_BUILDPACKS", "")
+	// The sum `make kiln` writes beside the archive stands for hashing it;
+	// one that is not a sha256 in hex is ignored.
+	sum := sha256.Sum256(buf.Bytes())
+	for _, c := range []struct{ given, want string }{
+		{hex.EncodeToString(sum[:]) + "\n", d1},
+		{"not-a-sum", d1},
+		{strings.Repeat("ab", 32), "sha256:" + strings.Repeat("ab", 32)},
+	} {
+		given, err := FindBuildpacks(buf.Bytes(), c.given)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := given.digest(); got != c.want {
+			t.Errorf("embedded sum %q: digest %s, want %s", c.given, got, c.want)
+		}
 	}
 	other := Buildpacks{tarGz: append(bytes.Clone(buf.Bytes()), 0)}
 	if d2, _ := other.digest(); d2 == d1 {

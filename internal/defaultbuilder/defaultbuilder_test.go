@@ -66,7 +66,7 @@ func TestEnsure(t *testing.T) {
 	ensure := func() (string, error) {
 		t.Helper()
 		log.Reset()
-		bps, err := FindBuildpacks(nil)
+		bps, err := FindBuildpacks(nil, "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -28,7 +28,7 @@ func TestPublish(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bps, err := FindBuildpacks(nil)
+	bps, err := FindBuildpacks(nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}
