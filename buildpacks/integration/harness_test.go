@@ -92,6 +92,11 @@ var target = descriptor.RunTarget{OS: "linux", Arch: "amd64", DistroName: "debia
 type site struct {
 	t                          *testing.T
 	app, layers, platform, cfg string
+	// image holds the launch-only layers restore took out, as the
+	// previous app image would: a buildpack that keeps one (writes its
+	// .toml without the dir) gets it back from there, as the exporter
+	// reuses the previous image's layer.
+	image string
 }
 
 func newSite(t *testing.T, platformEnv map[string]string) *site {
@@ -103,6 +108,7 @@ func newSite(t *testing.T, platformEnv map[string]string) *site {
 		layers:   filepath.Join(root, "layers"),
 		platform: filepath.Join(root, "platform"),
 		cfg:      filepath.Join(root, "build-config"),
+		image:    filepath.Join(root, "previous-image"),
 	}
 	for _, d := range []string{s.layers, filepath.Join(s.platform, "env")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -193,7 +199,45 @@ func (s *site) mustBuild(ctx context.Context) outcome {
 	if o.buildErr != nil {
 		s.t.Fatalf("build: %v\n%s", o.buildErr, o.log)
 	}
+	s.reuseFromImage()
 	return o
+}
+
+// reuseFromImage puts back the launch layers the build kept from the
+// previous image: a launch .toml without its dir.
+func (s *site) reuseFromImage() {
+	s.t.Helper()
+	kept, _ := filepath.Glob(filepath.Join(s.image, "*", "*"))
+	for _, from := range kept {
+		rel, _ := filepath.Rel(s.image, from)
+		to := filepath.Join(s.layers, rel)
+		l, err := launch.ReadLayer(to + ".toml")
+		if err != nil || !l.Types.Launch {
+			continue
+		}
+		if _, err := os.Lstat(to); err == nil {
+			continue
+		}
+		if err := os.Rename(from, to); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+}
+
+// intoImage moves a launch layer's dir aside as the previous image's.
+func (s *site) intoImage(bp, layer string) error {
+	dst := filepath.Join(s.image, bp, layer)
+	if err := os.RemoveAll(dst); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	err := os.Rename(filepath.Join(s.layers, bp, layer), dst)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
 }
 
 // restore leaves the layers directory as the restorer of the next build
@@ -230,7 +274,9 @@ func (s *site) restore() {
 					err = launch.WriteLayerMetadataOnly(p, l)
 				case l.Types.Launch:
 					err = launch.WriteLayerMetadataOnly(p, l)
-					os.RemoveAll(filepath.Join(dir, base))
+					if err == nil {
+						err = s.intoImage(bp.Name(), base)
+					}
 				default:
 					os.Remove(p)
 					os.RemoveAll(filepath.Join(dir, base))

@@ -43,6 +43,10 @@ func phaseCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{Name: "detect", Flags: flags, Action: phaseDetect},
 			{Name: "build", Flags: flags, Action: phaseBuild},
+			{Name: "detect-build", Flags: append(flags, &cli.StringSliceFlag{
+				Name:  "restored",
+				Usage: "buildpack dirs of <layers> the host restored before detect; those of buildpacks detect did not choose are removed before build",
+			}), Action: phaseDetectBuild},
 		},
 	}
 }
@@ -119,6 +123,48 @@ func phaseDetect(c *cli.Context) error {
 	layers := c.String("layers")
 	if err := res.WriteFiles(filepath.Join(layers, "group.toml"), filepath.Join(layers, "plan.toml")); err != nil {
 		return phaseFailed(c, create.DetectErrorRel, failure.New("detect", failure.DetectError, err))
+	}
+	return nil
+}
+
+// phaseDetectBuild runs detect and then build in one container, which
+// saves a container start per build. The host restored the cached layers
+// of every buildpack it knew (the --restored dirs) before the container
+// started; the dirs of those detect did not choose are removed here, so
+// the build sees what a restore of the chosen group alone gives.
+func phaseDetectBuild(c *cli.Context) error {
+	if err := phaseDetect(c); err != nil {
+		return err
+	}
+	layers := c.String("layers")
+	group, err := descriptor.ReadGroup(filepath.Join(layers, descriptor.GroupFile))
+	if err != nil {
+		return phaseFailed(c, create.DetectErrorRel, failure.New("detect", failure.DetectError, err))
+	}
+	if err := dropUnchosen(layers, c.StringSlice("restored"), group); err != nil {
+		return phaseFailed(c, create.BuildErrorRel, failure.New("build", failure.BuildError, err))
+	}
+	fmt.Fprintln(c.App.Writer, "===> BUILDING")
+	return phaseBuild(c)
+}
+
+// dropUnchosen removes the restored buildpack dirs of buildpacks not in
+// group.
+func dropUnchosen(layers string, restored []string, group []descriptor.GroupEntry) error {
+	chosen := map[string]bool{}
+	for _, g := range group {
+		chosen[descriptor.EscapeID(g.ID)] = true
+	}
+	for _, name := range restored {
+		if chosen[name] {
+			continue
+		}
+		if name == "" || name == "." || name == ".." || filepath.Base(name) != name {
+			return fmt.Errorf("--restored %q: not a buildpack dir name", name)
+		}
+		if err := os.RemoveAll(filepath.Join(layers, name)); err != nil {
+			return fmt.Errorf("removing the restored layers of a buildpack detect did not choose: %w", err)
+		}
 	}
 	return nil
 }

@@ -137,6 +137,11 @@ type RestoreOptions struct {
 	LayersDir string
 	// Group is the detected group: only its buildpacks get layers back.
 	Group []descriptor.GroupEntry
+	// AnyBuildpack restores the layers of every buildpack the cache or
+	// the previous image knows, in place of Group: for a build that
+	// restores before it detects, and then removes the dirs of the
+	// buildpacks detect did not choose.
+	AnyBuildpack bool
 	// Previous is the lifecycle metadata of the app's previous image, if
 	// any; its layer metadata wins over the cache's.
 	Previous *labels.Lifecycle
@@ -157,6 +162,27 @@ type Restored struct {
 	// previous image without contents: a buildpack that finds them
 	// unchanged keeps them, and export reuses the previous image's layer.
 	MetadataOnly []string
+}
+
+// knownBuildpacks are the buildpacks of the lists, each once, in the
+// order they first appear. The ids come from image labels, which others
+// may have written: one that is not a valid buildpack id (it becomes a dir
+// name under the layers dir) is skipped.
+func knownBuildpacks(lists ...[]labels.BuildpackEntry) []descriptor.GroupEntry {
+	var out []descriptor.GroupEntry
+	seen := map[string]bool{}
+	for _, l := range lists {
+		for _, bp := range l {
+			if descriptor.ValidateID(bp.Key) != nil {
+				continue
+			}
+			if !seen[bp.Key] {
+				seen[bp.Key] = true
+				out = append(out, descriptor.GroupEntry{ID: bp.Key, Version: bp.Version})
+			}
+		}
+	}
+	return out
 }
 
 func find(bps []labels.BuildpackEntry, id string) *labels.BuildpackEntry {
@@ -189,7 +215,11 @@ func (c *Cache) Restore(ctx context.Context, o RestoreOptions) (Restored, error)
 	if o.Previous != nil {
 		prevBPs = o.Previous.Buildpacks
 	}
-	for _, g := range o.Group {
+	group := o.Group
+	if o.AnyBuildpack {
+		group = knownBuildpacks(md.Buildpacks, prevBPs)
+	}
+	for _, g := range group {
 		cached, prev := md.find(g.ID), find(prevBPs, g.ID)
 		names := map[string]bool{}
 		if cached != nil {

@@ -240,3 +240,38 @@ func TestRestoreRefusesPathsAsLayerNames(t *testing.T) {
 		}
 	}
 }
+
+// AnyBuildpack restores what the cache and the previous image hold for
+// every buildpack they name, before the group is known, and skips ids
+// that would not stay a dir name below the layers dir.
+func TestRestoreAnyBuildpack(t *testing.T) {
+	ctx := context.Background()
+	c, err := Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Save(ctx, SaveOptions{LayersDir: build(t), Group: group}); err != nil {
+		t.Fatal(err)
+	}
+	prev := &labels.Lifecycle{Buildpacks: []labels.BuildpackEntry{
+		{Key: "acme/web", Version: "2", Layers: map[string]labels.LayerMetadata{"srv": {SHA: "sha256:aaaa", Launch: true, Data: map[string]any{"v": "1"}}}},
+		{Key: "..", Version: "1", Layers: map[string]labels.LayerMetadata{"up": {SHA: "sha256:bbbb", Launch: true}}},
+		{Key: "acme/go", Version: "1"},
+	}}
+	fresh := filepath.Join(t.TempDir(), "layers")
+	if err := os.Mkdir(fresh, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Restore(ctx, RestoreOptions{LayersDir: fresh, AnyBuildpack: true, Previous: prev, Warn: func(f string, a ...any) { t.Errorf(f, a...) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(Restored{Contents: []string{"acme/go:gocache"}, MetadataOnly: []string{"acme/web:srv"}}, res); d != "" {
+		t.Errorf("restored (-want +got):\n%s", d)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(fresh))
+	if len(entries) != 1 {
+		t.Errorf("restore wrote beside the layers dir: %v", entries)
+	}
+}

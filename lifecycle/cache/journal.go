@@ -129,6 +129,17 @@ func (c *Cache) journalMove(o RestoreOptions, key, tree, layer, fingerprint stri
 	return c.appendJournal(recs...)
 }
 
+// Detected records the group detect chose, for a build that restored
+// before it detected (RestoreOptions.AnyBuildpack): a build that dies
+// after its build phase is saved with this group. Without moved trees
+// there is no journal and nothing to record.
+func (c *Cache) Detected(layersDir string, group []descriptor.GroupEntry) error {
+	if _, err := os.Lstat(c.path(journalName)); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return c.appendJournal(record{Op: opBegin, Layers: layersDir, Group: group})
+}
+
 // journalOwned records the fingerprint a moved tree has after it was
 // handed to the build's user.
 func (c *Cache) journalOwned(key, fingerprint string) error {
@@ -193,9 +204,9 @@ func (c *Cache) recover(ctx context.Context) error {
 	for i, r := range recs {
 		switch r.Op {
 		case opBegin:
-			if begin == nil {
-				begin = &recs[i]
-			}
+			// The last one: Detected adds the group to a begin that
+			// restore wrote before detect ran.
+			begin = &recs[i]
 		case opMove:
 			moves = append(moves, r)
 		case opOwned:
@@ -209,7 +220,7 @@ func (c *Cache) recover(ctx context.Context) error {
 		if err = c.finishSave(saves); err == nil {
 			err = removeTree(c.path(keptName))
 		}
-	case begin != nil && buildFinished(begin.Layers):
+	case begin != nil && len(begin.Group) > 0 && buildFinished(begin.Layers):
 		err = c.saveFrom(ctx, *begin)
 	case begin != nil:
 		err = c.giveBackFrom(begin.Layers, moves, owned)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -530,5 +531,46 @@ func TestReplayRefusesPathsAsNames(t *testing.T) {
 	}
 	if _, err := os.Lstat(filepath.Join(dir, "escape")); err == nil {
 		t.Errorf("a tree was moved out of committed/")
+	}
+}
+
+// A build that restored before it detected (AnyBuildpack) and was killed
+// after its build phase is saved with the group Detected recorded; killed
+// before Detected, its trees go back as they were, never replaced by an
+// empty save.
+func TestKilledAfterRestoreBeforeDetect(t *testing.T) {
+	for _, detected := range []bool{true, false} {
+		t.Run(fmt.Sprintf("detected=%v", detected), func(t *testing.T) {
+			dir := t.TempDir()
+			saved(t, dir, "gen1")
+			ctx := context.Background()
+			c, err := Open(ctx, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			layers := filepath.Join(t.TempDir(), "layers")
+			os.MkdirAll(layers, 0o755)
+			if _, err := c.Restore(ctx, RestoreOptions{LayersDir: layers, AnyBuildpack: true, Warn: func(f string, a ...any) { t.Errorf(f, a...) }}); err != nil {
+				t.Fatal(err)
+			}
+			rebuilt(t, layers, "gocache", "")
+			rebuilt(t, layers, "mods", "mods gen2")
+			write(t, filepath.Join(layers, buildDoneRel), "")
+			if detected {
+				if err := c.Detected(layers, group); err != nil {
+					t.Fatal(err)
+				}
+			}
+			kill(c)
+			want := map[string]string{"gocache": "gocache gen1", "mods": "mods gen2"}
+			if !detected {
+				// Given back: mods changed in the build, so its kept copy
+				// or nothing comes back; gocache as it was.
+				want = map[string]string{"gocache": "gocache gen1", "mods": "mods gen1"}
+			}
+			if diff := cmp.Diff(want, contents(t, dir)); diff != "" {
+				t.Errorf("after the kill (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

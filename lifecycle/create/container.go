@@ -2,11 +2,9 @@ package create
 
 import (
 	"context"
-	"errors"
-	"fmt"
+	"io"
 	"sync"
 
-	"github.com/kiln-build/kiln/lifecycle/failure"
 	"github.com/kiln-build/kiln/lifecycle/sandbox"
 )
 
@@ -29,32 +27,9 @@ type containerBase struct {
 	warnOnce *sync.Once
 }
 
-// phase runs `kiln phase <name> args...` in the build container. A
-// non-zero exit becomes the phase's failure, with the message the phase
-// left in errFile and its exit code kept within the phase's band.
-func (c containerBase) phase(ctx context.Context, name string, args []string, out buildOutput, errFile string) error {
-	argv := append([]string{KilnBinPath, "phase", name}, args...)
-	code, err := c.run(ctx, name, append(argv, c.args...))
-	if err != nil {
-		return failure.New(name, failure.SandboxUnavailable, err)
-	}
-	if code == 0 {
-		return nil
-	}
-	msg := fmt.Sprintf("the %s phase failed with exit code %d (see the output above)", name, code)
-	if s := out.errorText(errFile); s != "" {
-		msg = s
-	}
-	switch {
-	case name == "detect" && code != failure.DetectNoGroup && code != failure.DetectError:
-		code = failure.DetectError
-	case name == "build" && code != failure.BuildpackFailed:
-		code = failure.BuildError
-	}
-	return failure.New(name, code, errors.New(msg))
-}
-
-func (c containerBase) run(ctx context.Context, phase string, args []string) (int, error) {
+// runTo runs args in a build container; its stdout goes to stdout, its
+// stderr to the log.
+func (c containerBase) runTo(ctx context.Context, phase string, args []string, stdout io.Writer) (int, error) {
 	r := reporter{log: c.log, phase: phase}
 	return c.sandbox.Run(ctx, sandbox.Config{
 		Runtime:  c.runtime,
@@ -65,7 +40,7 @@ func (c containerBase) run(ctx context.Context, phase string, args []string) (in
 		Cwd:      AppPath,
 		UID:      uint32(c.uid),
 		GID:      uint32(c.gid),
-		Stdout:   c.log,
+		Stdout:   stdout,
 		Stderr:   c.log,
 		CABundle: c.caBundle,
 		TempDir:  c.tempDir,

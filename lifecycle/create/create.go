@@ -158,8 +158,9 @@ type job struct {
 	modTime  time.Time
 	cb       containerBase
 	out      buildOutput
-	group    []descriptor.GroupEntry // detect
 	cache    *cache.Cache            // restore
+	restored []string                // and the buildpack dirs it made
+	group    []descriptor.GroupEntry // detect
 	saved    bool
 	md       launch.Metadata // build
 	result   *Result         // export
@@ -188,7 +189,7 @@ func run(ctx context.Context, images Images, o Options) (*Result, error) {
 	}()
 	defer j.close()
 	j.w = workDirs(work)
-	for _, s := range []step{{"prepare", j.prepare}, {"detect", j.detect}, {"restore", j.restore}, {"build", j.build}, {"export", j.export}} {
+	for _, s := range []step{{"prepare", j.prepare}, {"restore", j.restore}, {"detect", j.detectBuild}, {"export", j.export}} {
 		if err := j.do(ctx, s); err != nil {
 			return nil, err
 		}

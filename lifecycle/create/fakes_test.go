@@ -20,6 +20,7 @@ import (
 	"github.com/kiln-build/kiln/lifecycle/builder"
 	"github.com/kiln-build/kiln/lifecycle/cache"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
+	"github.com/kiln-build/kiln/lifecycle/failure"
 	"github.com/kiln-build/kiln/lifecycle/imageio"
 	"github.com/kiln-build/kiln/lifecycle/launch"
 	"github.com/kiln-build/kiln/lifecycle/sandbox"
@@ -196,6 +197,8 @@ type fakeSandbox struct {
 	configs []sandbox.Config
 	// counts are the build numbers the build phase saw.
 	counts []int
+	// dropped are the restored dirs detect-build removed.
+	dropped []string
 }
 
 var _ Sandbox = (*fakeSandbox)(nil)
@@ -224,11 +227,46 @@ func (f *fakeSandbox) Run(ctx context.Context, cfg sandbox.Config) (int, error) 
 			h.platform = m.Source
 		}
 	}
+	if cfg.Args[2] == "detect-build" {
+		return f.detectBuild(ctx, cfg, h)
+	}
 	fn, ok := f.phases[cfg.Args[2]]
 	if !ok {
 		return -1, fmt.Errorf("fake sandbox: no phase %q", cfg.Args[2])
 	}
 	return fn(ctx, h)
+}
+
+// detectBuild does what `kiln phase detect-build` does with the fake
+// detect and build: detect, removal of the restored dirs of buildpacks not
+// chosen, the BUILDING marker, build.
+func (f *fakeSandbox) detectBuild(ctx context.Context, cfg sandbox.Config, h hostDirs) (int, error) {
+	code, err := f.phases["detect"](ctx, h)
+	if err != nil || code != 0 {
+		return code, err
+	}
+	group, err := descriptor.ReadGroup(filepath.Join(h.layers, descriptor.GroupFile))
+	if err != nil {
+		return failing(failure.DetectError, DetectErrorRel, err.Error())(ctx, h)
+	}
+	chosen := map[string]bool{}
+	for _, g := range group {
+		chosen[descriptor.EscapeID(g.ID)] = true
+	}
+	for i, a := range cfg.Args {
+		if a == "--restored" && i+1 < len(cfg.Args) && !chosen[cfg.Args[i+1]] {
+			f.mu.Lock()
+			f.dropped = append(f.dropped, cfg.Args[i+1])
+			f.mu.Unlock()
+			if err := os.RemoveAll(filepath.Join(h.layers, cfg.Args[i+1])); err != nil {
+				return -1, err
+			}
+		}
+	}
+	if cfg.Stdout != nil {
+		cfg.Stdout.Write([]byte("===> BUILDING\n"))
+	}
+	return f.phases["build"](ctx, h)
 }
 
 func (f *fakeSandbox) phaseNames() []string {

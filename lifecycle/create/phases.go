@@ -2,37 +2,25 @@ package create
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/kiln-build/kiln/lifecycle/archive"
 	"github.com/kiln-build/kiln/lifecycle/cache"
+	"github.com/kiln-build/kiln/lifecycle/descriptor"
 	"github.com/kiln-build/kiln/lifecycle/export"
 	"github.com/kiln-build/kiln/lifecycle/failure"
 	"github.com/kiln-build/kiln/lifecycle/imageio"
 	"github.com/kiln-build/kiln/lifecycle/labels"
 )
 
-// detect runs the detect phase in the build container and reads the group
-// it chose.
-func (j *job) detect(ctx context.Context) error {
-	j.report("detect").step("DETECTING")
-	if err := j.cb.phase(ctx, "detect", []string{"--order", OrderPath}, j.out, DetectErrorRel); err != nil {
-		return err
-	}
-	if err := j.out.check("detect", failure.DetectError); err != nil {
-		return err
-	}
-	group, err := j.out.group()
-	if err != nil {
-		return failure.New("detect", failure.DetectError, err)
-	}
-	j.group = group
-	return nil
-}
-
-// restore opens the app's layer cache and puts back the group's cached
-// layers and the previous image's layer metadata.
+// restore opens the app's layer cache and puts back the cached layers and
+// the previous image's layer metadata of every buildpack they name: the
+// group is not known yet (detect and build share one container), so the
+// container's driver removes the dirs of the buildpacks detect does not
+// choose (j.restored) before build runs.
 func (j *job) restore(ctx context.Context) error {
 	r := j.report("restore")
 	c, err := j.openCache(ctx)
@@ -48,11 +36,21 @@ func (j *job) restore(ctx context.Context) error {
 	}
 	restored, err := c.Restore(ctx, cache.RestoreOptions{
 		LayersDir: j.w.layers, LayersPrefix: layersRel,
-		Group: j.group, Previous: j.prevMD, Owner: j.own,
+		AnyBuildpack: true, Previous: j.prevMD, Owner: j.own,
 		Warn: r.warn,
 	})
 	if err != nil {
 		return failure.New("restore", failure.RestoreError, err)
+	}
+	// No container has run yet: the layers dir holds what restore wrote.
+	entries, err := os.ReadDir(j.w.layers)
+	if err != nil {
+		return failure.New("restore", failure.RestoreError, err)
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			j.restored = append(j.restored, e.Name())
+		}
 	}
 	if len(restored.Contents) > 0 {
 		r.step("RESTORED %s", strings.Join(restored.Contents, ", "))
@@ -92,15 +90,37 @@ func (j *job) closeCache() {
 	}
 }
 
-// build runs the build phase in the build container and reads the
-// metadata it wrote.
-func (j *job) build(ctx context.Context) error {
-	j.report("build").step("BUILDING")
-	if err := j.cb.phase(ctx, "build", nil, j.out, BuildErrorRel); err != nil {
-		return err
+// detectBuild runs detect and then build in one build container (one
+// container start less than a container per phase), then reads the group
+// detect chose and the metadata build wrote. The container's driver
+// prints "===> BUILDING" between the two; it becomes the build step.
+func (j *job) detectBuild(ctx context.Context) error {
+	j.report("detect").step("DETECTING")
+	args := []string{KilnBinPath, "phase", "detect-build", "--order", OrderPath}
+	for _, name := range j.restored {
+		args = append(args, "--restored", name)
+	}
+	stdout := newStepSplitter(j.log, Event{Phase: "build", Kind: Step, Message: "BUILDING"})
+	code, err := j.cb.runTo(ctx, "detect", append(args, j.cb.args...), stdout)
+	stdout.Flush()
+	if err != nil {
+		return failure.New(j.failedPhase(code), failure.SandboxUnavailable, err)
+	}
+	if code != 0 {
+		return j.phaseFailure(code)
 	}
 	if err := j.out.check("build", failure.BuildError); err != nil {
 		return err
+	}
+	group, err := j.out.group()
+	if err != nil {
+		return failure.New("detect", failure.DetectError, err)
+	}
+	j.group = group
+	// Restore ran before the group was known: the cache's journal learns
+	// it now, so a kiln killed from here on has its build saved.
+	if err := j.cache.Detected(j.w.layers, group); err != nil {
+		return failure.New("build", failure.BuildError, err)
 	}
 	md, err := j.out.metadata()
 	if err != nil {
@@ -108,6 +128,44 @@ func (j *job) build(ctx context.Context) error {
 	}
 	j.md = md
 	return nil
+}
+
+// failedPhase says which phase an exit code of the detect-build
+// container comes from: the codes of detect's band are detect's; another
+// code is build's once detect wrote its group, else detect's.
+func (j *job) failedPhase(code int) string {
+	switch code {
+	case failure.DetectNoGroup, failure.DetectError:
+		return "detect"
+	case failure.BuildpackFailed, failure.BuildError:
+		return "build"
+	}
+	if _, err := j.out.layers.Lstat(descriptor.GroupFile); err == nil {
+		return "build"
+	}
+	return "detect"
+}
+
+// phaseFailure is the failure of a detect-build container that exited
+// with code: its phase's, with the message the phase left, and a code
+// kept within the phase's band.
+func (j *job) phaseFailure(code int) error {
+	phase := j.failedPhase(code)
+	errFile := DetectErrorRel
+	if phase == "build" {
+		errFile = BuildErrorRel
+	}
+	msg := fmt.Sprintf("the %s phase failed with exit code %d (see the output above)", phase, code)
+	if s := j.out.errorText(errFile); s != "" {
+		msg = s
+	}
+	switch {
+	case phase == "detect" && code != failure.DetectNoGroup && code != failure.DetectError:
+		code = failure.DetectError
+	case phase == "build" && code != failure.BuildpackFailed:
+		code = failure.BuildError
+	}
+	return failure.New(phase, code, errors.New(msg))
 }
 
 // export makes the app image on the run image and writes it to Output.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kiln-build/kiln/lifecycle/descriptor"
 	"github.com/kiln-build/kiln/lifecycle/failure"
 	"github.com/kiln-build/kiln/lifecycle/imageio"
 	"github.com/kiln-build/kiln/lifecycle/labels"
@@ -56,7 +57,7 @@ func TestRunColdThenWarm(t *testing.T) {
 	if len(md.Buildpacks) != 1 || md.Buildpacks[0].Layers["web"].SHA == "" || md.RunImage.Image != runName {
 		t.Errorf("lifecycle label %+v", md)
 	}
-	if diff := cmp.Diff([]string{"detect", "build"}, f.sb.phaseNames()); diff != "" {
+	if diff := cmp.Diff([]string{"detect-build"}, f.sb.phaseNames()); diff != "" {
 		t.Errorf("phases run (-want +got):\n%s", diff)
 	}
 	checkContainer(t, f.sb.configs[0])
@@ -378,4 +379,41 @@ func TestTextLog(t *testing.T) {
 		t.Errorf("text (-want +got):\n%s", diff)
 	}
 	NewTextLog(nil).Event(Event{Message: "discarded"})
+}
+
+// The cache is restored before detect: the container gets the restored
+// buildpack dirs as --restored and removes those of buildpacks detect did
+// not choose, so build sees what a restore of its group alone gives.
+func TestRestoredBeforeDetect(t *testing.T) {
+	f := newFixture(t)
+	f.mustBuild()
+	f.mustBuild()
+	bpDir := descriptor.EscapeID(bpID)
+	if args := f.sb.configs[len(f.sb.configs)-1].Args; !slices.Contains(args, bpDir) {
+		t.Errorf("warm build: %s not passed as restored: %q", bpDir, args)
+	}
+	if len(f.sb.dropped) != 0 {
+		t.Errorf("same group: dropped %q", f.sb.dropped)
+	}
+	// detect now chooses another buildpack: the restored dir goes before
+	// build runs.
+	var sawOld bool
+	f.sb.phases["detect"] = func(_ context.Context, h hostDirs) (int, error) {
+		return 0, descriptor.WriteGroup(filepath.Join(h.layers, descriptor.GroupFile),
+			[]descriptor.GroupEntry{{ID: "kiln-test/other", Version: "1", API: "0.12"}})
+	}
+	f.sb.phases["build"] = func(_ context.Context, h hostDirs) (int, error) {
+		_, err := os.Stat(filepath.Join(h.layers, bpDir))
+		sawOld = err == nil
+		return failing(failure.BuildpackFailed, BuildErrorRel, "other: failed")(bg, h)
+	}
+	_, err := f.run(bg)
+	checkFailure(t, err, failure.BuildpackFailed, "build", "other: failed")
+	if diff := cmp.Diff([]string{bpDir}, f.sb.dropped); diff != "" {
+		t.Errorf("dropped (-want +got):\n%s", diff)
+	}
+	if sawOld {
+		t.Error("build saw the restored layers of a buildpack detect did not choose")
+	}
+	f.checkClean()
 }
