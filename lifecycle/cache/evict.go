@@ -151,13 +151,22 @@ type sizeMemo struct {
 	Size  int64  `json:"size"`
 }
 
-// size is the disk space of the cache at dir, measured once per committed
-// index: trees do not change under an index (their fingerprints say so).
+// size is the disk space of the cache at dir, measured once per state: the
+// committed index (its trees do not change under it: their fingerprints
+// say so) and the times of SideDirs, which change by rename alone. A cache
+// a build is using, or that a killed one left unsettled, is measured
+// every time.
 func size(dir string) int64 {
 	key := ""
 	if b, err := os.ReadFile(filepath.Join(dir, committedName, metadataName)); err == nil {
-		sum := sha256.Sum256(b)
-		key = hex.EncodeToString(sum[:])
+		h := sha256.New()
+		h.Write(b)
+		for _, n := range SideDirs {
+			if fi, err := os.Lstat(filepath.Join(dir, n)); err == nil {
+				fmt.Fprintf(h, "\x00%s\x00%d", n, fi.ModTime().UnixNano())
+			}
+		}
+		key = hex.EncodeToString(h.Sum(nil))
 	}
 	settled := true
 	for _, n := range []string{stagingName, oldName, journalName, keptName} {
@@ -186,6 +195,11 @@ func size(dir string) int64 {
 	}
 	return n
 }
+
+// SideDirs are dirs of an app's cache dir that others keep there (the
+// app's kept workspace) and change only by rename of their entries, so
+// their times tell when they changed.
+var SideDirs = []string{"workspace"}
 
 func writeSizeMemo(dir string, m sizeMemo) {
 	b, err := json.Marshal(m)

@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -572,5 +574,33 @@ func TestKilledAfterRestoreBeforeDetect(t *testing.T) {
 				t.Errorf("after the kill (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// size measures a settled cache once per state: a second call reads the
+// memo (a file added where only a walk would see it is not counted), and
+// a change in a side dir (the app's kept workspace, replaced by rename)
+// measures again.
+func TestSizeMemoWithSideDirs(t *testing.T) {
+	dir := t.TempDir()
+	saved(t, dir, "gen1")
+	side := filepath.Join(dir, SideDirs[0])
+	write(t, filepath.Join(side, "tree", "f"), "x")
+	first := size(dir)
+	trees, _ := filepath.Glob(filepath.Join(dir, committedName, "*.d"))
+	if len(trees) == 0 {
+		t.Fatal("no committed trees")
+	}
+	write(t, filepath.Join(trees[0], "unseen"), strings.Repeat("x", 64<<10))
+	if got := size(dir); got != first {
+		t.Errorf("settled cache measured again: %d, then %d", first, got)
+	}
+	time.Sleep(10 * time.Millisecond)
+	write(t, filepath.Join(side, ".new", "f"), strings.Repeat("y", 64<<10))
+	if err := os.Rename(filepath.Join(side, ".new"), filepath.Join(side, "tree2")); err != nil {
+		t.Fatal(err)
+	}
+	if got := size(dir); got <= first {
+		t.Errorf("after the side dir changed: size %d, was %d", got, first)
 	}
 }
