@@ -86,6 +86,7 @@ func BenchmarkKiln(b *testing.B) {
 	table := &benchTable{}
 	be.prepareRunImage(b)
 	be.benchSamples(b, table)
+	be.benchBigSource(b, table)
 	be.benchKo(b, table)
 	be.benchRebase(b, table)
 	fmt.Println()
@@ -168,8 +169,14 @@ func (be *benchEnv) benchSamples(b *testing.B, table *benchTable) {
 		cold, coldBytes := build("--clear-cache")
 		table.add(name, "cold build", secs(cold), "", "")
 		table.add(name, "cold build, layer bytes uploaded", mib(coldBytes), "", "")
-		noop, noopBytes := build()
-		table.add(name, "no-op rebuild", secs(noop), "target < 2 s", ratio(noop, 2*time.Second))
+		var noops []time.Duration
+		var noopBytes int64
+		for range 3 {
+			d, n := build()
+			noops, noopBytes = append(noops, d), noopBytes+n
+		}
+		noop, target := median(noops), noopTarget(name)
+		table.add(name, "no-op rebuild (median of 3)", secs(noop), fmt.Sprintf("target <= %.2f s", target.Seconds()), ratio(noop, target))
 		table.add(name, "no-op rebuild, layer bytes uploaded", mib(noopBytes), "target 0", "")
 		hard, soft := sandboxCost(build)
 		table.add(name, "no-op rebuild, hardened sandbox vs --network host and no limits (median of 5)",
@@ -192,6 +199,20 @@ func (be *benchEnv) benchSamples(b *testing.B, table *benchTable) {
 		app := pull(b, ref)
 		table.add(name, "app image size above run image (compressed)", mib(compressedSize(b, app)-runSize), "", "")
 	}
+}
+
+// noopTarget is the target for a sample's no-op rebuild: a small
+// app with its buildpacks' cached layers in 0.15 s (the reference
+// lifecycle's creator takes 0.18 s on these machines), Go in 0.5 s, the
+// others (which run npm or pip checks) in 2 s.
+func noopTarget(sample string) time.Duration {
+	switch {
+	case sample == "go" || strings.HasPrefix(sample, "go-"):
+		return 500 * time.Millisecond
+	case sample == "static" || sample == "procfile":
+		return 150 * time.Millisecond
+	}
+	return 2 * time.Second
 }
 
 // benchKo builds the Go sample with ko (from the Go module proxy) into the
