@@ -53,7 +53,17 @@ type Options struct {
 	// destination; the entries beneath then go through it. Otherwise the
 	// link is replaced by the directory.
 	KeepDirLinks bool
+	// MaxBytes, when above zero, bounds the bytes of regular files one
+	// Extractor writes in all, and MaxEntries the entries it writes: an
+	// archive past either fails with ErrTooLarge before the entry that
+	// would pass it is written (a decompression bomb fills no disk).
+	MaxBytes   int64
+	MaxEntries int
 }
+
+// ErrTooLarge is the error of an archive past Options.MaxBytes or
+// Options.MaxEntries.
+var ErrTooLarge = errors.New("archive too large")
 
 // Extract unpacks the tar stream r beneath dest, creating dest if needed;
 // see Extractor.
@@ -200,6 +210,9 @@ type Extractor struct {
 	// written holds every name the current layer created, with all its
 	// ancestors; whiteouts never remove these.
 	written map[string]bool
+	// bytes and entries count what was written, against the caps.
+	bytes   int64
+	entries int
 }
 
 // New opens dest, creating it if needed, for extraction. Close it when
@@ -240,6 +253,24 @@ func (x *Extractor) Tar(ctx context.Context, r io.Reader) error {
 	}
 }
 
+// count adds h to what the extractor wrote, failing past its caps.
+func (x *Extractor) count(h *tar.Header) error {
+	x.entries++
+	if m := x.opts.MaxEntries; m > 0 && x.entries > m {
+		return fmt.Errorf("more than %d entries: %w", m, ErrTooLarge)
+	}
+	if h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeGNUSparse {
+		if h.Size < 0 {
+			return fmt.Errorf("negative size %d", h.Size)
+		}
+		x.bytes += h.Size
+		if m := x.opts.MaxBytes; m > 0 && x.bytes > m {
+			return fmt.Errorf("more than %d bytes of files: %w", m, ErrTooLarge)
+		}
+	}
+	return nil
+}
+
 func (x *Extractor) skip(name string, reason error) error {
 	if x.opts.OnSkip == nil {
 		return nil
@@ -257,6 +288,9 @@ func (x *Extractor) Entry(ctx context.Context, h *tar.Header, r io.Reader) error
 }
 
 func (x *Extractor) entry(ctx context.Context, r io.Reader, h *tar.Header) error {
+	if err := x.count(h); err != nil {
+		return fmt.Errorf("extracting %q: %w", h.Name, err)
+	}
 	if err := x.entryNamed(ctx, r, h); err != nil {
 		return fmt.Errorf("extracting %q: %w", h.Name, err)
 	}

@@ -114,3 +114,37 @@ func FuzzExtract(f *testing.F) {
 		}
 	})
 }
+
+// An archive past MaxBytes or MaxEntries fails before the entry that
+// passes the cap is written, naming it.
+func TestCaps(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		opts    Options
+		ents    []ent
+		wantErr string // "" extracts it all
+		absent  string
+	}{
+		{"within", Options{MaxBytes: 6, MaxEntries: 3}, []ent{{Name: "a", Body: "abc"}, {Name: "b", Body: "def"}}, "", ""},
+		{"bytes", Options{MaxBytes: 5}, []ent{{Name: "a", Body: "abc"}, {Name: "b", Body: "def"}}, `"b": more than 5 bytes`, "b"},
+		{"entries", Options{MaxEntries: 2}, []ent{{Name: "d", Type: tar.TypeDir}, {Name: "d/a", Body: ""}, {Name: "d/b", Body: ""}}, `"d/b": more than 2 entries`, "d/b"},
+		{"no caps", Options{}, []ent{{Name: "a", Body: "abc"}, {Name: "b", Body: "def"}}, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dest := t.TempDir()
+			err := Extract(context.Background(), bytes.NewReader(testutil.Tar(t, tc.ents...)), dest, tc.opts)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error %v, want ErrTooLarge saying %q", err, tc.wantErr)
+			}
+			if _, err := os.Lstat(filepath.Join(dest, tc.absent)); err == nil {
+				t.Errorf("%s was written past the cap", tc.absent)
+			}
+		})
+	}
+}

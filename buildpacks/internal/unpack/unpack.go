@@ -37,7 +37,24 @@ type Options struct {
 	// Executable, when set, forces mode 0755 on regular files it returns
 	// true for (zip files from module proxies carry no modes).
 	Executable func(name string) bool
+	// MaxBytes and MaxEntries cap what the archive unpacks (bytes of
+	// files, entries); zero means DefaultMaxBytes and DefaultMaxEntries.
+	MaxBytes   int64
+	MaxEntries int
 }
+
+// Bounds on what decompression may allocate.
+const (
+	maxZstdWindow = 128 << 20 // zstd --long=27
+	maxZstdMemory = 1 << 30
+)
+
+// Default caps on what one archive may unpack (Options.MaxBytes and
+// MaxEntries): far above any toolchain or package, far below a full disk.
+const (
+	DefaultMaxBytes   = 16 << 30
+	DefaultMaxEntries = 2_000_000
+)
 
 // Decompress returns a reader that undoes gzip, xz or zstd compression,
 // recognised by magic number; other data is returned as it is.
@@ -55,13 +72,18 @@ func Decompress(r io.Reader) (io.ReadCloser, error) {
 		}
 		return zr, nil
 	case bytes.HasPrefix(magic, []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}):
+		// The xz reader allocates the dictionary each block's header
+		// asks for (ulikunitz/xz has no cap: its DictCap is a minimum);
+		// this code runs in the build container, whose memory limit
+		// bounds a crafted header.
 		xr, err := xz.NewReader(br)
 		if err != nil {
 			return nil, fmt.Errorf("reading xz header: %w", err)
 		}
 		return io.NopCloser(xr), nil
 	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		zr, err := zstd.NewReader(br)
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderMaxMemory(maxZstdMemory), zstd.WithDecoderMaxWindow(maxZstdWindow))
 		if err != nil {
 			return nil, fmt.Errorf("reading zstd header: %w", err)
 		}
@@ -85,7 +107,16 @@ func extractor(dest string, opts Options) (*extract.Extractor, error) {
 		LinkTarget:   opts.linkTarget,
 		Mode:         opts.mode,
 		KeepDirLinks: true, // as dpkg does: lib -> usr/lib stays a link
+		MaxBytes:     orDefault(opts.MaxBytes, DefaultMaxBytes),
+		MaxEntries:   int(orDefault(int64(opts.MaxEntries), DefaultMaxEntries)),
 	})
+}
+
+func orDefault(v, d int64) int64 {
+	if v > 0 {
+		return v
+	}
+	return d
 }
 
 // rename strips leading components and applies Skip; "" leaves the entry

@@ -5,6 +5,8 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
+	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 
+	"github.com/kiln-build/kiln/internal/extract"
 	"github.com/kiln-build/kiln/internal/testutil"
 )
 
@@ -274,4 +277,36 @@ func FuzzTar(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A zstd stream that asks for a bigger window than the cap is refused; an
+// archive past the byte cap is refused before it fills a disk.
+func TestDecompressBounds(t *testing.T) {
+	var zs bytes.Buffer
+	zw, err := zstd.NewWriter(&zs, zstd.WithWindowSize(512<<20), zstd.WithSingleSegment(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw.Write(bytes.Repeat([]byte("x"), 1<<20))
+	zw.Close()
+	for name, data := range map[string][]byte{"zstd with a 512 MiB window": zs.Bytes()} {
+		r, err := Decompress(bytes.NewReader(data))
+		if err == nil {
+			_, err = io.Copy(io.Discard, r)
+			r.Close()
+		}
+		if err == nil {
+			t.Errorf("%s: decompressed", name)
+		}
+	}
+	// 3 files of 1 KiB against a 2 KiB cap.
+	big := testutil.Tar(t, entry{Name: "a", Body: strings.Repeat("a", 1024)}, entry{Name: "b", Body: strings.Repeat("b", 1024)}, entry{Name: "c", Body: strings.Repeat("c", 1024)})
+	dest := t.TempDir()
+	err = Tar(bytes.NewReader(big), dest, Options{MaxBytes: 2048})
+	if !errors.Is(err, extract.ErrTooLarge) {
+		t.Errorf("past the byte cap: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(dest, "c")); err == nil {
+		t.Error("c written past the cap")
+	}
 }
