@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"syscall"
 	"time"
 
 	"github.com/kiln-build/kiln/internal/flock"
@@ -167,25 +166,18 @@ func overhead(dirs ...string) int64 {
 		if err != nil {
 			continue
 		}
-		n += blocks(fi)
+		n += workdir.DiskBytes(fi)
 		entries, _ := os.ReadDir(d)
 		for _, e := range entries {
 			if e.IsDir() {
 				continue
 			}
 			if fi, err := e.Info(); err == nil {
-				n += blocks(fi)
+				n += workdir.DiskBytes(fi)
 			}
 		}
 	}
 	return n
-}
-
-func blocks(fi os.FileInfo) int64 {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return st.Blocks * 512
-	}
-	return fi.Size()
 }
 
 func (r *Report) gone(it Item) bool {

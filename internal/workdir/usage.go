@@ -55,8 +55,32 @@ func DiskUsage(path string) (int64, error) {
 			}
 			seen[k] = true
 		}
-		total += st.Blocks * 512
+		total += DiskBytes(fi)
 		return nil
 	})
 	return total, err
+}
+
+// DiskBytes is the disk space of one entry: its allocated blocks, or its
+// size where the file system does not say.
+func DiskBytes(fi fs.FileInfo) int64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Blocks * 512
+	}
+	return fi.Size()
+}
+
+// IsDigestHex says whether name is a sha256 digest in lower-case hex, as
+// kiln names blobs and unpacked trees: a name that is not is none of
+// kiln's and is left alone.
+func IsDigestHex(name string) bool {
+	if len(name) != 64 {
+		return false
+	}
+	for _, c := range name {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

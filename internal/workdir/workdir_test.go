@@ -246,3 +246,18 @@ func TestDiskUsage(t *testing.T) {
 		t.Errorf("missing: %d, %v", n, err)
 	}
 }
+
+func TestIsDigestHex(t *testing.T) {
+	for name, want := range map[string]bool{
+		strings.Repeat("a1", 32):        true,
+		strings.Repeat("A1", 32):        false,
+		strings.Repeat("a", 63):         false,
+		strings.Repeat("a", 65):         false,
+		strings.Repeat("g", 64):         false,
+		"../" + strings.Repeat("a", 61): false,
+	} {
+		if got := IsDigestHex(name); got != want {
+			t.Errorf("IsDigestHex(%q) = %v", name, got)
+		}
+	}
+}

@@ -146,7 +146,7 @@ func ListRootFS(dir string) ([]RootFS, error) {
 	}
 	var out []RootFS
 	for _, e := range entries {
-		if !e.IsDir() || !isHex(e.Name()) {
+		if !e.IsDir() || !workdir.IsDigestHex(e.Name()) {
 			continue
 		}
 		p := filepath.Join(dir, e.Name())
@@ -198,7 +198,7 @@ func CleanPartial(dir string) int64 {
 	var freed int64
 	for _, p := range left {
 		hex, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(p), partial), "-")
-		if !ok || !isHex(hex) {
+		if !ok || !workdir.IsDigestHex(hex) {
 			// Named by a kiln from before names said what they unpack:
 			// gone for a day, it was killed.
 			if fi, err := os.Lstat(p); err == nil && time.Since(fi.ModTime()) > 24*time.Hour {
@@ -224,16 +224,4 @@ func CleanPartial(dir string) int64 {
 		}
 	}
 	return freed
-}
-
-func isHex(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for _, c := range s {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
 }

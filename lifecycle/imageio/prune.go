@@ -9,12 +9,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/kiln-build/kiln/internal/flock"
+	"github.com/kiln-build/kiln/internal/workdir"
 )
 
 // unreferencedName records when each blob was first seen unreferenced.
@@ -80,7 +80,7 @@ func (s *LocalStore) Prune(ctx context.Context, o PruneOptions) (PruneResult, er
 		if keep[name] {
 			continue
 		}
-		if o.Grace > 0 && isBlobName(name) {
+		if o.Grace > 0 && workdir.IsDigestHex(name) {
 			first, ok := seen[name]
 			if !ok {
 				first = now.Unix()
@@ -91,7 +91,10 @@ func (s *LocalStore) Prune(ctx context.Context, o PruneOptions) (PruneResult, er
 			}
 		}
 		p := filepath.Join(blobs, name)
-		size := diskSize(p)
+		var size int64
+		if fi, err := os.Lstat(p); err == nil {
+			size = workdir.DiskBytes(fi)
+		}
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return res, fmt.Errorf("pruning local store: %w", err)
 		}
@@ -156,29 +159,6 @@ func referencedBlobs(dir string) (map[string]bool, error) {
 		return nil
 	}
 	return keep, walk(top.Manifests)
-}
-
-func isBlobName(n string) bool {
-	if len(n) != 64 {
-		return false
-	}
-	for _, c := range n {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
-
-func diskSize(p string) int64 {
-	fi, err := os.Lstat(p)
-	if err != nil {
-		return 0
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return st.Blocks * 512
-	}
-	return fi.Size()
 }
 
 func readUnreferenced(dir string) map[string]int64 {
