@@ -112,11 +112,17 @@ func (c *Cache) Clear() error {
 	return nil
 }
 
-// Metadata reads the committed index; an empty cache has none.
-func (c *Cache) Metadata() (Metadata, error) {
+// Metadata reads the committed index; an empty cache has none. An image
+// cache reads its image (once) with ctx.
+func (c *Cache) Metadata(ctx context.Context) (Metadata, error) {
 	if c.image != nil {
-		return c.image.metadata()
+		return c.image.metadata(ctx)
 	}
+	return c.dirMetadata()
+}
+
+// dirMetadata reads the dir cache's committed index.
+func (c *Cache) dirMetadata() (Metadata, error) {
 	var m Metadata
 	b, err := os.ReadFile(filepath.Join(c.dir, "committed", "metadata.json"))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -203,10 +209,7 @@ func find(bps []labels.BuildpackEntry, id string) *labels.BuildpackEntry {
 // a warning.
 func (c *Cache) Restore(ctx context.Context, o RestoreOptions) (Restored, error) {
 	var out Restored
-	if c.image != nil {
-		c.image.load(ctx) // with the build's ctx; Metadata then reads what it loaded
-	}
-	md, err := c.Metadata()
+	md, err := c.Metadata(ctx)
 	if err != nil {
 		o.Warn("cache: %v; starting without it", err)
 		md = Metadata{}

@@ -165,7 +165,7 @@ func TestRestoreWithPreviousImage(t *testing.T) {
 	if err := c.Save(ctx, SaveOptions{LayersDir: layers, Group: group}); err != nil {
 		t.Fatal(err)
 	}
-	md, _ := c.Metadata()
+	md, _ := c.Metadata(context.Background())
 	deps := md.Buildpacks[0].Layers["deps"]
 	prev := &labels.Lifecycle{Buildpacks: []labels.BuildpackEntry{{
 		Key: "acme/go", Version: "1",

@@ -70,8 +70,8 @@ func (ic *imageCache) load(ctx context.Context) {
 	ic.prev = img
 }
 
-func (ic *imageCache) metadata() (Metadata, error) {
-	ic.load(context.Background())
+func (ic *imageCache) metadata(ctx context.Context) (Metadata, error) {
+	ic.load(ctx)
 	return ic.md, ic.loadErr
 }
 

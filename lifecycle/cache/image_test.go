@@ -79,7 +79,7 @@ func TestImageCache(t *testing.T) {
 	}
 	// Clear forgets it.
 	c.Clear()
-	if md, _ := c.Metadata(); len(md.Buildpacks) != 0 {
+	if md, _ := c.Metadata(context.Background()); len(md.Buildpacks) != 0 {
 		t.Errorf("after Clear: %+v", md)
 	}
 }

@@ -320,7 +320,7 @@ func (c *Cache) giveBackFrom(layers string, moves []record, owned map[string]str
 	}
 	// Trees handed to the dead build's user went back with their new
 	// owners: the index must say so, or the next restore rejects them.
-	md, err := c.Metadata()
+	md, err := c.dirMetadata()
 	if err != nil {
 		return err
 	}

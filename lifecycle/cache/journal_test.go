@@ -183,7 +183,7 @@ func TestKilledAfterBuildFinishedKeepsTheBuild(t *testing.T) {
 		t.Errorf("after the kill (-want +got):\n%s", diff)
 	}
 	c, _ = restoreInto(t, dir)
-	md, _ := c.Metadata()
+	md, _ := c.Metadata(context.Background())
 	c.GiveBack()
 	c.Close()
 	if _, ok := md.Trees["acme/go:new"]; !ok {

@@ -89,7 +89,7 @@ func (c *Cache) restoreKept() error {
 	if err != nil {
 		return fmt.Errorf("reading kept trees: %w", err)
 	}
-	md, err := c.Metadata()
+	md, err := c.dirMetadata()
 	if err != nil {
 		md = Metadata{}
 	}
