@@ -253,3 +253,24 @@ func (r *Root) ReadHead(rel string, limit int64) ([]byte, bool, error) {
 	}
 	return b, false, nil
 }
+
+// RenameOut moves the entry rel (itself, never what a link there leads
+// to) to the host path dst, reaching its parent beneath the root without
+// following a link, so nothing planted on the way redirects the move.
+// Check what arrived at dst afterwards: it is out of the build's reach
+// there.
+func (r *Root) RenameOut(rel, dst string) error {
+	rel = filepath.Clean(filepath.FromSlash(rel))
+	if rel == "." {
+		return r.fail(rel, errors.New("is the root itself"))
+	}
+	parent, err := r.open(filepath.Dir(rel), unix.O_PATH|unix.O_DIRECTORY)
+	if err != nil {
+		return err
+	}
+	defer parent.Close()
+	if err := unix.Renameat(int(parent.Fd()), filepath.Base(rel), unix.AT_FDCWD, dst); err != nil {
+		return r.fail(rel, err)
+	}
+	return nil
+}

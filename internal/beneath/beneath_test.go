@@ -182,3 +182,49 @@ func TestWalkOpenFallback(t *testing.T) {
 		t.Errorf("CheckDir(.) = %v", err)
 	}
 }
+
+// RenameOut moves the entry itself out from beneath the root, and never
+// through a link planted on the way.
+func TestRenameOut(t *testing.T) {
+	root, outside, dst := t.TempDir(), t.TempDir(), t.TempDir()
+	for _, d := range []string{filepath.Join(root, "a", "b"), filepath.Join(outside, "x")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(outside, filepath.Join(root, "l")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(outside, "x"), filepath.Join(root, "a", "lx")); err != nil {
+		t.Fatal(err)
+	}
+	r := New(root, nil)
+	if err := r.RenameOut("a/b", filepath.Join(dst, "b")); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(filepath.Join(dst, "b")); err != nil || !fi.IsDir() {
+		t.Errorf("a/b did not arrive: %v %v", fi, err)
+	}
+	err := r.RenameOut("l/x", filepath.Join(dst, "x"))
+	if !errors.Is(err, ErrSymlink) {
+		t.Errorf("through a link: %v, want ErrSymlink", err)
+	}
+	if _, err := os.Stat(filepath.Join(outside, "x")); err != nil {
+		t.Errorf("the dir behind the link moved: %v", err)
+	}
+	// A link itself moves as a link; its target stays.
+	if err := r.RenameOut("a/lx", filepath.Join(dst, "lx")); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(filepath.Join(dst, "lx")); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		t.Errorf("a/lx arrived as %v, %v; want the link", fi, err)
+	}
+	if _, err := os.Stat(filepath.Join(outside, "x")); err != nil {
+		t.Errorf("the link's target moved: %v", err)
+	}
+	for _, bad := range []string{".", "..", "../x"} {
+		if err := r.RenameOut(bad, filepath.Join(dst, "bad")); err == nil {
+			t.Errorf("RenameOut(%q) moved something", bad)
+		}
+	}
+}

@@ -116,23 +116,32 @@ func (c *Cache) GiveBack() error {
 	var errs []error
 	for _, dest := range slices.Sorted(maps.Keys(c.moved)) {
 		m := c.moved[dest]
-		// The build may have put a link where the tree was, or on the
-		// way to it: what it leads to is not the tree.
-		err := checkInBuild(m.layers, dest)
-		var fp string
-		if err == nil {
-			fp, err = archive.Fingerprint(dest, nil, "")
+		// The tree moves back first, reached through no link the build
+		// may have put on the way (what a link leads to is not the tree);
+		// then, out of the build's reach, it must be as restored.
+		rel, ok := below(m.layers, dest)
+		if !ok {
+			errs = append(errs, fmt.Errorf("giving back %s: not below the layers dir %s", dest, m.layers))
+			continue
 		}
+		err := beneath.New(m.layers, nil).RenameOut(rel, m.from)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			continue
 		case err != nil:
 			errs = append(errs, fmt.Errorf("giving back %s: %w", dest, err))
-		case fp != m.fingerprint:
 			continue
-		default:
-			if err := os.Rename(dest, m.from); err != nil {
-				errs = append(errs, fmt.Errorf("giving back %s: %w", dest, err))
+		}
+		fi, err := os.Lstat(m.from)
+		var fp string
+		if err == nil && fi.IsDir() {
+			fp, err = archive.Fingerprint(m.from, nil, "")
+		}
+		if err != nil || !fi.IsDir() || fp != m.fingerprint {
+			// Changed in the build (or not a tree at all): a plain miss
+			// next time.
+			if rerr := removeTree(m.from); rerr != nil {
+				errs = append(errs, fmt.Errorf("dropping the changed %s: %w", m.from, rerr))
 			}
 		}
 	}
@@ -141,14 +150,4 @@ func (c *Cache) GiveBack() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
-}
-
-// checkInBuild says whether dir, a layer dir below the build's layers dir,
-// is a directory reached without a symlink the build planted.
-func checkInBuild(layers, dir string) error {
-	rel, ok := below(layers, dir)
-	if !ok {
-		return fmt.Errorf("%s is not below the layers dir %s", dir, layers)
-	}
-	return beneath.New(layers, nil).CheckDir(rel)
 }

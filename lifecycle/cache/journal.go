@@ -273,24 +273,25 @@ func (c *Cache) saveFrom(ctx context.Context, begin record) error {
 }
 
 // takeBack moves the tree at layer (below layers) to dst when its
-// fingerprint is one of fps, returning the fingerprint it had.
+// fingerprint is one of fps, returning the fingerprint it had. The move
+// comes first, through no link (beneath.Root.RenameOut), and the check
+// after, on the tree where no build can change it any more; one that
+// fails it is removed, as the dead build's work dir would be.
 func takeBack(root *beneath.Root, layers, layer, dst string, fps ...string) (string, bool) {
 	rel, ok := below(layers, layer)
-	if !ok || root.CheckDir(rel) != nil {
+	if !ok || root.RenameOut(rel, dst) != nil {
 		return "", false
 	}
-	fp, err := archive.Fingerprint(layer, nil, "")
-	if err != nil {
-		return "", false
-	}
-	for _, want := range fps {
-		if want != "" && fp == want {
-			if os.Rename(layer, dst) != nil {
-				return "", false
+	if fi, err := os.Lstat(dst); err == nil && fi.IsDir() {
+		if fp, err := archive.Fingerprint(dst, nil, ""); err == nil {
+			for _, want := range fps {
+				if want != "" && fp == want {
+					return fp, true
+				}
 			}
-			return fp, true
 		}
 	}
+	removeTree(dst)
 	return "", false
 }
 
