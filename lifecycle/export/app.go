@@ -2,34 +2,59 @@ package export
 
 import (
 	"fmt"
-	"io/fs"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 
+	"github.com/kiln-build/kiln/lifecycle/archive"
 	"github.com/kiln-build/kiln/lifecycle/launch"
 )
 
-// splitApp resolves the slices' globs inside appDir. Earlier slices claim
-// files first. It returns the paths of each slice and the paths left for
-// the last app layer (nil when there are no slices: everything).
-func splitApp(appDir string, ss []launch.Slice) ([][]string, []string, error) {
+// splitApp resolves the slices' globs in the listed app dir. Earlier
+// slices claim files first. It returns the entries of each slice's layer
+// and those left for the other app layers, as indices of l in walk order:
+// a claimed path brings its subtree. The root is always left.
+func splitApp(l *archive.Listing, ss []launch.Slice) ([][]int, []int, error) {
 	if len(ss) == 0 {
-		return nil, nil, nil
+		return nil, l.All(), nil
 	}
-	all, err := appPaths(appDir)
-	if err != nil {
-		return nil, nil, err
-	}
+	all := appPaths(l)
 	c := claims{}
-	out := make([][]string, len(ss))
+	out := make([][]int, len(ss))
 	for i, s := range ss {
-		if out[i], err = c.slice(all, s); err != nil {
+		paths, err := c.slice(all, s)
+		if err != nil {
+			return nil, nil, err
+		}
+		if out[i], err = members(l, paths); err != nil {
 			return nil, nil, err
 		}
 	}
-	return out, c.rest(all), nil
+	rest, err := members(l, c.rest(all))
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(rest) == 0 || rest[0] != 0 {
+		rest = append([]int{0}, rest...) // the app dir itself
+	}
+	return out, rest, nil
+}
+
+// members are the indices of paths and their subtrees in l, sorted.
+func members(l *archive.Listing, paths []string) ([]int, error) {
+	var out []int
+	for _, p := range paths {
+		i, ok := l.Index(filepath.ToSlash(p))
+		if !ok {
+			return nil, fmt.Errorf("app path %s is not in the listing", p)
+		}
+		for j, end := i, l.Subtree(i); j < end; j++ {
+			out = append(out, j)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
 }
 
 // claims are the app paths slices took.
@@ -109,28 +134,17 @@ type appPath struct {
 	dir bool
 }
 
-// appPaths lists every path beneath appDir in walk order (depth first,
-// lexical), walking without following symlinks: a slice's glob matches
-// what the app dir holds, never what a link in it points to.
-func appPaths(appDir string) ([]appPath, error) {
-	var out []appPath
-	err := filepath.WalkDir(appDir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+// appPaths lists every path beneath the listed app dir in walk order
+// (depth first, lexical). The listing follows no symlink: a slice's glob
+// matches what the app dir holds, never what a link in it points to.
+func appPaths(l *archive.Listing) []appPath {
+	out := make([]appPath, 0, len(l.Entries))
+	for _, e := range l.Entries {
+		if e.Rel != "." {
+			out = append(out, appPath{filepath.FromSlash(e.Rel), e.Mode.IsDir()})
 		}
-		rel, err := filepath.Rel(appDir, p)
-		if err != nil {
-			return err
-		}
-		if rel != "." {
-			out = append(out, appPath{rel, d.IsDir()})
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading app dir: %w", err)
 	}
-	return out, nil
+	return out
 }
 
 // matchPaths returns the paths pat matches, as filepath.Glob would in the

@@ -262,25 +262,33 @@ func reuse(l v1.Layer, what string) (built, error) {
 	return built{layer: l, diffID: d, what: what}, nil
 }
 
-// dirLayer makes the layer of a host tree (or of some of its paths),
-// reusing the previous image's layer when the tree is unchanged. It runs
-// as a pending build: it reads the exporter's options only.
-func (e *exporter) dirLayer(ctx context.Context, what, root string, paths []string, prefix string) (built, error) {
+// dirLayer makes the layer of a host tree, reusing the previous image's
+// layer when the tree is unchanged. It runs as a pending build: it reads
+// the exporter's options only.
+func (e *exporter) dirLayer(ctx context.Context, what, root, prefix string) (built, error) {
+	l, err := archive.List(ctx, root)
+	if err != nil {
+		return built{}, fmt.Errorf("layer %s: %w", what, err)
+	}
+	return e.listedLayer(ctx, what, l, l.All(), prefix)
+}
+
+// listedLayer makes the layer of the entries idx of a listed host tree
+// (with the directories above them), reusing the previous image's layer
+// when their fingerprint is in the memo. It runs as a pending build.
+func (e *exporter) listedLayer(ctx context.Context, what string, l *archive.Listing, idx []int, prefix string) (built, error) {
 	if err := ctx.Err(); err != nil {
 		return built{}, err
 	}
 	o := e.o
-	salt := fmt.Sprintf("%s|%d:%d|%d|%s|%t", prefix, o.UID, o.GID, o.ModTime.Unix(), e.layerType, paths == nil)
-	fp, err := archive.Fingerprint(root, paths, salt)
-	if err != nil {
-		return built{}, fmt.Errorf("layer %s: %w", what, err)
-	}
+	salt := fmt.Sprintf("%s|%d:%d|%d|%s", prefix, o.UID, o.GID, o.ModTime.Unix(), e.layerType)
+	fp := l.Fingerprint(idx, salt)
 	if l, ok := reusable(o.Previous, o.Memo, fp); ok {
 		b, err := reuse(l, what)
 		b.fp, b.log = fp, "Reusing unchanged layer "+what
 		return b, err
 	}
-	t, err := treeTar(ctx, root, paths, prefix, e.owner, o.ModTime)
+	t, err := listedTar(ctx, l, idx, prefix, e.owner, o.ModTime)
 	if err != nil {
 		return built{}, fmt.Errorf("layer %s: %w", what, err)
 	}
@@ -323,17 +331,12 @@ func (e *exporter) image(entrypoint string) (v1.Image, labels.Build, error) {
 	return img, build, nil
 }
 
-// treeTar is the tar of a host tree (or of some of its paths) under
-// prefix, owned by owner, every time modTime.
-func treeTar(ctx context.Context, root string, paths []string, prefix string, owner archive.Owner, modTime time.Time) (*archive.Tar, error) {
+// listedTar is the tar of the entries idx of a listed host tree, and of
+// the directories above them, under prefix, owned by owner, every time
+// modTime.
+func listedTar(ctx context.Context, l *archive.Listing, idx []int, prefix string, owner archive.Owner, modTime time.Time) (*archive.Tar, error) {
 	t := archive.NewTar(archive.WithModTime(modTime))
-	opts := archive.DirOptions{Owner: owner, ParentOwner: owner}
-	var err error
-	if paths == nil {
-		err = t.AddDir(ctx, root, prefix, opts)
-	} else {
-		err = t.AddPaths(ctx, root, prefix, paths, opts)
-	}
+	err := t.AddListed(ctx, l, idx, prefix, archive.DirOptions{Owner: owner, ParentOwner: owner})
 	return t, err
 }
 
@@ -344,7 +347,11 @@ func BuildpackLayerTar(ctx context.Context, dir, layersRel, id, name string, own
 	if modTime.IsZero() {
 		modTime = archive.DefaultModTime
 	}
-	return treeTar(ctx, dir, nil, path.Join(layersRel, descriptor.EscapeID(id), name), owner, modTime)
+	l, err := archive.List(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	return listedTar(ctx, l, l.All(), path.Join(layersRel, descriptor.EscapeID(id), name), owner, modTime)
 }
 
 // LayerMediaType is the layer media type that fits base's manifest: Docker

@@ -2,6 +2,7 @@ package export
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -23,7 +24,7 @@ import (
 	"github.com/kiln-build/kiln/lifecycle/launch"
 )
 
-func write(t *testing.T, p, s string) {
+func write(t testing.TB, p, s string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		t.Fatal(err)
@@ -34,7 +35,7 @@ func write(t *testing.T, p, s string) {
 }
 
 // fixture lays out a build's layers and app dirs as the build phase leaves them.
-func fixture(t *testing.T) (layers, app string, md launch.Metadata) {
+func fixture(t testing.TB) (layers, app string, md launch.Metadata) {
 	layers, app = t.TempDir(), t.TempDir()
 	write(t, filepath.Join(layers, "acme_rt", "rt.toml"), "[types]\nlaunch = true\n[metadata]\nversion = \"1\"\n")
 	write(t, filepath.Join(layers, "acme_rt", "rt", "bin", "rt"), "#!/bin/sh\n")
@@ -62,7 +63,7 @@ func fixture(t *testing.T) (layers, app string, md launch.Metadata) {
 	return layers, app, md
 }
 
-func options(t *testing.T, run v1.Image, layers, app string, md launch.Metadata) Options {
+func options(t testing.TB, run v1.Image, layers, app string, md launch.Metadata) Options {
 	return Options{
 		RunImage:     run,
 		RunImageInfo: labels.RunImage{Image: "example.com/run:1"},
@@ -266,7 +267,7 @@ func TestExportReusesUnchangedLayers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(first.Memo) != 3 || strings.Contains(log.String(), "Reusing") {
+	if len(first.Memo) != 4 || strings.Contains(log.String(), "Reusing") {
 		t.Fatalf("memo %v, log:\n%s", first.Memo, log.String())
 	}
 	log.Reset()
@@ -275,8 +276,8 @@ func TestExportReusesUnchangedLayers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Count(log.String(), "Reusing unchanged layer"); got != 3 {
-		t.Errorf("reused %d layers, want 3:\n%s", got, log.String())
+	if got := strings.Count(log.String(), "Reusing unchanged layer"); got != 4 {
+		t.Errorf("reused %d layers (the launcher's too), want 4:\n%s", got, log.String())
 	}
 	d1, _ := first.Image.Digest()
 	d2, _ := second.Image.Digest()
@@ -289,8 +290,17 @@ func TestExportReusesUnchangedLayers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Count(log.String(), "Reusing unchanged layer"); got != 2 {
-		t.Errorf("reused %d layers after an app change, want 2:\n%s", got, log.String())
+	if got := strings.Count(log.String(), "Reusing unchanged layer"); got != 3 {
+		t.Errorf("reused %d layers after an app change, want 3:\n%s", got, log.String())
+	}
+	// Another launcher is another layer.
+	o.Launcher = append(bytes.Clone(o.Launcher), 0)
+	log.Reset()
+	if _, err := Export(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(log.String(), "Reusing unchanged layer launcher") {
+		t.Errorf("a changed launcher was reused:\n%s", log.String())
 	}
 	ls, _ := third.Image.Layers()
 	if !strings.Contains(fmt.Sprint(names(files(t, ls[4]))), "workspace/main.sh") {

@@ -2,6 +2,7 @@ package export
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -91,7 +92,7 @@ func (e *exporter) launchLayer(id, bpDir, name string, lt launch.Layer, into map
 	}
 	prefix := path.Join(e.layersRel, descriptor.EscapeID(id), name)
 	e.plan(func(ctx context.Context) (built, error) {
-		return e.dirLayer(ctx, what, dir, nil, prefix)
+		return e.dirLayer(ctx, what, dir, prefix)
 	}, func(b built) {
 		if lt.Types.Cache {
 			e.launchCache[id+":"+name] = b.layer
@@ -116,35 +117,75 @@ func (e *exporter) sbomLayer(ctx context.Context) error {
 	return nil
 }
 
+// layersAfterApp are the layers planned after the app's: the launcher
+// and config layers.
+const layersAfterApp = 2
+
 // appLayers plans the app dir: one layer per slice of metadata.toml, then
-// one of the rest.
+// the rest, in one layer or, when big, in chunks (see MinChunk). The app
+// dir is listed once; the layers' fingerprints and tars come from that
+// listing.
 func (e *exporter) appLayers(ctx context.Context) error {
-	slicesPaths, rest, err := splitApp(e.o.AppDir, e.o.Metadata.Slices)
+	l, err := archive.List(ctx, e.o.AppDir)
+	if err != nil {
+		return fmt.Errorf("reading app dir: %w", err)
+	}
+	sliceIdx, rest, err := splitApp(l, e.o.Metadata.Slices)
 	if err != nil {
 		return err
 	}
-	add := func(what string, paths []string) {
+	add := func(what string, idx []int) {
 		e.plan(func(ctx context.Context) (built, error) {
-			return e.dirLayer(ctx, what, e.o.AppDir, paths, e.appRel)
+			return e.listedLayer(ctx, what, l, idx, e.appRel)
 		}, func(b built) { e.md.App = append(e.md.App, labels.LayerSHA{SHA: b.diffID.String()}) })
 	}
-	for i, paths := range slicesPaths {
-		if len(paths) > 0 {
-			add(fmt.Sprintf("app slice %d", i+1), paths)
+	for i, idx := range sliceIdx {
+		if len(idx) > 0 {
+			add(fmt.Sprintf("app slice %d", i+1), idx)
 		}
 	}
-	add("app", rest)
+	budget := min(MaxAppChunks, MaxImageLayers-e.runLayers-len(e.pending)-layersAfterApp)
+	chunks := appChunking.split(l, rest, budget)
+	for i, idx := range chunks {
+		what := "app"
+		if len(chunks) > 1 {
+			what = fmt.Sprintf("app (chunk %d/%d)", i+1, len(chunks))
+		}
+		add(what, idx)
+	}
 	return nil
 }
 
 // launcherLayer plans /cnb/lifecycle/launcher.
+//
+// The launcher is megabytes: when the previous image has the layer of the
+// same launcher bytes (the memo says which), it is reused instead of
+// compressed again.
 func (e *exporter) launcherLayer(ctx context.Context) error {
 	root := archive.Owner{}
-	return e.entriesLayer("launcher", []archive.Entry{
+	t := archive.NewTar(archive.WithModTime(e.o.ModTime))
+	for _, en := range []archive.Entry{
 		archive.Dir("cnb", 0o755, root),
 		archive.Dir("cnb/lifecycle", 0o755, root),
 		archive.File("cnb/lifecycle/launcher", 0o755, root, e.o.Launcher),
+	} {
+		if err := t.Add(en); err != nil {
+			return fmt.Errorf("launcher layer: %w", err)
+		}
+	}
+	sum := sha256.Sum256(e.o.Launcher)
+	fp := fmt.Sprintf("launcher/%x|%d|%s", sum, e.o.ModTime.Unix(), e.layerType)
+	e.plan(func(ctx context.Context) (built, error) {
+		if l, ok := reusable(e.o.Previous, e.o.Memo, fp); ok {
+			b, err := reuse(l, "launcher")
+			b.fp, b.log = fp, "Reusing unchanged layer launcher"
+			return b, err
+		}
+		b, err := e.newLayer(ctx, t, "launcher")
+		b.fp = fp
+		return b, err
 	}, func(b built) { e.md.Launcher = labels.LayerSHA{SHA: b.diffID.String()} })
+	return nil
 }
 
 // configLayer adds <layers>/config/metadata.toml and a /cnb/process link
