@@ -18,7 +18,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
-	"github.com/kiln-build/kiln/lifecycle/archive"
+	"github.com/kiln-build/kiln/internal/archive"
 	"github.com/kiln-build/kiln/lifecycle/imageio"
 	"github.com/kiln-build/kiln/lifecycle/labels"
 )

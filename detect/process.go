@@ -12,8 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kiln-build/kiln/internal/env"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
-	"github.com/kiln-build/kiln/lifecycle/env"
 )
 
 // DefaultMaxOutput is how much of a bin/detect's output ProcessExecutor

@@ -19,9 +19,9 @@ import (
 
 	"github.com/kiln-build/kiln/buildpacks"
 	"github.com/kiln-build/kiln/detect"
-	"github.com/kiln-build/kiln/lifecycle/buildphase"
+	"github.com/kiln-build/kiln/internal/buildphase"
+	"github.com/kiln-build/kiln/internal/env"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
-	"github.com/kiln-build/kiln/lifecycle/env"
 	"github.com/kiln-build/kiln/lifecycle/launch"
 )
 

@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/kiln-build/kiln/lifecycle/buildphase"
+	"github.com/kiln-build/kiln/internal/buildphase"
 	"github.com/kiln-build/kiln/lifecycle/failure"
 )
 

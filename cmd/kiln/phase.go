@@ -10,7 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kiln-build/kiln/detect"
-	"github.com/kiln-build/kiln/lifecycle/buildphase"
+	"github.com/kiln-build/kiln/internal/buildphase"
 	"github.com/kiln-build/kiln/lifecycle/create"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
 	"github.com/kiln-build/kiln/lifecycle/failure"

@@ -12,8 +12,8 @@ import (
 	"github.com/kiln-build/kiln/cmd/launcher/internal/launchenv"
 	"github.com/kiln-build/kiln/cmd/launcher/internal/selection"
 	"github.com/kiln-build/kiln/cmd/launcher/internal/shell"
+	"github.com/kiln-build/kiln/internal/env"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
-	"github.com/kiln-build/kiln/lifecycle/env"
 	"github.com/kiln-build/kiln/lifecycle/failure"
 )
 

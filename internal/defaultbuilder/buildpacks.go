@@ -15,7 +15,7 @@ import (
 	"strings"
 
 	"github.com/kiln-build/kiln/buildpacks"
-	"github.com/kiln-build/kiln/lifecycle/archive"
+	"github.com/kiln-build/kiln/internal/archive"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
 )
 

@@ -1,5 +1,5 @@
 // Package extract unpacks untrusted archives beneath a directory, the one
-// safe-extraction core of kiln: lifecycle/archive extracts image layers
+// safe-extraction core of kiln: internal/archive extracts image layers
 // with it (whiteouts, owners) and buildpacks/internal/unpack the archives
 // buildpacks download (compressed tars, zips, stripped components).
 //

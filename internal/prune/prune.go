@@ -9,10 +9,10 @@ import (
 	"sort"
 	"time"
 
+	"github.com/kiln-build/kiln/internal/cache"
 	"github.com/kiln-build/kiln/internal/flock"
 	"github.com/kiln-build/kiln/internal/workdir"
 	"github.com/kiln-build/kiln/lifecycle/builder"
-	"github.com/kiln-build/kiln/lifecycle/cache"
 	"github.com/kiln-build/kiln/lifecycle/imageio"
 )
 

@@ -11,8 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kiln-build/kiln/internal/cache"
 	"github.com/kiln-build/kiln/internal/flock"
-	"github.com/kiln-build/kiln/lifecycle/cache"
 )
 
 func TestEvictLeastRecentlyUsedFirst(t *testing.T) {

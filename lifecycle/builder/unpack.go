@@ -15,9 +15,9 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/kiln-build/kiln/internal/archive"
 	"github.com/kiln-build/kiln/internal/flock"
 	"github.com/kiln-build/kiln/internal/workdir"
-	"github.com/kiln-build/kiln/lifecycle/archive"
 )
 
 // ErrBusy says a root file system is in use by a running kiln.

@@ -21,7 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/kiln-build/kiln/lifecycle/archive"
+	"github.com/kiln-build/kiln/internal/archive"
 )
 
 // Limits on what OpenFile accepts from a .cnb file.

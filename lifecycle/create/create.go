@@ -10,10 +10,10 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/kiln-build/kiln/internal/archive"
+	"github.com/kiln-build/kiln/internal/cache"
 	"github.com/kiln-build/kiln/internal/workdir"
-	"github.com/kiln-build/kiln/lifecycle/archive"
 	"github.com/kiln-build/kiln/lifecycle/builder"
-	"github.com/kiln-build/kiln/lifecycle/cache"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
 	"github.com/kiln-build/kiln/lifecycle/failure"
 	"github.com/kiln-build/kiln/lifecycle/imageio"

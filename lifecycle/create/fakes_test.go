@@ -17,8 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
+	"github.com/kiln-build/kiln/internal/cache"
 	"github.com/kiln-build/kiln/lifecycle/builder"
-	"github.com/kiln-build/kiln/lifecycle/cache"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
 	"github.com/kiln-build/kiln/lifecycle/failure"
 	"github.com/kiln-build/kiln/lifecycle/imageio"

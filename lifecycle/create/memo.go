@@ -9,7 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/kiln-build/kiln/lifecycle/export"
+	"github.com/kiln-build/kiln/internal/export"
 )
 
 // memoFile holds, beside the app's cache, the layer fingerprints of its

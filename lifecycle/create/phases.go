@@ -7,10 +7,10 @@ import (
 	"os"
 	"strings"
 
-	"github.com/kiln-build/kiln/lifecycle/archive"
-	"github.com/kiln-build/kiln/lifecycle/cache"
+	"github.com/kiln-build/kiln/internal/archive"
+	"github.com/kiln-build/kiln/internal/cache"
+	"github.com/kiln-build/kiln/internal/export"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
-	"github.com/kiln-build/kiln/lifecycle/export"
 	"github.com/kiln-build/kiln/lifecycle/failure"
 	"github.com/kiln-build/kiln/lifecycle/imageio"
 	"github.com/kiln-build/kiln/lifecycle/labels"

@@ -11,10 +11,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kiln-build/kiln/lifecycle/archive"
+	"github.com/kiln-build/kiln/internal/archive"
+	"github.com/kiln-build/kiln/internal/export"
 	"github.com/kiln-build/kiln/lifecycle/builder"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
-	"github.com/kiln-build/kiln/lifecycle/export"
 	"github.com/kiln-build/kiln/lifecycle/failure"
 	"github.com/kiln-build/kiln/lifecycle/sandbox"
 )

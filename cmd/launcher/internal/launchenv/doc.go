@@ -7,5 +7,5 @@
 // a shell process sources.
 //
 // The rules for single env directories and exec.d output live in
-// lifecycle/env; this package only knows the image layout.
+// internal/env; this package only knows the image layout.
 package launchenv

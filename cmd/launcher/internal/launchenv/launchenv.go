@@ -11,8 +11,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/kiln-build/kiln/internal/env"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
-	"github.com/kiln-build/kiln/lifecycle/env"
 )
 
 // Layout locates the launch layers of an app image.

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/kiln-build/kiln/lifecycle/env"
+	"github.com/kiln-build/kiln/internal/env"
 )
 
 // tree writes files under root; a name ending in "*" is written executable

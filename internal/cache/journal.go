@@ -12,9 +12,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/kiln-build/kiln/internal/archive"
 	"github.com/kiln-build/kiln/internal/beneath"
 	"github.com/kiln-build/kiln/internal/flock"
-	"github.com/kiln-build/kiln/lifecycle/archive"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
 	"github.com/kiln-build/kiln/lifecycle/labels"
 )

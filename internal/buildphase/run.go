@@ -13,8 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kiln-build/kiln/internal/env"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
-	"github.com/kiln-build/kiln/lifecycle/env"
 	"github.com/kiln-build/kiln/lifecycle/failure"
 	"github.com/kiln-build/kiln/lifecycle/launch"
 )

@@ -10,8 +10,8 @@ import (
 	"slices"
 	"syscall"
 
+	"github.com/kiln-build/kiln/internal/archive"
 	"github.com/kiln-build/kiln/internal/beneath"
-	"github.com/kiln-build/kiln/lifecycle/archive"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
 	"github.com/kiln-build/kiln/lifecycle/labels"
 )

@@ -8,7 +8,7 @@ import (
 	"path"
 	"path/filepath"
 
-	"github.com/kiln-build/kiln/lifecycle/archive"
+	"github.com/kiln-build/kiln/internal/archive"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
 	"github.com/kiln-build/kiln/lifecycle/labels"
 )

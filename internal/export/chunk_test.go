@@ -22,7 +22,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
-	"github.com/kiln-build/kiln/lifecycle/archive"
+	"github.com/kiln-build/kiln/internal/archive"
 	"github.com/kiln-build/kiln/lifecycle/launch"
 )
 

@@ -14,8 +14,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kiln-build/kiln/internal/archive"
 	"github.com/kiln-build/kiln/internal/beneath"
-	"github.com/kiln-build/kiln/lifecycle/archive"
 )
 
 // twoLayers is a build's layers dir with two cached layers.

@@ -4,7 +4,7 @@ import (
 	"math"
 	"math/bits"
 
-	"github.com/kiln-build/kiln/lifecycle/archive"
+	"github.com/kiln-build/kiln/internal/archive"
 )
 
 // The app dir, less its slices, goes into the image as one layer or, when

@@ -17,9 +17,9 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/kiln-build/kiln/lifecycle/archive"
+	"github.com/kiln-build/kiln/internal/archive"
+	"github.com/kiln-build/kiln/internal/export"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
-	"github.com/kiln-build/kiln/lifecycle/export"
 	"github.com/kiln-build/kiln/lifecycle/labels"
 	"github.com/kiln-build/kiln/lifecycle/launch"
 )
