@@ -39,7 +39,7 @@ func main() {
 }
 
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:                 "kiln",
 		Usage:                "build OCI images from source with Cloud Native Buildpacks, no daemon needed",
 		Version:              version,
@@ -57,6 +57,35 @@ func newApp() *cli.App {
 			phaseCommand(),
 			stackCommand(),
 		},
+		// An unknown command is a usage error (exit 2), said in one line.
+		CommandNotFound: func(c *cli.Context, name string) {
+			fmt.Fprintf(c.App.ErrWriter, "kiln: unknown command %q (kiln --help lists them)\n", name)
+			os.Exit(failure.InvalidInput)
+		},
+	}
+	app.OnUsageError = onUsageError("")
+	for _, c := range app.Commands {
+		setUsageErrors(c, "kiln "+c.Name)
+	}
+	return app
+}
+
+// setUsageErrors makes a bad flag of c and its subcommands a usage error
+// (exit 2) that names the help to read, instead of urfave/cli's help dump
+// and exit 1.
+func setUsageErrors(c *cli.Command, path string) {
+	c.OnUsageError = onUsageError(path)
+	for _, sub := range c.Subcommands {
+		setUsageErrors(sub, path+" "+sub.Name)
+	}
+}
+
+func onUsageError(path string) cli.OnUsageErrorFunc {
+	return func(_ *cli.Context, err error, _ bool) error {
+		if path == "" {
+			return usageError("%v (kiln --help lists the flags)", err)
+		}
+		return usageError("%v (%s --help lists the flags)", err, path)
 	}
 }
 
