@@ -123,7 +123,13 @@ func (o *IO) Open(ctx context.Context, loc Location, remoteFallback bool) (v1.Im
 		if !remoteFallback {
 			return nil, fmt.Errorf("%s: %w", loc.Name, ErrNotFound)
 		}
-		fallthrough
+		img, err := o.Remote(ctx, loc.Name)
+		if err != nil {
+			// Say both places: a mistyped local name otherwise reads as
+			// a Docker Hub failure.
+			return nil, fmt.Errorf("%s is not in the local store (kiln images lists it), and from its registry: %w", loc.Name, err)
+		}
+		return img, nil
 	case Registry:
 		return o.Remote(ctx, loc.Name)
 	}

@@ -201,3 +201,17 @@ func TestNamesRegistry(t *testing.T) {
 		}
 	}
 }
+
+// A store name that is neither in the local store nor pullable says both,
+// so a mistyped local name does not read as a registry failure alone.
+func TestOpenStoreFallbackSaysBoth(t *testing.T) {
+	store, err := OpenStore(filepath.Join(t.TempDir(), "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := "127.0.0.1:1/my-bulder:latest"
+	_, err = New(store).Open(context.Background(), Location{Kind: Store, Name: ref}, true)
+	if err == nil || !strings.Contains(err.Error(), ref+" is not in the local store") || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Errorf("error %v: want it to name the local store and the registry", err)
+	}
+}
