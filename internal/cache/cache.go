@@ -64,7 +64,7 @@ type Cache struct {
 
 // movedTree is where a tree moved into a build came from, the build's
 // layers dir it went into, and its fingerprint.
-type movedTree struct{ from, layers, fingerprint string }
+type movedTree struct{ key, from, layers, fingerprint string }
 
 type restoredLayer struct{ fingerprint, diffID string }
 

@@ -75,7 +75,7 @@ func (c *Cache) restoreTree(o RestoreOptions, md Metadata, id, name string, lm l
 	if err := c.writeLayerTOML(o, id, name, lm.Data); err != nil {
 		return putBack(dest, src, err)
 	}
-	c.moved[dest] = movedTree{from: src, layers: o.LayersDir, fingerprint: fp}
+	c.moved[dest] = movedTree{key: key, from: src, layers: o.LayersDir, fingerprint: fp}
 	return nil
 }
 
@@ -114,6 +114,7 @@ func chownTree(root string, o archive.Owner) (bool, error) {
 // cannot be read or moved back is named in the error.
 func (c *Cache) GiveBack() error {
 	var errs []error
+	back := map[string]string{}
 	for _, dest := range slices.Sorted(maps.Keys(c.moved)) {
 		m := c.moved[dest]
 		// The tree moves back first, reached through no link the build
@@ -143,11 +144,39 @@ func (c *Cache) GiveBack() error {
 			if rerr := removeTree(m.from); rerr != nil {
 				errs = append(errs, fmt.Errorf("dropping the changed %s: %w", m.from, rerr))
 			}
+			continue
 		}
+		back[m.key] = fp
+	}
+	// A tree handed to this build's user at restore went back with its
+	// new owners: the index must say so, or the next restore rejects it.
+	if err := c.refingerprint(back); err != nil {
+		errs = append(errs, fmt.Errorf("giving back: %w", err))
 	}
 	c.moved = map[string]movedTree{}
 	if err := c.endJournal(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// refingerprint records fps (key: fingerprint) of trees back in
+// committed/ in its index, where they differ.
+func (c *Cache) refingerprint(fps map[string]string) error {
+	md, err := c.dirMetadata()
+	if err != nil {
+		return err
+	}
+	changed := false
+	for k, fp := range fps {
+		if t, ok := md.Trees[k]; ok && t.Fingerprint != fp {
+			t.Fingerprint = fp
+			md.Trees[k] = t
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	return writeMetadata(c.path(committedName), md)
 }

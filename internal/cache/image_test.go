@@ -156,7 +156,7 @@ func TestImageCacheLoadErrors(t *testing.T) {
 		repo, wantWarn string
 	}{
 		{repo: "app/cache"},
-		{repo: "locked/cache", wantWarn: "rejected the credentials"},
+		{repo: "locked/cache", wantWarn: "wants credentials for repository locked/cache and kiln has none"},
 		{repo: "broken/cache", wantWarn: "501"},
 	} {
 		t.Run(tc.repo, func(t *testing.T) {

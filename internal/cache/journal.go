@@ -316,22 +316,9 @@ func (c *Cache) giveBackFrom(layers string, moves []record, owned map[string]str
 			changed[m.Key] = fp
 		}
 	}
-	if len(changed) == 0 {
-		return nil
-	}
 	// Trees handed to the dead build's user went back with their new
 	// owners: the index must say so, or the next restore rejects them.
-	md, err := c.dirMetadata()
-	if err != nil {
-		return err
-	}
-	for k, fp := range changed {
-		if t, ok := md.Trees[k]; ok {
-			t.Fingerprint = fp
-			md.Trees[k] = t
-		}
-	}
-	return writeMetadata(c.path(committedName), md)
+	return c.refingerprint(changed)
 }
 
 // finishSave completes a save cut short: staging/ gets the trees it was

@@ -604,3 +604,32 @@ func TestSizeMemoWithSideDirs(t *testing.T) {
 		t.Errorf("after the side dir changed: size %d, was %d", got, first)
 	}
 }
+
+// A failed build under another id range than the one that saved the cache
+// gives its trees back with their new owners; the index learns them, so
+// the next build restores them instead of rejecting them as changed.
+func TestGiveBackAfterChown(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to chown")
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	saved(t, dir, "gen1")
+	c, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers := filepath.Join(t.TempDir(), "layers")
+	os.MkdirAll(layers, 0o755)
+	own := &archive.Owner{UID: 4242, GID: 4343}
+	if _, err := c.Restore(ctx, RestoreOptions{LayersDir: layers, Group: group, Owner: own, Warn: func(f string, a ...any) { t.Errorf("warning: "+f, a...) }}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.GiveBack(); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if diff := cmp.Diff(map[string]string{"gocache": "gocache gen1", "mods": "mods gen1"}, contents(t, dir)); diff != "" {
+		t.Errorf("after the give-back (-want +got):\n%s", diff)
+	}
+}
