@@ -74,9 +74,16 @@ type AuthError struct {
 	Registry string // host[:port]
 	Repo     string // repository in the registry
 	Err      error  // the registry's answer
+	// NoCredentials: kiln had none for the registry (it asked without).
+	NoCredentials bool
 }
 
 func (e *AuthError) Error() string {
+	if e.NoCredentials {
+		return fmt.Sprintf("registry %s wants credentials for repository %s and kiln has none for it "+
+			"(docker login %s, or set $DOCKER_CONFIG or CNB_REGISTRY_AUTH): %s",
+			e.Registry, e.Repo, e.Registry, authReason(e.Err))
+	}
 	return fmt.Sprintf("registry %s rejected the credentials for repository %s "+
 		"(check docker login %s, $DOCKER_CONFIG or CNB_REGISTRY_AUTH): %s",
 		e.Registry, e.Repo, e.Registry, authReason(e.Err))

@@ -208,6 +208,11 @@ func TestDescribeAuthError(t *testing.T) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
 	}
+	// Without credentials for the registry, the refusal says so instead.
+	_, err = New(nil, WithKeychain(authn.NewMultiKeychain())).Remote(ctx, host+"/team/app:v1")
+	if !errors.As(err, &ae) || !ae.NoCredentials || !strings.Contains(err.Error(), "wants credentials for repository team/app and kiln has none") {
+		t.Errorf("no credentials: %v", err)
+	}
 	if other := errors.New("x"); DescribeAuthError(other, host, "a") != other {
 		t.Error("DescribeAuthError changed a non-auth error")
 	}

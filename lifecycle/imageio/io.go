@@ -87,12 +87,27 @@ func (o *IO) RemoteOptions(ctx context.Context) []remote.Option {
 // registryError makes err from a registry call say plainly what went
 // wrong: rejected credentials name the registry and where they came from;
 // a stall names the request that stalled, without the URL around it.
-func registryError(err error, r name.Reference) error {
+func (o *IO) registryError(err error, r name.Reference) error {
 	var se *StallError
 	if errors.As(err, &se) {
 		return se
 	}
-	return DescribeAuthError(err, r.Context().RegistryStr(), r.Context().RepositoryStr())
+	err = DescribeAuthError(err, r.Context().RegistryStr(), r.Context().RepositoryStr())
+	var ae *AuthError
+	if errors.As(err, &ae) {
+		ae.NoCredentials = o.anonymous(r.Context())
+	}
+	return err
+}
+
+// anonymous says whether the keychain holds no credentials for repo's
+// registry, so a refusal means "log in", not "wrong password".
+func (o *IO) anonymous(repo name.Repository) bool {
+	a, err := o.keychain.Resolve(repo)
+	if err != nil {
+		return false
+	}
+	return a == authn.Anonymous
 }
 
 // Open returns the image at loc. A Store location is looked up in the
@@ -185,7 +200,7 @@ func (o *IO) Remote(ctx context.Context, ref string) (v1.Image, error) {
 	}
 	img, err := remote.Image(r, o.RemoteOptions(ctx)...)
 	if err != nil {
-		return nil, fmt.Errorf("pulling %s from registry %s: %w", ref, r.Context().RegistryStr(), registryError(err, r))
+		return nil, fmt.Errorf("pulling %s from registry %s: %w", ref, r.Context().RegistryStr(), o.registryError(err, r))
 	}
 	return img, nil
 }
@@ -201,7 +216,7 @@ func (o *IO) CheckWritable(ctx context.Context, loc Location) error {
 		return fmt.Errorf("image reference %q: %w", loc.Name, err)
 	}
 	if err := remote.CheckPushPermission(r, o.keychain, o.transport); err != nil {
-		return fmt.Errorf("cannot push %s to registry %s: %w", loc.Name, r.Context().RegistryStr(), registryError(err, r))
+		return fmt.Errorf("cannot push %s to registry %s: %w", loc.Name, r.Context().RegistryStr(), o.registryError(err, r))
 	}
 	return nil
 }
@@ -221,7 +236,7 @@ func (o *IO) Write(ctx context.Context, loc Location, img v1.Image) error {
 			return fmt.Errorf("image reference %q: %w", loc.Name, err)
 		}
 		if err := remote.Write(r, img, o.RemoteOptions(ctx)...); err != nil {
-			return fmt.Errorf("pushing %s to registry %s: %w", loc.Name, r.Context().RegistryStr(), registryError(err, r))
+			return fmt.Errorf("pushing %s to registry %s: %w", loc.Name, r.Context().RegistryStr(), o.registryError(err, r))
 		}
 		return nil
 	case Layout:
