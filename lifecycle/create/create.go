@@ -195,6 +195,7 @@ func run(ctx context.Context, images Images, o Options) (*Result, error) {
 		}
 	}
 	j.saveCache(ctx)
+	j.keepWorkspace()
 	return j.result, nil
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kiln-build/kiln/internal/archive"
 	"github.com/kiln-build/kiln/internal/export"
+	"github.com/kiln-build/kiln/internal/workspace"
 	"github.com/kiln-build/kiln/lifecycle/builder"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
 	"github.com/kiln-build/kiln/lifecycle/failure"
@@ -22,12 +23,16 @@ import (
 // dirs are the host directories of one build.
 type dirs struct {
 	root, app, layers, platform, config, extraBP, tmp string
+	// keptApp holds the app's kept workspace while the build has it, and
+	// the manifest of app: never mounted into a container.
+	keptApp string
 }
 
 func workDirs(root string) dirs {
 	return dirs{
 		root:     root,
 		app:      filepath.Join(root, "workspace"),
+		keptApp:  filepath.Join(root, "workspace.kept"),
 		layers:   filepath.Join(root, "layers"),
 		platform: filepath.Join(root, "platform"),
 		config:   filepath.Join(root, "config"),
@@ -79,7 +84,7 @@ func (j *job) prepare(ctx context.Context) error {
 		return failure.New("platform", failure.InvalidInput, err)
 	}
 	r.step("SOURCE %s", j.o.SourceDir)
-	if err := copySource(ctx, j.o.SourceDir, j.w.app, j.own, r); err != nil {
+	if err := j.copySource(ctx, r); err != nil {
 		return failure.New("source", failure.InvalidInput, err)
 	}
 	order, extraBP, err := effectiveOrder(ctx, j.b, j.o.Buildpacks, j.w.extraBP)
@@ -146,8 +151,11 @@ func (j *job) prepareContainer(ctx context.Context, ids *sandbox.IDRange, extraB
 
 // copySource copies the app source into the workspace, owned by the CNB
 // user. Symlinks that lead outside the source tree are left out, with a
-// warning.
-func copySource(ctx context.Context, src, dst string, own *archive.Owner, r reporter) error {
+// warning. The workspace the app's last successful build kept is synced
+// with the source when there is one (only what changed is copied), else
+// the source is copied in full.
+func (j *job) copySource(ctx context.Context, r reporter) error {
+	src := j.o.SourceDir
 	fi, err := os.Stat(src)
 	if err != nil {
 		return fmt.Errorf("reading source: %w", err)
@@ -155,13 +163,43 @@ func copySource(ctx context.Context, src, dst string, own *archive.Owner, r repo
 	if !fi.IsDir() {
 		return fmt.Errorf("source %s is not a directory", src)
 	}
-	return archive.CopyDir(ctx, src, dst, archive.CopyOptions{
-		Owner: own,
+	l := j.workspaceLayout()
+	if j.o.ClearCache {
+		if err := workspace.Drop(l.Store); err != nil {
+			r.warn("%v", err)
+		}
+	}
+	st, err := workspace.Prepare(ctx, src, l, workspace.Options{
+		Owner: j.own,
 		OnSkip: func(p string, reason error) error {
 			r.warn("source: leaving out %s: %v", p, reason)
 			return nil
 		},
+		Warn: func(msg string) { r.warn("%s", msg) },
 	})
+	if err == nil && st.Reused {
+		r.info("Reusing the last build's workspace: %d entries unchanged, %d copied, %d removed",
+			st.Kept+st.Fixed, st.Copied, st.Removed)
+	}
+	return err
+}
+
+// workspaceLayout places the build's workspace and the app's kept one
+// (beside its layer cache).
+func (j *job) workspaceLayout() workspace.Layout {
+	return workspace.Layout{
+		Store: filepath.Join(cacheDirFor(j.o.CacheDir, j.o.Name), "workspace"),
+		Hold:  j.w.keptApp,
+		App:   j.w.app,
+	}
+}
+
+// keepWorkspace hands the workspace of a successful build back to the
+// app's cache, for the next build to sync rather than copy.
+func (j *job) keepWorkspace() {
+	if _, err := workspace.Keep(j.workspaceLayout()); err != nil {
+		j.report("cache").warn("the workspace is not kept for the next build: %v", err)
+	}
 }
 
 // hostOwner is the CNB user as the host sees the container's files, for
