@@ -151,3 +151,48 @@ func TestCopyDirErrors(t *testing.T) {
 		t.Errorf("CopyDir of a missing source: %v, want an error naming it", err)
 	}
 }
+
+// A sparse source file stays sparse in the copy (a 2 GB disk image must
+// not become 2 GB of disk in the workspace), with the same bytes.
+func TestCopyDirKeepsSparseFiles(t *testing.T) {
+	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "out")
+	f, err := os.Create(filepath.Join(src, "disk.img"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 256 << 20
+	if _, err := f.WriteAt([]byte("head"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("middle"), size/2); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := CopyDir(context.Background(), src, dst, CopyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dst, "disk.img"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() != size {
+		t.Fatalf("size %d, want %d", fi.Size(), size)
+	}
+	if used := fi.Sys().(*syscall.Stat_t).Blocks * 512; used > 1<<20 {
+		t.Errorf("the copy takes %d bytes of disk for a sparse file of %d", used, size)
+	}
+	g, err := os.Open(filepath.Join(dst, "disk.img"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	for off, want := range map[int64]string{0: "head", size / 2: "middle", size - 4: "\x00\x00\x00\x00"} {
+		b := make([]byte, len(want))
+		if _, err := g.ReadAt(b, off); err != nil || string(b) != want {
+			t.Errorf("at %d: %q, %v; want %q", off, b, err, want)
+		}
+	}
+}

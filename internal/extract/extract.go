@@ -2,6 +2,7 @@ package extract
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -145,7 +146,7 @@ func WriteFile(ctx context.Context, root *os.Root, name string, r io.Reader, own
 			err = cerr
 		}
 	}()
-	if _, err := io.Copy(f, ctxReader{ctx, r}); err != nil {
+	if err := copySparse(f, ctxReader{ctx, r}); err != nil {
 		return err
 	}
 	if owner != nil {
@@ -154,6 +155,46 @@ func WriteFile(ctx context.Context, root *os.Root, name string, r io.Reader, own
 		}
 	}
 	return chmodTimes(f, mode, t)
+}
+
+// sparseBlock is the unit copySparse looks at: a block of zeros in it
+// becomes a hole.
+const sparseBlock = 64 << 10
+
+var zeroBlock [sparseBlock]byte
+
+// copySparse copies r to the new file f, seeking over blocks of zeros
+// instead of writing them, so a sparse file (a disk image, a database
+// file) stays sparse and a run of zeros takes no disk; the file's size is
+// set at the end, holes and all.
+func copySparse(f *os.File, r io.Reader) error {
+	buf := make([]byte, sparseBlock)
+	var size int64
+	hole := false
+	for {
+		n, err := io.ReadFull(r, buf)
+		if n > 0 {
+			size += int64(n)
+			if bytes.Equal(buf[:n], zeroBlock[:n]) {
+				if _, serr := f.Seek(int64(n), io.SeekCurrent); serr != nil {
+					return serr
+				}
+				hole = true
+			} else if _, werr := f.Write(buf[:n]); werr != nil {
+				return werr
+			}
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if hole {
+		return f.Truncate(size)
+	}
+	return nil
 }
 
 // ChmodTimes sets the mode and modification time of name in root, a
