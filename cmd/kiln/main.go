@@ -56,6 +56,8 @@ func newApp() *cli.App {
 			pruneCommand(),
 			phaseCommand(),
 			stackCommand(),
+			serveCommand(),
+			serveHookCommand(),
 		},
 	}
 }

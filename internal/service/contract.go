@@ -82,6 +82,11 @@ type Build struct {
 	Finished *time.Time    `json:"finished,omitempty"`
 	// LogSize is the number of log bytes recorded so far.
 	LogSize int64 `json:"log_size"`
+	// Attempt counts the runs of the build (a build whose worker was
+	// lost runs again), and Worker names the process running or last
+	// running it (host:pid).
+	Attempt int    `json:"attempt,omitempty"`
+	Worker  string `json:"worker,omitempty"`
 }
 
 // Errors the contract's methods return (wrapped).
