@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/kiln-build/kiln/lifecycle/create"
+	"github.com/kiln-build/kiln/lifecycle/failure"
 	"github.com/kiln-build/kiln/lifecycle/imageio"
 	"github.com/kiln-build/kiln/lifecycle/sandbox"
 )
@@ -41,12 +43,22 @@ func buildCommand() *cli.Command {
 			&cli.StringFlag{Name: "memory", Aliases: []string{"m"}, Value: units.BytesSize(float64(sandbox.DefaultMemory())), Usage: "memory cap of a build container, e.g. 4g (-1: no limit)"},
 			&cli.Float64Flag{Name: "cpus", Usage: "CPU cap of a build container in CPUs, e.g. 1.5 (0: no cap)"},
 			&cli.DurationFlag{Name: "timeout", Usage: "stop a build that runs longer, e.g. 30m (0: no limit)", EnvVars: []string{"KILN_BUILD_TIMEOUT"}},
+			&cli.StringFlag{Name: "report", Usage: "write a JSON report of the build to FILE when it ends: the image and digest, or the failing phase, exit code and message; and each phase's start and duration"},
 		},
 		Action: runBuild,
 	}
 }
 
-func runBuild(c *cli.Context) error {
+func runBuild(c *cli.Context) (err error) {
+	timer := create.NewPhaseTimer(create.NewTextLog(c.App.Writer))
+	var res *create.Result
+	if p := c.String("report"); p != "" {
+		defer func() {
+			if werr := writeReport(p, c, res, err, timer); werr != nil && err == nil {
+				err = werr
+			}
+		}()
+	}
 	if c.NArg() != 1 {
 		return usageError("build: give exactly one image NAME")
 	}
@@ -93,7 +105,7 @@ func runBuild(c *cli.Context) error {
 	if err != nil {
 		return usageError("build: %v", err)
 	}
-	res, err := create.Run(c.Context, iio, create.Options{
+	res, err = create.Run(c.Context, iio, create.Options{
 		Isolation:       iso,
 		Name:            name,
 		Output:          out,
@@ -112,13 +124,59 @@ func runBuild(c *cli.Context) error {
 		Launcher:        launcher,
 		LauncherVersion: version,
 		CacheDir:        cache,
-		Out:             c.App.Writer,
+		Log:             timer,
 	})
 	autoPrune(c.Context, cache, out, c.App.Writer) // bounded disk, whatever the outcome
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(c.App.Writer, "Successfully built %s\n%s\n", name, res.Digest)
+	return nil
+}
+
+// buildReport is what --report writes: the outcome of a build and its
+// phases' timings, for programs (kiln serve) that run kiln build.
+type buildReport struct {
+	Image    string             `json:"image,omitempty"`
+	Digest   string             `json:"digest,omitempty"`
+	Phase    string             `json:"phase,omitempty"`
+	ExitCode int                `json:"exit_code"`
+	Message  string             `json:"message,omitempty"`
+	Phases   []create.PhaseTime `json:"phases"`
+}
+
+// writeReport writes the report of a build that returned res and err to
+// p (replacing it whole).
+func writeReport(p string, c *cli.Context, res *create.Result, err error, timer *create.PhaseTimer) error {
+	r := buildReport{Phases: timer.Phases()}
+	switch {
+	case err != nil:
+		r.ExitCode = exitCode(err)
+		if c.Context.Err() != nil {
+			r.ExitCode = failure.Interrupted
+		}
+		r.Message = err.Error()
+		var fe *failure.Error
+		if errors.As(err, &fe) {
+			r.Phase, r.Message = fe.Phase, fe.Err.Error()
+		}
+	case res != nil:
+		r.Image, r.Digest = res.Output.Name, res.Digest.String()
+	}
+	if r.Phases == nil {
+		r.Phases = []create.PhaseTime{}
+	}
+	data, merr := json.MarshalIndent(r, "", "  ")
+	if merr != nil {
+		return merr
+	}
+	tmp := p + ".tmp"
+	if werr := os.WriteFile(tmp, append(data, '\n'), 0o644); werr != nil {
+		return fmt.Errorf("writing the report: %w", werr)
+	}
+	if rerr := os.Rename(tmp, p); rerr != nil {
+		return fmt.Errorf("writing the report: %w", rerr)
+	}
 	return nil
 }
 

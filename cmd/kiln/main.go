@@ -56,6 +56,8 @@ func newApp() *cli.App {
 			pruneCommand(),
 			phaseCommand(),
 			stackCommand(),
+			serveCommand(),
+			serveHookCommand(),
 		},
 		// An unknown command is a usage error (exit 2), said in one line.
 		CommandNotFound: func(c *cli.Context, name string) {

@@ -194,6 +194,7 @@ func run(ctx context.Context, images Images, o Options) (*Result, error) {
 			return nil, err
 		}
 	}
+	j.begin("cache")
 	j.saveCache(ctx)
 	j.keepWorkspace()
 	return j.result, nil
@@ -220,7 +221,15 @@ func (j *job) do(ctx context.Context, s step) error {
 	if err := ctx.Err(); err != nil {
 		return failure.New(s.phase, failure.Interrupted, err)
 	}
+	j.begin(s.phase)
 	return s.fn(ctx)
+}
+
+// begin tells a Log that times phases (PhaseTimer) that phase begins.
+func (j *job) begin(phase string) {
+	if b, ok := j.log.(phaseBeginner); ok {
+		b.beginPhase(phase)
+	}
 }
 
 // onClose runs f when the build ends, after the steps that follow it.

@@ -1,0 +1,100 @@
+package service
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/kiln-build/kiln/internal/service/store"
+)
+
+// logFlushSize is the buffered log that is written out at once, before
+// the next tick.
+const logFlushSize = 16 << 10
+
+// logMaxBuffer is the most log kept in memory while the database does
+// not take it; a writer past it waits for a flush.
+const logMaxBuffer = 4 << 20
+
+// logWriter appends a running build's output to its log in the database
+// in chunks: every LogFlush interval, or as soon as 16 KiB are waiting.
+type logWriter struct {
+	s    *Service
+	id   int64
+	mu   sync.Mutex
+	buf  []byte
+	kick chan struct{}
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newLogWriter(s *Service, id int64) *logWriter {
+	w := &logWriter{s: s, id: id, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	go w.loop()
+	return w
+}
+
+// Write buffers p; it never fails (a database that does not take the log
+// costs log lines, not the build).
+func (w *logWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	w.buf = append(w.buf, p...)
+	n := len(w.buf)
+	w.mu.Unlock()
+	if n >= logFlushSize {
+		select {
+		case w.kick <- struct{}{}:
+		default:
+		}
+	}
+	if n >= logMaxBuffer {
+		w.flush()
+	}
+	return len(p), nil
+}
+
+func (w *logWriter) loop() {
+	defer close(w.done)
+	t := time.NewTicker(w.s.o.LogFlush)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.stop:
+			w.flush()
+			return
+		case <-t.C:
+		case <-w.kick:
+		}
+		w.flush()
+	}
+}
+
+// flush writes out what is buffered; on failure it stays buffered, up to
+// logMaxBuffer.
+func (w *logWriter) flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.buf) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := w.s.db.Tx(ctx, func(tx *store.Tx) error {
+		_, err := tx.AppendLog(ctx, w.id, w.buf)
+		return err
+	})
+	if err != nil {
+		w.s.o.Logger.Warn("writing a build log", "build", w.id, "err", err)
+		if len(w.buf) > logMaxBuffer {
+			w.buf = append(w.buf[:0], w.buf[len(w.buf)-logMaxBuffer:]...)
+		}
+		return
+	}
+	w.buf = w.buf[:0]
+}
+
+// Close writes out the rest and stops.
+func (w *logWriter) Close() {
+	close(w.stop)
+	<-w.done
+}

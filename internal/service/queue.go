@@ -1,0 +1,124 @@
+package service
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/kiln-build/kiln/internal/service/store"
+)
+
+// buildArgs are a River job's arguments: the build it runs.
+type buildArgs struct {
+	BuildID int64 `json:"build_id"`
+}
+
+// Kind is the River job kind.
+func (buildArgs) Kind() string { return "kiln_build" }
+
+// queue is the River client, whichever driver it has.
+type queue interface {
+	// insert queues a job for build in tx and returns its id.
+	insert(ctx context.Context, tx *store.Tx, build int64) (int64, error)
+	// cancel cancels job in tx (nothing when it is gone or done).
+	cancel(ctx context.Context, tx *store.Tx, job int64) error
+	start(ctx context.Context) error
+	stop(ctx context.Context) error
+}
+
+// buildWorker is River's worker for builds.
+type buildWorker struct {
+	river.WorkerDefaults[buildArgs]
+	s *Service
+}
+
+func (w *buildWorker) Work(ctx context.Context, job *river.Job[buildArgs]) error {
+	return w.s.work(ctx, job.ID, job.Args.BuildID)
+}
+
+// Builds have a timeout of their own (kiln build --timeout); a lost
+// worker's build is the reaper's: River neither times them out nor
+// rescues them before a day has passed (and then the job finds its build
+// taken care of).
+func (w *buildWorker) Timeout(*river.Job[buildArgs]) time.Duration { return -1 }
+
+func newQueue(db *store.DB, s *Service) (queue, error) {
+	workers := river.NewWorkers()
+	if err := river.AddWorkerSafely(workers, &buildWorker{s: s}); err != nil {
+		return nil, err
+	}
+	cfg := &river.Config{
+		Workers:              workers,
+		JobTimeout:           -1,
+		RescueStuckJobsAfter: 24 * time.Hour,
+		FetchPollInterval:    500 * time.Millisecond,
+		Logger:               s.o.Logger,
+		MaxAttempts:          5,
+	}
+	if s.o.Workers > 0 {
+		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: s.o.Workers}}
+	}
+	if db.Dialect() == store.Postgres {
+		c, err := river.NewClient(riverpgxv5.New(db.Pool), cfg)
+		if err != nil {
+			return nil, err
+		}
+		return &riverQueue[pgx.Tx]{c: c, tx: func(tx *store.Tx) pgx.Tx { return tx.PgxTx }, run: s.o.Workers > 0}, nil
+	}
+	// SQLite has no LISTEN/NOTIFY: River polls.
+	cfg.PollOnly = true
+	c, err := river.NewClient(riversqlite.New(db.SQL), cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &riverQueue[*sql.Tx]{c: c, tx: func(tx *store.Tx) *sql.Tx { return tx.SQLTx }, run: s.o.Workers > 0}, nil
+}
+
+type riverQueue[TTx any] struct {
+	c   *river.Client[TTx]
+	tx  func(*store.Tx) TTx
+	run bool // the client works jobs (else it only inserts)
+}
+
+func (q *riverQueue[TTx]) insert(ctx context.Context, tx *store.Tx, build int64) (int64, error) {
+	res, err := q.c.InsertTx(ctx, q.tx(tx), buildArgs{BuildID: build}, nil)
+	if err != nil {
+		return 0, err
+	}
+	return res.Job.ID, nil
+}
+
+func (q *riverQueue[TTx]) cancel(ctx context.Context, tx *store.Tx, job int64) error {
+	if job == 0 {
+		return nil
+	}
+	_, err := q.c.JobCancelTx(ctx, q.tx(tx), job)
+	if err != nil && !errors.Is(err, rivertype.ErrNotFound) {
+		return fmt.Errorf("cancelling job %d: %w", job, err)
+	}
+	return nil
+}
+
+func (q *riverQueue[TTx]) start(ctx context.Context) error {
+	if !q.run {
+		return nil
+	}
+	return q.c.Start(ctx)
+}
+
+// stop stops fetching jobs and cancels the running ones' contexts: their
+// builds are stopped and re-queued (see Service.work).
+func (q *riverQueue[TTx]) stop(ctx context.Context) error {
+	if !q.run {
+		return nil
+	}
+	return q.c.StopAndCancel(ctx)
+}

@@ -1,0 +1,202 @@
+package runner
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func tarOf(t *testing.T, entries map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for name, body := range entries {
+		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg})
+		tw.Write([]byte(body))
+	}
+	tw.Close()
+	return buf.Bytes()
+}
+
+func TestCheckAndExtract(t *testing.T) {
+	good := tarOf(t, map[string]string{"app/Procfile": "web: x\n"})
+	if err := CheckTarball(good); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "src")
+	if err := Extract(context.Background(), good, dir); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "app", "Procfile")); err != nil || string(b) != "web: x\n" {
+		t.Errorf("extracted %q %v", b, err)
+	}
+	for name, data := range map[string][]byte{
+		"escaping": tarOf(t, map[string]string{"../evil": "x"}),
+		"absolute": tarOf(t, map[string]string{"/etc/evil": "x"}),
+		"garbage":  []byte("definitely not a tar stream, nor a gzip one"),
+		"empty":    make([]byte, 1024),
+		"bad gzip": {0x1f, 0x8b, 0, 0},
+	} {
+		if err := CheckTarball(data); err == nil {
+			t.Errorf("%s: CheckTarball passed", name)
+		}
+	}
+	// The extractor refuses an escaping entry even when not checked first.
+	out := t.TempDir()
+	if err := Extract(context.Background(), tarOf(t, map[string]string{"../evil": "x"}), filepath.Join(out, "src")); err == nil {
+		t.Error("extracted an entry leaving the dir")
+	}
+	if _, err := os.Stat(filepath.Join(out, "evil")); err == nil {
+		t.Error("the escaping entry was written")
+	}
+}
+
+func TestClone(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Fatalf("git is not installed (make deps installs it): %v", err)
+	}
+	repo := t.TempDir()
+	git := func(args ...string) string {
+		cmd := exec.Command("git", append([]string{"-C", repo, "-c", "user.name=t", "-c", "user.email=t@t"}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	git("init", "-q", "-b", "main")
+	os.WriteFile(filepath.Join(repo, "a.txt"), []byte("one"), 0o644)
+	git("add", ".")
+	git("commit", "-q", "-m", "one")
+	first := git("rev-parse", "HEAD")
+	os.WriteFile(filepath.Join(repo, "a.txt"), []byte("two"), 0o644)
+	git("commit", "-q", "-am", "two")
+	second := git("rev-parse", "HEAD")
+	var log bytes.Buffer
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "src")
+	head, err := Clone(ctx, "file://"+repo, "main", "", dir, &log)
+	if err != nil || head != second {
+		t.Fatalf("Clone(main) = %s %v\n%s", head, err, log.String())
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "a.txt")); string(b) != "two" {
+		t.Errorf("a.txt = %q", b)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".git")); err == nil {
+		t.Error(".git was left")
+	}
+	git("config", "uploadpack.allowAnySHA1InWant", "true")
+	dir2 := filepath.Join(t.TempDir(), "src")
+	if head, err := Clone(ctx, "file://"+repo, "main", first, dir2, &log); err != nil || head != first {
+		t.Fatalf("Clone(first) = %s %v\n%s", head, err, log.String())
+	}
+	if _, err := Clone(ctx, "--upload-pack=evil", "main", "", filepath.Join(t.TempDir(), "x"), &log); err == nil {
+		t.Error("an option as URL was run")
+	}
+	if _, err := Clone(ctx, "file://"+repo, "main", "0123456789abcdef0123456789abcdef01234567", filepath.Join(t.TempDir(), "y"), &log); err == nil {
+		t.Error("a commit that is not the ref's head was built")
+	}
+}
+
+// fakeKiln writes a script standing in for kiln: it records its
+// arguments, prints a line, then follows MODE: ok writes a success report;
+// fail a failure report and exits 51; wait waits for SIGINT, writes an
+// interrupted report and exits 130; none exits 3 without a report.
+func fakeKiln(t *testing.T, mode string) (bin, argsFile string) {
+	t.Helper()
+	dir := t.TempDir()
+	argsFile = filepath.Join(dir, "args")
+	script := `#!/bin/bash
+printf '%s\n' "$@" > ` + argsFile + `
+report=""; prev=""
+for a in "$@"; do [ "$prev" = --report ] && report="$a"; prev="$a"; done
+echo "===> DETECTING"
+case ` + mode + ` in
+ok) echo '{"image":"r.test/a:latest","digest":"sha256:11","exit_code":0,"phases":[{"name":"detect","started":"2024-01-01T00:00:00Z","duration_ns":5}]}' > "$report" ;;
+fail) echo '{"phase":"build","exit_code":51,"message":"buildpack failed","phases":[]}' > "$report"; exit 51 ;;
+wait) trap 'echo "{\"phase\":\"build\",\"exit_code\":130,\"message\":\"stopped\",\"phases\":[]}" > "$report"; exit 130' INT
+      echo waiting; while :; do sleep 0.05; done ;;
+none) exit 3 ;;
+esac
+`
+	bin = filepath.Join(dir, "kiln")
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return bin, argsFile
+}
+
+func TestKilnBuild(t *testing.T) {
+	ctx := context.Background()
+	spec := Spec{Dir: "/src", Image: "r.test/a:latest", CacheImage: "r.test/a:cache", Builder: "r.test/b",
+		RunImageRepo: "r.test/kiln/run", Env: map[string]string{"SECRET": "s3"}, Timeout: time.Minute}
+
+	bin, argsFile := fakeKiln(t, "ok")
+	var log bytes.Buffer
+	rep, err := Kiln{Binary: bin}.Build(ctx, spec, &log)
+	if err != nil || rep.ExitCode != 0 || rep.Digest != "sha256:11" || len(rep.Phases) != 1 || rep.Phases[0].Duration != 5 {
+		t.Fatalf("ok: %+v %v", rep, err)
+	}
+	args, _ := os.ReadFile(argsFile)
+	for _, want := range []string{"build\nr.test/a:latest\n", "--publish\n", "--cache-image\nr.test/a:cache\n", "--builder\nr.test/b\n",
+		"--run-image-repo\nr.test/kiln/run\n", "--timeout\n1m0s\n", "--env-file\n", "--path\n/src\n"} {
+		if !strings.Contains(string(args), want) {
+			t.Errorf("args lack %q:\n%s", want, args)
+		}
+	}
+	if strings.Contains(string(args), "s3") {
+		t.Error("a secret env value is on the command line")
+	}
+	if !strings.Contains(log.String(), "===> DETECTING") {
+		t.Errorf("log %q", log.String())
+	}
+
+	bin, _ = fakeKiln(t, "fail")
+	if rep, err := (Kiln{Binary: bin}).Build(ctx, spec, &log); err != nil || rep.ExitCode != 51 || rep.Phase != "build" || rep.Message != "buildpack failed" {
+		t.Errorf("fail: %+v %v", rep, err)
+	}
+	bin, _ = fakeKiln(t, "none")
+	if _, err := (Kiln{Binary: bin}).Build(ctx, spec, &log); err == nil || !strings.Contains(err.Error(), "exited 3 without a report") {
+		t.Errorf("none: %v", err)
+	}
+
+	// Cancel: SIGINT, and kiln's own exit.
+	bin, _ = fakeKiln(t, "wait")
+	cctx, cancel := context.WithCancel(ctx)
+	var wlog syncBuffer
+	go func() {
+		for !strings.Contains(wlog.String(), "waiting") {
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+	}()
+	start := time.Now()
+	rep, err = Kiln{Binary: bin, Grace: 10 * time.Second}.Build(cctx, spec, &wlog)
+	if err != nil || rep.ExitCode != 130 || time.Since(start) > 5*time.Second {
+		t.Errorf("cancel: %+v %v after %s", rep, err, time.Since(start))
+	}
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

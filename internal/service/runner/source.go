@@ -1,0 +1,135 @@
+package runner
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/kiln-build/kiln/internal/extract"
+)
+
+// Limits on what one source tarball unpacks to.
+const (
+	MaxSourceBytes   = 4 << 30
+	MaxSourceEntries = 200_000
+)
+
+// tarReader returns the tar stream in data, gunzipped when it is gzip.
+func tarReader(data []byte) (io.Reader, error) {
+	if len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b {
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("reading the gzip stream: %w", err)
+		}
+		return zr, nil
+	}
+	return bytes.NewReader(data), nil
+}
+
+// CheckTarball reports whether data is a tar stream (optionally gzip) of
+// at least one entry, with safe names, reading its headers only.
+func CheckTarball(data []byte) error {
+	r, err := tarReader(data)
+	if err != nil {
+		return err
+	}
+	tr := tar.NewReader(r)
+	n := 0
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("reading the tar stream: %w", err)
+		}
+		if _, err := extract.CleanRel(h.Name); err != nil {
+			return err
+		}
+		if n++; n > MaxSourceEntries {
+			return fmt.Errorf("more than %d entries", MaxSourceEntries)
+		}
+	}
+	if n == 0 {
+		return errors.New("the tar stream is empty")
+	}
+	return nil
+}
+
+// Extract unpacks the source tarball data into dir with the safe
+// extractor: no entry leaves dir, no special files, bounded size.
+func Extract(ctx context.Context, data []byte, dir string) error {
+	r, err := tarReader(data)
+	if err != nil {
+		return err
+	}
+	err = extract.Extract(ctx, r, dir, extract.Options{
+		MaxBytes: MaxSourceBytes, MaxEntries: MaxSourceEntries,
+		OnSkip: func(string, error) error { return nil },
+	})
+	if err != nil {
+		return fmt.Errorf("unpacking the source: %w", err)
+	}
+	return nil
+}
+
+// Clone fetches commit (or, when commit is empty, ref) of the git
+// repository url into dir, shallow, checks it out and removes .git. It
+// returns the commit checked out.
+func Clone(ctx context.Context, url, ref, commit, dir string, log io.Writer) (string, error) {
+	if strings.HasPrefix(url, "-") || strings.HasPrefix(ref, "-") || strings.HasPrefix(commit, "-") {
+		return "", errors.New("git: a URL, ref or commit may not start with '-'")
+	}
+	git := func(args ...string) error {
+		cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...)
+		cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=/bin/false", "GIT_CONFIG_NOSYSTEM=1")
+		cmd.Stdout, cmd.Stderr = log, log
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("git %s: %w", args[0], err)
+		}
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	if err := git("init", "-q"); err != nil {
+		return "", err
+	}
+	want := commit
+	if want == "" {
+		want = ref
+	}
+	if want == "" {
+		want = "HEAD"
+	}
+	err := git("fetch", "-q", "--depth", "1", "--", url, want)
+	if err != nil && commit != "" && ref != "" {
+		// A server that refuses fetching a commit by id: fetch the ref
+		// and check the commit is its head.
+		fmt.Fprintf(log, "fetching %s by id failed; fetching %s\n", commit, ref)
+		err = git("fetch", "-q", "--depth", "1", "--", url, ref)
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := git("checkout", "-q", "FETCH_HEAD"); err != nil {
+		return "", err
+	}
+	out, err := exec.CommandContext(ctx, "git", "-C", dir, "rev-parse", "HEAD").Output()
+	if err != nil {
+		return "", fmt.Errorf("git rev-parse: %w", err)
+	}
+	head := strings.TrimSpace(string(out))
+	if commit != "" && !strings.HasPrefix(head, commit) {
+		return "", fmt.Errorf("git: %s of %s is at %s, not at commit %s", ref, url, head, commit)
+	}
+	return head, os.RemoveAll(filepath.Join(dir, ".git"))
+}
