@@ -7,8 +7,8 @@ export CGO_ENABLED := 0
 
 # System packages kiln's tests and sample runs need; installed when missing
 # (gcc and libc6-dev: the race detector needs cgo; postgresql and util-linux's
-# runuser: kiln serve's PostgreSQL tests).
-SYSTEM_PKGS := runc slirp4netns mmdebstrap docker-registry uidmap podman git ca-certificates bash curl gcc libc6-dev postgresql util-linux
+# runuser: kiln serve's PostgreSQL tests; chromium: its web page's browser test).
+SYSTEM_PKGS := runc slirp4netns mmdebstrap docker-registry uidmap podman git ca-certificates bash curl gcc libc6-dev postgresql util-linux chromium
 
 # staticcheck 2026.2.2 (module v0.8.2), the first release for Go 1.26;
 # `go install`ed into $(go env GOPATH)/bin when that holds another or none.

@@ -3,7 +3,10 @@
 package acceptance
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -92,6 +95,74 @@ func BenchmarkServePush(b *testing.B) {
 	table := &benchTable{}
 	be.prepareRunImage(b)
 	be.benchServePush(b, table)
+	fmt.Println()
+	table.print(os.Stdout)
+}
+
+// benchServeDrain: ten builds of ten small apps (the test builder's app),
+// queued at once through kiln serve's API, drained by one worker and by
+// two (--workers 1 and 2 on SQLite); the time from the first request
+// until all ten finished. Each run has its own data dir, kiln cache and
+// registry path, so neither reuses the other's layers.
+func (be *benchEnv) benchServeDrain(b *testing.B, table *benchTable) {
+	src := tarGz(b, appSource(b))
+	drain := func(workers int) time.Duration {
+		dir := b.TempDir()
+		s := startGitServeArgs(b, fmt.Sprintf("%s/bench-drain-%d", env.reg.Host, workers),
+			[]string{"--workers", fmt.Sprint(workers)}, "KILN_CACHE="+filepath.Join(dir, "cache"))
+		var apps []string
+		for i := range 10 {
+			app := fmt.Sprintf("small-%d", i)
+			if code := s.api(b, "POST", "/api/apps", map[string]any{"name": app, "builder": env.builder}, nil); code != 201 {
+				b.Fatalf("creating %s: %d", app, code)
+			}
+			apps = append(apps, app)
+		}
+		var ids []int64
+		d := timed(func() {
+			for _, app := range apps {
+				ids = append(ids, s.startTarball(b, app, src))
+			}
+			for _, id := range ids {
+				if got := s.waitBuild(b, id); got.Status != "succeeded" {
+					b.Fatalf("build %d: %+v", id, got)
+				}
+			}
+		})
+		return d
+	}
+	one := drain(1)
+	two := drain(2)
+	table.add("serve", "ten queued builds of ten small apps drained, 1 worker (SQLite)", secs(one), "-", "-")
+	table.add("serve", "the same ten drained by 2 workers (2 shared cores)", secs(two), secs(one)+" with 1 worker", ratio(two, one))
+}
+
+// startTarball posts src (a tar.gz) as a build of app and returns its id.
+func (s *gitServe) startTarball(t testing.TB, app string, src []byte) int64 {
+	t.Helper()
+	req, _ := http.NewRequest("POST", s.url+"/api/apps/"+app+"/builds", bytes.NewReader(src))
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	req.Header.Set("Content-Type", "application/gzip")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b struct{ ID int64 }
+	if err := json.NewDecoder(resp.Body).Decode(&b); err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("starting a build of %s: %d %v", app, resp.StatusCode, err)
+	}
+	return b.ID
+}
+
+// BenchmarkServeDrain runs benchServeDrain alone:
+// KILN_BENCH_ONLY=ServeDrain go test -tags acceptance -run '^$' -bench ServeDrain -benchtime 1x ./acceptance/
+func BenchmarkServeDrain(b *testing.B) {
+	if os.Getenv("KILN_BENCH_ONLY") != "ServeDrain" {
+		b.Skip("BenchmarkKiln runs it; set KILN_BENCH_ONLY=ServeDrain to run it alone")
+	}
+	table := &benchTable{}
+	(&benchEnv{}).benchServeDrain(b, table)
 	fmt.Println()
 	table.print(os.Stdout)
 }

@@ -89,6 +89,8 @@ func BenchmarkKiln(b *testing.B) {
 	be.benchBigSource(b, table)
 	be.benchKo(b, table)
 	be.benchRebase(b, table)
+	be.benchServePush(b, table)
+	be.benchServeDrain(b, table)
 	fmt.Println()
 	table.print(os.Stdout)
 }

@@ -43,6 +43,12 @@ type gitServe struct {
 // (and so to its builds'), and waits until it answers.
 func startGitServe(t testing.TB, prefix string, extraEnv ...string) *gitServe {
 	t.Helper()
+	return startGitServeArgs(t, prefix, nil, extraEnv...)
+}
+
+// startGitServeArgs is startGitServe with more kiln serve flags.
+func startGitServeArgs(t testing.TB, prefix string, args []string, extraEnv ...string) *gitServe {
+	t.Helper()
 	dir := t.TempDir()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -52,8 +58,8 @@ func startGitServe(t testing.TB, prefix string, extraEnv ...string) *gitServe {
 	l.Close()
 	s := &gitServe{url: "http://" + host, host: host, prefix: prefix}
 	tokenFile := filepath.Join(dir, "admin-token")
-	s.cmd = exec.Command(env.kiln, "serve", "--listen", host, "--data", filepath.Join(dir, "data"),
-		"--registry-prefix", prefix, "--admin-token-file", tokenFile)
+	s.cmd = exec.Command(env.kiln, append([]string{"serve", "--listen", host, "--data", filepath.Join(dir, "data"),
+		"--registry-prefix", prefix, "--admin-token-file", tokenFile}, args...)...)
 	s.cmd.Env = append(os.Environ(), extraEnv...)
 	s.cmd.Stdout, s.cmd.Stderr = s, s
 	if err := s.cmd.Start(); err != nil {
@@ -311,11 +317,14 @@ func podmanRun(t *testing.T, args ...string) string {
 
 // TestServeWebhook: a GitHub push event signed with the app's secret
 // queues a build of the named commit, cloned from the URL the event
-// gives (here kiln serve's own git endpoint), which succeeds; a wrongly
-// signed one is 401 and queues nothing.
+// gives (here kiln serve's own git endpoint on 127.0.0.1, which
+// --allow-private-git allows, with the admin token in it), which
+// succeeds; the token is in neither the build's record nor its log nor
+// kiln serve's output. A wrongly signed event is 401 and queues nothing,
+// and without --allow-private-git the same event is refused (400).
 func TestServeWebhook(t *testing.T) {
 	prefix := env.reg.Host + "/serve-hook"
-	s := startGitServe(t, prefix, "KILN_BUILDER="+env.builder)
+	s := startGitServeArgs(t, prefix, []string{"--allow-private-git"}, "KILN_BUILDER="+env.builder)
 	const secret = "webhook s3cret"
 
 	// The repository: a branch that a push stores without building.
@@ -373,5 +382,48 @@ func TestServeWebhook(t *testing.T) {
 	}
 	if d, _ := pull(t, prefix+"/hookapp@"+b.Digest).Digest(); d.String() != b.Digest {
 		t.Errorf("registry has %s, build says %s", d, b.Digest)
+	}
+	// The admin token was in the clone URL: it is nowhere to be seen.
+	rec, _ := json.Marshal(b)
+	var logText string
+	func() {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/builds/%d/log", s.url, b.ID), nil)
+		req.Header.Set("Authorization", "Bearer "+s.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		logText = string(data)
+	}()
+	wantContains(t, logText, "kiln serve: fetching http://"+s.host+"/git/hookapp.git")
+	for what, text := range map[string]string{"webhook answer": string(body), "build record": string(rec), "build log": logText} {
+		if strings.Contains(text, s.token) {
+			t.Errorf("the %s holds the admin token from the clone URL", what)
+		}
+	}
+	// kiln serve prints the token once, at first start; never again.
+	if n := strings.Count(s.output(), s.token); n != 1 {
+		t.Errorf("kiln serve's output holds the admin token %d times, want 1 (the first start's)", n)
+	}
+
+	// Without --allow-private-git, a clone URL on 127.0.0.1 is refused.
+	strict := startGitServe(t, prefix, "KILN_BUILDER="+env.builder)
+	strict.api(t, "POST", "/api/apps", map[string]any{"name": "hookapp", "webhook_secret": secret}, nil)
+	req, _ := http.NewRequest("POST", strict.url+"/hooks/github/hookapp", bytes.NewReader(payload))
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(payload)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", "push")
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusal, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(refusal), "private address") || strings.Contains(string(refusal), s.token) {
+		t.Errorf("a clone URL on 127.0.0.1 without --allow-private-git: %d %s", resp.StatusCode, refusal)
 	}
 }

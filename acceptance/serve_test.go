@@ -257,7 +257,7 @@ func (k *kserve) follow(id int64, token string) (string, service.Build) {
 }
 
 // tarGz packs dir as a tar.gz, names relative to it.
-func tarGz(t *testing.T, dir string) []byte {
+func tarGz(t testing.TB, dir string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)

@@ -36,6 +36,7 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "heartbeat", Value: 5 * time.Second, Usage: "how often a worker records that its build is alive"},
 			&cli.DurationFlag{Name: "stale-after", Value: 30 * time.Second, Usage: "a running build whose worker was not heard of for this long is re-queued or failed"},
 			&cli.IntFlag{Name: "max-attempts", Value: 2, Usage: "runs of a build whose worker is lost, in all"},
+			&cli.BoolFlag{Name: "allow-private-git", Usage: "let builds from git URLs (API, webhooks) clone from loopback, link-local and private addresses (refused by default: the clone runs on the worker's host)"},
 		},
 		Action: runServe,
 	}
@@ -95,14 +96,15 @@ func runServe(c *cli.Context) error {
 		MaxPushSize:    maxPush,
 		Out:            c.App.Writer,
 		Service: service.Options{
-			RegistryPrefix: c.String("registry-prefix"),
-			Workers:        c.Int("workers"),
-			MaxSourceSize:  maxSource,
-			BuildTimeout:   c.Duration("build-timeout"),
-			Heartbeat:      c.Duration("heartbeat"),
-			StaleAfter:     c.Duration("stale-after"),
-			MaxAttempts:    c.Int("max-attempts"),
-			Builder:        serveBuilder(self),
+			RegistryPrefix:  c.String("registry-prefix"),
+			Workers:         c.Int("workers"),
+			MaxSourceSize:   maxSource,
+			BuildTimeout:    c.Duration("build-timeout"),
+			Heartbeat:       c.Duration("heartbeat"),
+			StaleAfter:      c.Duration("stale-after"),
+			MaxAttempts:     c.Int("max-attempts"),
+			AllowPrivateGit: c.Bool("allow-private-git"),
+			Builder:         serveBuilder(self),
 		},
 	})
 }

@@ -1,6 +1,5 @@
-// Package gitserve is how code reaches kiln serve from outside: git
-// smart-HTTP pushes to /git/APP.git and push webhooks from GitHub and
-// GitLab at /hooks/github/APP and /hooks/gitlab/APP.
+// Package gitserve is how code reaches kiln serve by git push: git
+// smart-HTTP to /git/APP.git, and the pre-receive hook that builds a push.
 //
 // # git push
 //
@@ -48,11 +47,7 @@
 //
 // # Webhooks
 //
-// Webhooks serves GitHub push events (X-Hub-Signature-256, an HMAC-SHA256
-// of the raw body keyed with the app's webhook secret) and GitLab push
-// events (X-Gitlab-Token equal to the secret), both compared in constant
-// time. A push to a branch queues a build of the pushed commit from the
-// repository's http(s) clone URL (the worker clones it); tag pushes,
-// branch deletions and other events are answered 200 with a note and
-// queue nothing.
+// Push webhooks from git hosts are package webhook's
+// (internal/gitserve/webhook); package gitref holds the checks of ref
+// and object names both use.
 package gitserve

@@ -181,7 +181,6 @@ func newServer(t *testing.T, fake *fakeBuilds, o Options) *server {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/git/", h)
-	mux.Handle("/hooks/", Webhooks(fake))
 	s := &server{Server: httptest.NewServer(mux), repos: o.ReposDir, fake: fake, h: h.(*handler)}
 	t.Cleanup(s.Close)
 	return s

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/kiln-build/kiln/internal/gitserve/gitref"
 	"github.com/kiln-build/kiln/internal/service"
 )
 
@@ -62,7 +63,7 @@ func (h *handler) serveHook(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	ref, commit := q.Get("ref"), q.Get("commit")
-	if !strings.HasPrefix(ref, "refs/heads/") || !validRefName(ref) || !isHex(commit) {
+	if !strings.HasPrefix(ref, "refs/heads/") || !gitref.ValidRefName(ref) || !gitref.IsObjectName(commit) {
 		http.Error(w, "bad ref or commit", http.StatusBadRequest)
 		return
 	}
@@ -111,32 +112,4 @@ func (h *handler) startFailed(w http.ResponseWriter, app string, err error) {
 		h.log.Printf("starting a build of %s: %v", app, err)
 		http.Error(w, "starting the build failed: internal error", http.StatusInternalServerError)
 	}
-}
-
-// isHex reports whether s is an object name: 40 (SHA-1) or 64 (SHA-256)
-// lower-case hex digits.
-func isHex(s string) bool {
-	if len(s) != 40 && len(s) != 64 {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
-
-// validRefName is a loose version of git check-ref-format: git already
-// checked the name; this only keeps out what must never pass as data.
-func validRefName(s string) bool {
-	if len(s) > 1024 || strings.Contains(s, "..") || strings.HasSuffix(s, "/") {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if c < 0x20 || c == 0x7f || c == ' ' || c == '~' || c == '^' || c == ':' || c == '\\' {
-			return false
-		}
-	}
-	return true
 }

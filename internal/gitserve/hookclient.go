@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kiln-build/kiln/internal/gitserve/gitref"
 	"github.com/kiln-build/kiln/internal/service"
 )
 
@@ -73,7 +74,7 @@ func parseUpdates(r io.Reader) ([]update, error) {
 	var us []update
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) != 3 || !isHex(f[0]) || !isHex(f[1]) || !validRefName(f[2]) {
+		if len(f) != 3 || !gitref.IsObjectName(f[0]) || !gitref.IsObjectName(f[1]) || !gitref.ValidRefName(f[2]) {
 			return nil, fmt.Errorf("unexpected hook input %q", sc.Text())
 		}
 		if len(us) == maxUpdates {
@@ -83,8 +84,6 @@ func parseUpdates(r io.Reader) ([]update, error) {
 	}
 	return us, sc.Err()
 }
-
-func isZero(sha string) bool { return strings.Trim(sha, "0") == "" }
 
 // plan picks what a push builds: refs/heads/main, else refs/heads/master
 // — one build per push. Other branches and tags are kept without a
@@ -100,7 +99,7 @@ func plan(us []update) (*update, []string, error) {
 	}
 	var notes []string
 	for i, u := range us {
-		if isZero(u.new) {
+		if gitref.IsZero(u.new) {
 			return nil, nil, fmt.Errorf("deleting %s is not allowed here", u.ref)
 		}
 		if build != nil && &us[i] == build {

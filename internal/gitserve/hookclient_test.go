@@ -15,8 +15,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kiln-build/kiln/internal/gitserve/gitref"
 	"github.com/kiln-build/kiln/internal/service"
 )
+
+const zeros = "0000000000000000000000000000000000000000"
 
 func TestPlan(t *testing.T) {
 	a, b := strings.Repeat("a", 40), strings.Repeat("b", 40)
@@ -98,7 +101,7 @@ func FuzzParseUpdates(f *testing.F) {
 			return
 		}
 		for _, u := range us {
-			if !isHex(u.old) || !isHex(u.new) || strings.ContainsAny(u.ref, "\x00\n\r ") || strings.Contains(u.ref, "..") {
+			if !gitref.IsObjectName(u.old) || !gitref.IsObjectName(u.new) || strings.ContainsAny(u.ref, "\x00\n\r ") || strings.Contains(u.ref, "..") {
 				t.Errorf("accepted %+v", u)
 			}
 		}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -11,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/kiln-build/kiln/internal/service/store"
+	"github.com/kiln-build/kiln/internal/service/work"
 )
 
 // App is an app as the API shows it.
@@ -109,16 +113,8 @@ func (s *Service) toApp(a store.App) App {
 	if env == nil {
 		env = map[string]string{}
 	}
-	return App{Name: a.Name, Image: a.Image, Builder: a.Builder, Env: env, CacheImage: cacheImage(a),
+	return App{Name: a.Name, Image: a.Image, Builder: a.Builder, Env: env, CacheImage: work.CacheImage(a),
 		SigningKey: a.SigningKey, HasWebhookSecret: a.WebhookSecret != "", Created: time.UnixMilli(a.Created).UTC()}
-}
-
-// cacheImage is the app's cache image: its own, or Image:cache.
-func cacheImage(a store.App) string {
-	if a.CacheImage != "" {
-		return a.CacheImage
-	}
-	return a.Image + ":cache"
 }
 
 // CreateApp creates app with set (its image defaults to
@@ -209,15 +205,19 @@ func errOr(err, alt error) error {
 
 // DeleteApp deletes app with its tokens, builds and logs: its queued
 // builds' jobs are cancelled, and a running build is stopped by its
-// worker, which finds it gone.
+// worker, which finds it gone. Its git repository in ReposDir goes too,
+// so an app made again under the name starts with none of its history.
 func (s *Service) DeleteApp(ctx context.Context, app string) error {
-	return s.db.Tx(ctx, func(tx *store.Tx) error {
+	if err := checkName(app); err != nil {
+		return fmt.Errorf("app %s: %w", app, ErrNotFound)
+	}
+	err := s.db.Tx(ctx, func(tx *store.Tx) error {
 		queued, err := tx.QueuedBuilds(ctx, app)
 		if err != nil {
 			return err
 		}
 		for _, b := range queued {
-			if err := s.queue.cancel(ctx, tx, b.JobID); err != nil {
+			if err := s.queue.Cancel(ctx, tx, b.JobID); err != nil {
 				return err
 			}
 		}
@@ -230,6 +230,30 @@ func (s *Service) DeleteApp(ctx context.Context, app string) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return s.removeRepo(app)
+}
+
+// removeRepo removes app's git repository from ReposDir: renamed out of
+// the way first, so a push never finds half of one.
+func (s *Service) removeRepo(app string) error {
+	if s.o.ReposDir == "" {
+		return nil
+	}
+	repo := filepath.Join(s.o.ReposDir, app+".git")
+	gone := filepath.Join(s.o.ReposDir, ".deleted-"+app+"-"+NewToken("")[:16])
+	if err := os.Rename(repo, gone); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("removing the git repository of app %s: %w", app, err)
+	}
+	if err := os.RemoveAll(gone); err != nil {
+		return fmt.Errorf("removing the git repository of app %s: %w", app, err)
+	}
+	return nil
 }
 
 // WebhookSecret is app's webhook secret; ErrNotFound when app is unknown

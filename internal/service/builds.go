@@ -42,24 +42,24 @@ func (s *Service) Start(ctx context.Context, app string, src Source) (Build, err
 		if err := runner.CheckTarball(data); err != nil {
 			return Build{}, invalid("the source is not a tar or tar.gz of a source tree: %v", err)
 		}
-	} else if src.GitURL == "" {
-		return Build{}, invalid("a build needs a source tarball or a git URL")
+	}
+	gitURL, creds, err := s.checkGitSource(ctx, src)
+	if err != nil {
+		return Build{}, err
 	}
 	if src.Trigger == "" {
 		src.Trigger = TriggerAPI
 	}
 	var out store.Build
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+	err = s.db.Tx(ctx, func(tx *store.Tx) error {
 		if _, err := tx.GetApp(ctx, app); err != nil {
 			return notFound(err, "app "+app)
 		}
 		if err := s.supersede(ctx, tx, app); err != nil {
 			return err
 		}
-		b := store.Build{App: app, Status: string(StatusQueued), Trigger: string(src.Trigger), Created: s.now()}
-		if data == nil {
-			b.GitURL, b.Ref, b.Commit = src.GitURL, src.Ref, src.Commit
-		}
+		b := store.Build{App: app, Status: string(StatusQueued), Trigger: string(src.Trigger), Created: s.now(),
+			GitURL: gitURL, Ref: src.Ref, Commit: src.Commit}
 		id, err := tx.InsertBuild(ctx, b)
 		if err != nil {
 			return err
@@ -69,7 +69,12 @@ func (s *Service) Start(ctx context.Context, app string, src Source) (Build, err
 				return err
 			}
 		}
-		job, err := s.queue.insert(ctx, tx, id)
+		if !creds.Empty() {
+			if err := tx.PutCredentials(ctx, id, creds.Userinfo()); err != nil {
+				return err
+			}
+		}
+		job, err := s.queue.Insert(ctx, tx, id)
 		if err != nil {
 			return fmt.Errorf("queueing build %d: %w", id, err)
 		}
@@ -85,6 +90,30 @@ func (s *Service) Start(ctx context.Context, app string, src Source) (Build, err
 	return toBuild(out), nil
 }
 
+// checkGitSource checks the git URL of a source without a tarball and
+// splits its credentials off: only the URL without them is recorded.
+// Unless AllowPrivateGit, a host that is or resolves to a loopback,
+// link-local or private address is refused (the worker checks again when
+// it clones, and connects to the address it checked).
+func (s *Service) checkGitSource(ctx context.Context, src Source) (string, runner.Credentials, error) {
+	if src.Tarball != nil {
+		return "", runner.Credentials{}, nil
+	}
+	if src.GitURL == "" {
+		return "", runner.Credentials{}, invalid("a build needs a source tarball or a git URL")
+	}
+	u, creds, err := runner.SplitGitURL(src.GitURL)
+	if err != nil {
+		return "", runner.Credentials{}, invalid("%v", err)
+	}
+	if !s.o.AllowPrivateGit {
+		if _, err := runner.CheckGitHost(ctx, s.o.Resolver, u); err != nil {
+			return "", runner.Credentials{}, invalid("%v", err)
+		}
+	}
+	return u, creds, nil
+}
+
 // supersede ends app's queued builds as superseded and cancels their jobs.
 func (s *Service) supersede(ctx context.Context, tx *store.Tx, app string) error {
 	queued, err := tx.QueuedBuilds(ctx, app)
@@ -98,7 +127,7 @@ func (s *Service) supersede(ctx context.Context, tx *store.Tx, app string) error
 		if err := tx.DeleteSource(ctx, b.ID); err != nil {
 			return err
 		}
-		if err := s.queue.cancel(ctx, tx, b.JobID); err != nil {
+		if err := s.queue.Cancel(ctx, tx, b.JobID); err != nil {
 			return err
 		}
 	}
@@ -167,7 +196,7 @@ func (s *Service) Cancel(ctx context.Context, id int64) (Build, error) {
 			if err := tx.DeleteSource(ctx, id); err != nil {
 				return err
 			}
-			if err := s.queue.cancel(ctx, tx, b.JobID); err != nil {
+			if err := s.queue.Cancel(ctx, tx, b.JobID); err != nil {
 				return err
 			}
 		case StatusRunning:

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"time"
+
+	"github.com/kiln-build/kiln/internal/service/store"
 )
 
 // This file is the contract between the build service's core (this
@@ -28,7 +30,12 @@ type Source struct {
 	// of the source tree; Start reads it to the end before it returns.
 	Tarball io.Reader
 	// GitURL, Ref and Commit name a commit to clone when Tarball is nil.
-	// Commit may be empty (the ref's head then).
+	// Commit may be empty (the ref's head then). With a Tarball, Ref and
+	// Commit say where it came from (recorded, not fetched). Credentials
+	// in GitURL's userinfo are used for the clone only: the build's
+	// record and log hold the URL without them. Unless kiln serve allows
+	// private git hosts, a GitURL whose host is or resolves to a
+	// loopback, link-local or private address is ErrInvalid.
 	GitURL, Ref, Commit string
 	// Trigger says what started the build.
 	Trigger Trigger
@@ -39,12 +46,12 @@ type Status string
 
 // The statuses; the last four are final.
 const (
-	StatusQueued     Status = "queued"
-	StatusRunning    Status = "running"
-	StatusSucceeded  Status = "succeeded"
-	StatusFailed     Status = "failed"
-	StatusCanceled   Status = "canceled"
-	StatusSuperseded Status = "superseded" // a newer push to its app came while it was queued
+	StatusQueued     Status = store.StatusQueued
+	StatusRunning    Status = store.StatusRunning
+	StatusSucceeded  Status = store.StatusSucceeded
+	StatusFailed     Status = store.StatusFailed
+	StatusCanceled   Status = store.StatusCanceled
+	StatusSuperseded Status = store.StatusSuperseded // a newer push to its app came while it was queued
 )
 
 // Final says whether s is an end state.

@@ -7,23 +7,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/kiln-build/kiln/internal/service/runner"
 	"github.com/kiln-build/kiln/internal/service/store"
+	"github.com/kiln-build/kiln/internal/service/work"
 )
 
 // Builder runs one build; runner.Kiln (a `kiln build` subprocess) is the
 // real one. A build that ran and failed is a Report with a non-zero exit
 // code; an error means it could not be run.
-type Builder interface {
-	Build(ctx context.Context, spec runner.Spec, log io.Writer) (runner.Report, error)
-}
-
-var _ Builder = runner.Kiln{}
+type Builder = work.Builder
 
 // Options configure a Service.
 type Options struct {
@@ -59,6 +55,17 @@ type Options struct {
 	Poll time.Duration
 	// WorkerName names this process in builds it runs; "" means host:pid.
 	WorkerName string
+	// ReposDir is where this process keeps the apps' git repositories
+	// (APP.git, package gitserve's); DeleteApp removes the app's. ""
+	// means none.
+	ReposDir string
+	// AllowPrivateGit lets builds from git URLs (API, webhooks) clone
+	// from loopback, link-local and private addresses; by default a URL
+	// whose host is or resolves to one is refused, and the clone
+	// connects to the address checked.
+	AllowPrivateGit bool
+	// Resolver looks git hosts up; nil means net.DefaultResolver.
+	Resolver runner.Resolver
 	// Logger gets the service's own messages; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -105,13 +112,11 @@ type Service struct {
 	db        *store.DB
 	o         Options
 	adminHash [32]byte
-	queue     queue
-	snoozes   atomic.Int64 // jobs snoozed because their app was busy
+	queue     work.RiverQueue
+	w         *work.Worker
 
-	mu       sync.Mutex
-	stopping bool // the process is shutting down: interrupted builds are re-queued
-	stop     context.CancelFunc
-	done     chan struct{}
+	stop context.CancelFunc
+	done chan struct{}
 }
 
 var _ Builds = (*Service)(nil)
@@ -127,8 +132,18 @@ func New(db *store.DB, o Options) (*Service, error) {
 		}
 		o.Builder = runner.Kiln{Binary: self}
 	}
+	if o.Resolver == nil {
+		o.Resolver = net.DefaultResolver
+	}
 	s := &Service{db: db, o: o, adminHash: sha256.Sum256([]byte(o.AdminToken))}
-	q, err := newQueue(db, s)
+	var q work.RiverQueue
+	s.w = work.New(work.Config{
+		DB: db, Builder: o.Builder, RegistryPrefix: o.RegistryPrefix, BuildTimeout: o.BuildTimeout,
+		Heartbeat: o.Heartbeat, StaleAfter: o.StaleAfter, MaxAttempts: o.MaxAttempts, Snooze: o.Snooze,
+		LogFlush: o.LogFlush, AllowPrivateGit: o.AllowPrivateGit, Resolver: o.Resolver,
+		WorkerName: o.WorkerName, Logger: o.Logger, Now: o.Now,
+	}, queueFunc(func(ctx context.Context, tx *store.Tx, build int64) (int64, error) { return q.Insert(ctx, tx, build) }))
+	q, err := work.NewQueue(db, s.w, o.Workers, o.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -142,14 +157,14 @@ func (s *Service) Options() Options { return s.o }
 // StartWorkers starts the workers (when Options.Workers > 0) and the
 // reaper, which runs in every process.
 func (s *Service) StartWorkers(ctx context.Context) error {
-	if err := s.queue.start(ctx); err != nil {
+	if err := s.queue.Start(ctx); err != nil {
 		return fmt.Errorf("starting the job queue: %w", err)
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop, s.done = cancel, make(chan struct{})
 	go func() {
 		defer close(s.done)
-		s.reapLoop(rctx)
+		s.w.ReapLoop(rctx)
 	}()
 	return nil
 }
@@ -158,10 +173,7 @@ func (s *Service) StartWorkers(ctx context.Context) error {
 // kiln build), re-queueing them for another worker or the next start; it
 // returns when they are, or when ctx ends.
 func (s *Service) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.stopping = true
-	s.mu.Unlock()
-	err := s.queue.stop(ctx)
+	err := s.queue.Stop(ctx)
 	if s.stop != nil {
 		s.stop()
 		<-s.done
@@ -170,6 +182,20 @@ func (s *Service) Shutdown(ctx context.Context) error {
 }
 
 func (s *Service) now() int64 { return s.o.Now().UnixMilli() }
+
+// Reap takes the running builds whose worker has not been heard of for
+// StaleAfter from it: one with a newer build of its app is superseded;
+// else it is re-queued as its next attempt, or, past MaxAttempts, fails
+// with the reason "worker lost". Any process may reap (every process
+// does, every few seconds).
+func (s *Service) Reap(ctx context.Context) error { return s.w.Reap(ctx) }
+
+// queueFunc is a work.Queue of a function.
+type queueFunc func(ctx context.Context, tx *store.Tx, build int64) (int64, error)
+
+func (f queueFunc) Insert(ctx context.Context, tx *store.Tx, build int64) (int64, error) {
+	return f(ctx, tx, build)
+}
 
 // notFound maps store.ErrNoRows to ErrNotFound with what was looked for.
 func notFound(err error, what string) error {

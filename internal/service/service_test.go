@@ -51,6 +51,12 @@ const testAdmin = "admin-secret"
 // timings; workers 0 runs no builds.
 func newTestService(t *testing.T, workers int, fb *fakeBuilder) *Service {
 	t.Helper()
+	return newTestServiceWith(t, workers, fb, nil)
+}
+
+// newTestServiceWith is newTestService with set changing the options.
+func newTestServiceWith(t *testing.T, workers int, fb *fakeBuilder, set func(*Options)) *Service {
+	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "kiln.db"))
 	if err != nil {
@@ -63,12 +69,16 @@ func newTestService(t *testing.T, workers int, fb *fakeBuilder) *Service {
 	if fb == nil {
 		fb = &fakeBuilder{}
 	}
-	s, err := New(db, Options{
+	o := Options{
 		RegistryPrefix: "registry.test/apps", AdminToken: testAdmin, Workers: workers, Builder: fb,
 		MaxSourceSize: 1 << 20, Heartbeat: 50 * time.Millisecond, StaleAfter: 400 * time.Millisecond,
 		Snooze: 100 * time.Millisecond, LogFlush: 20 * time.Millisecond, Poll: 20 * time.Millisecond,
 		WorkerName: "test-worker",
-	})
+	}
+	if set != nil {
+		set(&o)
+	}
+	s, err := New(db, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +303,7 @@ func TestBusyAppSnoozes(t *testing.T) {
 		t.Fatalf("build ran while its app was leased: %+v", got)
 	}
 	row, _ := s.db.GetBuild(ctx, b.ID)
-	if n := s.snoozes.Load(); n == 0 {
+	if n := s.w.Snoozes(); n == 0 {
 		t.Errorf("the busy app's job was not snoozed")
 	}
 	if st := riverState(t, s, row.JobID); st == "completed" || st == "discarded" || st == "cancelled" {

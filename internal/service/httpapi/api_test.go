@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -61,7 +62,7 @@ func newEnv(t *testing.T, workers int, b service.Builder) *env {
 		t.Fatal(err)
 	}
 	svc, err := service.New(db, service.Options{RegistryPrefix: "r.test/apps", AdminToken: admin, Workers: workers, Builder: b,
-		MaxSourceSize: 64 << 10, LogFlush: 10 * time.Millisecond, Poll: 10 * time.Millisecond})
+		MaxSourceSize: 64 << 10, LogFlush: 10 * time.Millisecond, Poll: 10 * time.Millisecond, Resolver: publicResolver{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -429,4 +430,12 @@ func TestWebPage(t *testing.T) {
 	if resp.StatusCode != 201 {
 		t.Errorf("with the header: %d", resp.StatusCode)
 	}
+}
+
+// publicResolver resolves every name to a public address (test hosts
+// such as git.test have none).
+type publicResolver struct{}
+
+func (publicResolver) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
+	return []netip.Addr{netip.MustParseAddr("93.184.216.34")}, nil
 }

@@ -82,7 +82,7 @@ func TestClone(t *testing.T) {
 	var log bytes.Buffer
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "src")
-	head, err := Clone(ctx, "file://"+repo, "main", "", dir, &log)
+	head, err := Clone(ctx, CloneOptions{URL: "file://" + repo, Ref: "main"}, dir, &log)
 	if err != nil || head != second {
 		t.Fatalf("Clone(main) = %s %v\n%s", head, err, log.String())
 	}
@@ -94,13 +94,13 @@ func TestClone(t *testing.T) {
 	}
 	git("config", "uploadpack.allowAnySHA1InWant", "true")
 	dir2 := filepath.Join(t.TempDir(), "src")
-	if head, err := Clone(ctx, "file://"+repo, "main", first, dir2, &log); err != nil || head != first {
+	if head, err := Clone(ctx, CloneOptions{URL: "file://" + repo, Ref: "main", Commit: first}, dir2, &log); err != nil || head != first {
 		t.Fatalf("Clone(first) = %s %v\n%s", head, err, log.String())
 	}
-	if _, err := Clone(ctx, "--upload-pack=evil", "main", "", filepath.Join(t.TempDir(), "x"), &log); err == nil {
+	if _, err := Clone(ctx, CloneOptions{URL: "--upload-pack=evil", Ref: "main"}, filepath.Join(t.TempDir(), "x"), &log); err == nil {
 		t.Error("an option as URL was run")
 	}
-	if _, err := Clone(ctx, "file://"+repo, "main", "0123456789abcdef0123456789abcdef01234567", filepath.Join(t.TempDir(), "y"), &log); err == nil {
+	if _, err := Clone(ctx, CloneOptions{URL: "file://" + repo, Ref: "main", Commit: "0123456789abcdef0123456789abcdef01234567"}, filepath.Join(t.TempDir(), "y"), &log); err == nil {
 		t.Error("a commit that is not the ref's head was built")
 	}
 }

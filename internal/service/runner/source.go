@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,16 +82,32 @@ func Extract(ctx context.Context, data []byte, dir string) error {
 	return nil
 }
 
-// Clone fetches commit (or, when commit is empty, ref) of the git
-// repository url into dir, shallow, checks it out and removes .git. It
-// returns the commit checked out.
-func Clone(ctx context.Context, url, ref, commit, dir string, log io.Writer) (string, error) {
+// CloneOptions say what Clone fetches and how.
+type CloneOptions struct {
+	// URL, Ref and Commit name what to fetch: commit, or when it is
+	// empty, ref's head. URL holds no credentials (SplitGitURL).
+	URL, Ref, Commit string
+	// Credentials reach git through a credential helper that reads them
+	// from git's environment: never on a command line, in a file or in
+	// the log.
+	Credentials Credentials
+	// Pin, when set, is the one address git connects to for an http(s)
+	// URL's host (checked by CheckGitHost), so a second lookup cannot
+	// lead elsewhere; redirects are not followed either way.
+	Pin netip.Addr
+}
+
+// Clone fetches o's commit into dir, shallow, checks it out and removes
+// .git. It returns the commit checked out.
+func Clone(ctx context.Context, o CloneOptions, dir string, log io.Writer) (string, error) {
+	url, ref, commit := o.URL, o.Ref, o.Commit
 	if strings.HasPrefix(url, "-") || strings.HasPrefix(ref, "-") || strings.HasPrefix(commit, "-") {
 		return "", errors.New("git: a URL, ref or commit may not start with '-'")
 	}
+	env := cloneEnv(o)
 	git := func(args ...string) error {
 		cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...)
-		cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=/bin/false", "GIT_CONFIG_NOSYSTEM=1")
+		cmd.Env = env
 		cmd.Stdout, cmd.Stderr = log, log
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("git %s: %w", args[0], err)
@@ -132,4 +149,31 @@ func Clone(ctx context.Context, url, ref, commit, dir string, log io.Writer) (st
 		return "", fmt.Errorf("git: %s of %s is at %s, not at commit %s", ref, url, head, commit)
 	}
 	return head, os.RemoveAll(filepath.Join(dir, ".git"))
+}
+
+// credentialHelper answers git's "get" with the user name and password
+// from its environment.
+const credentialHelper = `!f() { test "$1" = get || exit 0; printf 'username=%s\npassword=%s\n' "$KILN_GIT_USERNAME" "$KILN_GIT_PASSWORD"; }; f`
+
+// cloneEnv is git's environment for a clone: no system, global or
+// prompted configuration, no redirects, o's credentials through a
+// helper, and the pinned address.
+func cloneEnv(o CloneOptions) []string {
+	env := append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=/bin/false", "SSH_ASKPASS=/bin/false",
+		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null")
+	cfg := [][2]string{{"http.followRedirects", "false"}, {"credential.helper", ""}}
+	if !o.Credentials.Empty() {
+		cfg = append(cfg, [2]string{"credential.helper", credentialHelper})
+		env = append(env, "KILN_GIT_USERNAME="+o.Credentials.Username, "KILN_GIT_PASSWORD="+o.Credentials.Password)
+	}
+	if o.Pin.IsValid() {
+		if r, ok := curlResolve(o.URL, o.Pin); ok {
+			cfg = append(cfg, [2]string{"http.curloptResolve", r})
+		}
+	}
+	env = append(env, fmt.Sprintf("GIT_CONFIG_COUNT=%d", len(cfg)))
+	for i, kv := range cfg {
+		env = append(env, fmt.Sprintf("GIT_CONFIG_KEY_%d=%s", i, kv[0]), fmt.Sprintf("GIT_CONFIG_VALUE_%d=%s", i, kv[1]))
+	}
+	return env
 }

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/kiln-build/kiln/internal/gitserve"
+	"github.com/kiln-build/kiln/internal/gitserve/webhook"
 	"github.com/kiln-build/kiln/internal/service"
 	"github.com/kiln-build/kiln/internal/service/httpapi"
 	"github.com/kiln-build/kiln/internal/service/store"
@@ -57,10 +59,6 @@ func Run(ctx context.Context, c Config) error {
 	if c.AdminTokenFile == "" {
 		c.AdminTokenFile = filepath.Join(c.DataDir, "admin-token")
 	}
-	tok, err := AdminToken(c.AdminTokenFile, c.Out)
-	if err != nil {
-		return err
-	}
 	dbURL := c.Database
 	if dbURL == "" {
 		dbURL = filepath.Join(c.DataDir, "kiln.db")
@@ -72,6 +70,13 @@ func Run(ctx context.Context, c Config) error {
 	defer db.Close()
 	if err := db.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrating the database: %w", err)
+	}
+	tok, err := SharedAdminToken(ctx, db, c.AdminTokenFile, c.Out)
+	if err != nil {
+		return err
+	}
+	if c.Service.ReposDir == "" {
+		c.Service.ReposDir = filepath.Join(c.DataDir, "repos")
 	}
 	c.Service.AdminToken, c.Service.Logger = tok, c.Log
 	svc, err := service.New(db, c.Service)
@@ -105,7 +110,7 @@ func Handler(c Config, svc *service.Service) (http.Handler, error) {
 	// --- The git push and webhook front ends (package gitserve). ---
 	git, err := gitserve.New(gitserve.Options{
 		Builds:        svc,
-		ReposDir:      filepath.Join(c.DataDir, "repos"),
+		ReposDir:      svc.Options().ReposDir,
 		MaxPushSize:   c.MaxPushSize,
 		MaxSourceSize: svc.Options().MaxSourceSize,
 	})
@@ -113,7 +118,7 @@ func Handler(c Config, svc *service.Service) (http.Handler, error) {
 		return nil, fmt.Errorf("setting up git push: %w", err)
 	}
 	mux.Handle("/git/", git)
-	mux.Handle("/hooks/", gitserve.Webhooks(svc))
+	mux.Handle("/hooks/", webhook.New(svc))
 	// --- end of the gitserve wiring ---
 	return mux, nil
 }
@@ -142,6 +147,43 @@ func serveHTTP(ctx context.Context, c Config, svc *service.Service) error {
 		srv.Close() // log streams and pushes still open
 	}
 	return nil
+}
+
+// adminTokenSetting names the admin token's hash in the database.
+const adminTokenSetting = "admin_token_sha256"
+
+// SharedAdminToken is the admin token of a process on db: the one in
+// file, which must be the one whose hash the database holds. The first
+// process to start on a database stores its token's hash there (creating
+// file with a new token when it is missing, as AdminToken does); every
+// later one, on any machine, refuses to start unless its file holds that
+// same token, so all processes sharing a database agree on it. A missing
+// file on a database that has a token is an error too (no new token is
+// made or printed).
+func SharedAdminToken(ctx context.Context, db *store.DB, file string, out io.Writer) (string, error) {
+	stored, err := db.Setting(ctx, adminTokenSetting)
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) && stored != "" {
+		return "", fmt.Errorf("the admin token file %s does not exist, and this database already has an admin token "+
+			"(set by the first kiln serve that ran on it): copy that process's admin token file here, "+
+			"or pass its path with --admin-token-file", file)
+	}
+	tok, err := AdminToken(file, out)
+	if err != nil {
+		return "", err
+	}
+	hash := service.HashToken(tok)
+	if stored, err = db.InitSetting(ctx, adminTokenSetting, hash); err != nil {
+		return "", err
+	}
+	if subtle.ConstantTimeCompare([]byte(stored), []byte(hash)) != 1 {
+		return "", fmt.Errorf("the admin token in %s is not this database's admin token "+
+			"(the first kiln serve that ran on the database set it): use the same admin token file on every "+
+			"machine that shares the database", file)
+	}
+	return tok, nil
 }
 
 // AdminToken reads the admin token from file; a missing file is created

@@ -98,6 +98,7 @@ func (q Q) DeleteApp(ctx context.Context, name string) (bool, error) {
 	for _, s := range []string{
 		`DELETE FROM kiln_log_chunks WHERE build_id IN (SELECT id FROM kiln_builds WHERE app = ?)`,
 		`DELETE FROM kiln_build_sources WHERE build_id IN (SELECT id FROM kiln_builds WHERE app = ?)`,
+		`DELETE FROM kiln_build_credentials WHERE build_id IN (SELECT id FROM kiln_builds WHERE app = ?)`,
 		`DELETE FROM kiln_builds WHERE app = ?`,
 		`DELETE FROM kiln_deploy_tokens WHERE app = ?`,
 	} {

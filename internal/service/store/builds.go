@@ -197,10 +197,33 @@ func (q Q) GetSource(ctx context.Context, id int64) ([]byte, error) {
 	return data, err
 }
 
-// DeleteSource drops build id's source tarball, if any.
+// DeleteSource drops build id's source tarball and git credentials, if
+// any.
 func (q Q) DeleteSource(ctx context.Context, id int64) error {
-	_, err := q.exec(ctx, `DELETE FROM kiln_build_sources WHERE build_id = ?`, id)
+	if _, err := q.exec(ctx, `DELETE FROM kiln_build_sources WHERE build_id = ?`, id); err != nil {
+		return err
+	}
+	_, err := q.exec(ctx, `DELETE FROM kiln_build_credentials WHERE build_id = ?`, id)
 	return err
+}
+
+// PutCredentials keeps the credentials (URL userinfo) of build id's git
+// URL until DeleteSource.
+func (q Q) PutCredentials(ctx context.Context, id int64, userinfo string) error {
+	if _, err := q.exec(ctx, `INSERT INTO kiln_build_credentials (build_id, userinfo) VALUES (?, ?)`, id, userinfo); err != nil {
+		return fmt.Errorf("storing the git credentials of build %d: %w", id, err)
+	}
+	return nil
+}
+
+// GetCredentials reads build id's git credentials; "" when it has none.
+func (q Q) GetCredentials(ctx context.Context, id int64) (string, error) {
+	var v string
+	err := q.queryRow(ctx, `SELECT userinfo FROM kiln_build_credentials WHERE build_id = ?`, id).Scan(&v)
+	if err == ErrNoRows {
+		return "", nil
+	}
+	return v, err
 }
 
 // RunState reports whether build id still runs under runID, and whether
@@ -220,3 +243,14 @@ func (q Q) SetCommit(ctx context.Context, id int64, commit string) error {
 	_, err := q.exec(ctx, `UPDATE kiln_builds SET commit_sha = ? WHERE id = ?`, commit, id)
 	return err
 }
+
+// The statuses of a build as kiln_builds holds them (service.Status
+// names them for the API).
+const (
+	StatusQueued     = "queued"
+	StatusRunning    = "running"
+	StatusSucceeded  = "succeeded"
+	StatusFailed     = "failed"
+	StatusCanceled   = "canceled"
+	StatusSuperseded = "superseded"
+)

@@ -71,6 +71,17 @@ var migrations = []string{
 		data {{BLOB}} NOT NULL,
 		PRIMARY KEY (build_id, off)
 	);`,
+	// 2: the credentials of a build's git URL, kept apart from the build's
+	// record (which holds the URL without them) until the build ends; and
+	// settings every process shares (the admin token's hash).
+	`CREATE TABLE kiln_build_credentials (
+		build_id BIGINT PRIMARY KEY,
+		userinfo TEXT NOT NULL
+	);
+	CREATE TABLE kiln_settings (
+		name TEXT PRIMARY KEY,
+		value TEXT NOT NULL
+	);`,
 }
 
 func (q Q) dialectSQL(s string) string {

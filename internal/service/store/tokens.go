@@ -55,3 +55,29 @@ func (q Q) strings(ctx context.Context, s string, args ...any) ([]string, error)
 	}
 	return out, rs.Err()
 }
+
+// InitSetting sets setting name to value unless it is set, and returns
+// the value it has then (value, or the one set before).
+func (q Q) InitSetting(ctx context.Context, name, value string) (string, error) {
+	if _, err := q.exec(ctx, `INSERT INTO kiln_settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, name, value); err != nil {
+		return "", fmt.Errorf("setting %s: %w", name, err)
+	}
+	var v string
+	if err := q.queryRow(ctx, `SELECT value FROM kiln_settings WHERE name = ?`, name).Scan(&v); err != nil {
+		return "", fmt.Errorf("reading setting %s: %w", name, err)
+	}
+	return v, nil
+}
+
+// Setting reads setting name; "" when it is not set.
+func (q Q) Setting(ctx context.Context, name string) (string, error) {
+	var v string
+	err := q.queryRow(ctx, `SELECT value FROM kiln_settings WHERE name = ?`, name).Scan(&v)
+	if err == ErrNoRows {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading setting %s: %w", name, err)
+	}
+	return v, nil
+}

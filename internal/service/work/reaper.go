@@ -1,4 +1,4 @@
-package service
+package work
 
 import (
 	"context"
@@ -8,8 +8,8 @@ import (
 	"github.com/kiln-build/kiln/internal/service/store"
 )
 
-// reapLoop reaps lost workers' builds until ctx ends.
-func (s *Service) reapLoop(ctx context.Context) {
+// ReapLoop reaps lost workers' builds until ctx ends.
+func (s *Worker) ReapLoop(ctx context.Context) {
 	every := min(5*time.Second, s.o.StaleAfter/3)
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -30,7 +30,7 @@ func (s *Service) reapLoop(ctx context.Context) {
 // else it is re-queued as its next attempt, or, past MaxAttempts, fails
 // with the reason "worker lost". Any process may reap: each build is
 // taken in a transaction that checks it is still stale.
-func (s *Service) Reap(ctx context.Context) error {
+func (s *Worker) Reap(ctx context.Context) error {
 	cutoff := s.now() - s.o.StaleAfter.Milliseconds()
 	stale, err := s.db.StaleBuilds(ctx, cutoff)
 	if err != nil {
@@ -44,15 +44,15 @@ func (s *Service) Reap(ctx context.Context) error {
 	return nil
 }
 
-func (s *Service) reapOne(ctx context.Context, b store.Build, cutoff int64) error {
+func (s *Worker) reapOne(ctx context.Context, b store.Build, cutoff int64) error {
 	return ignoreGone(s.reapTx(ctx, b, cutoff))
 }
 
-func (s *Service) reapTx(ctx context.Context, b store.Build, cutoff int64) error {
+func (s *Worker) reapTx(ctx context.Context, b store.Build, cutoff int64) error {
 	lost := fmt.Sprintf("kiln serve: the worker running attempt %d (%s) was lost: no heartbeat for %s", b.Attempt, b.Worker, s.o.StaleAfter)
 	return s.db.Tx(ctx, func(tx *store.Tx) error {
 		cur, err := tx.GetBuild(ctx, b.ID)
-		if err != nil || cur.Status != string(StatusRunning) || cur.RunID != b.RunID || cur.Heartbeat >= cutoff {
+		if err != nil || cur.Status != store.StatusRunning || cur.RunID != b.RunID || cur.Heartbeat >= cutoff {
 			return nil
 		}
 		newer, err := tx.HasNewer(ctx, b.App, b.ID)
@@ -62,10 +62,10 @@ func (s *Service) reapTx(ctx context.Context, b store.Build, cutoff int64) error
 		if !newer && b.Attempt < s.o.MaxAttempts {
 			return s.requeueTx(ctx, tx, b, b.Attempt+1, lost)
 		}
-		f := store.Final{Status: string(StatusFailed), Reason: "worker lost", Finished: s.now()}
+		f := store.Final{Status: store.StatusFailed, Reason: "worker lost", Finished: s.now()}
 		line := lost + "; the build failed"
 		if newer {
-			f.Status, f.Reason = string(StatusSuperseded), "worker lost, and a newer build of the app was started"
+			f.Status, f.Reason = store.StatusSuperseded, "worker lost, and a newer build of the app was started"
 			line = lost + "; a newer build of the app supersedes it"
 		}
 		if _, err := tx.AppendLog(ctx, b.ID, []byte(line+"\n")); err != nil {
@@ -83,18 +83,18 @@ func (s *Service) reapTx(ctx context.Context, b store.Build, cutoff int64) error
 
 // requeue puts running build b back in the queue as attempt, with a new
 // job, releasing its app's lease; why, when given, is logged.
-func (s *Service) requeue(ctx context.Context, b store.Build, attempt int, why string) error {
+func (s *Worker) requeue(ctx context.Context, b store.Build, attempt int, why string) error {
 	return s.db.Tx(ctx, func(tx *store.Tx) error { return s.requeueTx(ctx, tx, b, attempt, why) })
 }
 
-func (s *Service) requeueTx(ctx context.Context, tx *store.Tx, b store.Build, attempt int, why string) error {
+func (s *Worker) requeueTx(ctx context.Context, tx *store.Tx, b store.Build, attempt int, why string) error {
 	if why != "" {
 		why = fmt.Sprintf("%s; re-queued as attempt %d of %d\n", why, attempt, s.o.MaxAttempts)
 		if _, err := tx.AppendLog(ctx, b.ID, []byte(why)); err != nil {
 			return err
 		}
 	}
-	job, err := s.queue.insert(ctx, tx, b.ID)
+	job, err := s.queue.Insert(ctx, tx, b.ID)
 	if err != nil {
 		return err
 	}

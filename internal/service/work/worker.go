@@ -1,10 +1,11 @@
-package service
+package work
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,12 +24,12 @@ var (
 	errLost     = errors.New("the build was taken from this worker")
 )
 
-// work runs the build of a River job: it takes the app's lease (else the
+// Work runs the build of a River job: it takes the app's lease (else the
 // job is snoozed), marks the build running, runs it with a heartbeat and
 // records how it ended. A job whose build is no longer queued for it
 // (superseded, canceled, re-queued under another job, deleted) does
 // nothing.
-func (s *Service) work(ctx context.Context, job, id int64) error {
+func (s *Worker) Work(ctx context.Context, job, id int64) error {
 	b, err := s.db.GetBuild(ctx, id)
 	if errors.Is(err, store.ErrNoRows) {
 		return nil
@@ -36,7 +37,7 @@ func (s *Service) work(ctx context.Context, job, id int64) error {
 	if err != nil {
 		return err
 	}
-	if b.Status != string(StatusQueued) || b.JobID != job {
+	if b.Status != store.StatusQueued || b.JobID != job {
 		return nil
 	}
 	app, err := s.db.GetApp(ctx, b.App)
@@ -46,7 +47,7 @@ func (s *Service) work(ctx context.Context, job, id int64) error {
 	if err != nil {
 		return err
 	}
-	runID := NewToken("")[:24]
+	runID := newRunID()
 	err = s.db.Tx(ctx, func(tx *store.Tx) error {
 		now := s.now()
 		ok, err := tx.AcquireLease(ctx, b.App, id, now, now+s.o.StaleAfter.Milliseconds())
@@ -73,13 +74,13 @@ func (s *Service) work(ctx context.Context, job, id int64) error {
 	case err != nil:
 		return err
 	}
-	b.RunID, b.Status = runID, string(StatusRunning)
+	b.RunID, b.Status = runID, store.StatusRunning
 	return s.execute(ctx, b, app)
 }
 
 // execute runs build b (marked running under b.RunID) and records how it
 // ended.
-func (s *Service) execute(ctx context.Context, b store.Build, app store.App) error {
+func (s *Worker) execute(ctx context.Context, b store.Build, app store.App) error {
 	log := newLogWriter(s, b.ID)
 	fmt.Fprintf(log, "kiln serve: build %d of %s, attempt %d, on %s\n", b.ID, b.App, b.Attempt, s.o.WorkerName)
 	bctx, stop := context.WithCancelCause(ctx)
@@ -106,8 +107,8 @@ func (s *Service) execute(ctx context.Context, b store.Build, app store.App) err
 		return ignoreGone(s.requeue(fctx, b, b.Attempt, ""))
 	}
 	f := outcome(rep, err, errors.Is(cause, errCanceled) && !succeeded)
-	if f.Status == string(StatusSucceeded) {
-		f.Image = imageRef(app)
+	if f.Status == store.StatusSucceeded {
+		f.Image = ImageRef(app)
 	}
 	fmt.Fprintln(log, finalLine(f))
 	log.Close()
@@ -115,7 +116,10 @@ func (s *Service) execute(ctx context.Context, b store.Build, app store.App) err
 	return ignoreGone(s.db.Tx(fctx, func(tx *store.Tx) error {
 		ok, err := tx.Finish(fctx, b.ID, b.RunID, f)
 		if err != nil || !ok {
-			return errOr(err, errGone)
+			if err == nil {
+				err = errGone
+			}
+			return err
 		}
 		if err := tx.ReleaseLease(fctx, b.App, b.ID); err != nil {
 			return err
@@ -139,17 +143,17 @@ func outcome(rep runner.Report, err error, canceled bool) store.Final {
 	f := store.Final{Phases: string(phases), Phase: rep.Phase, ExitCode: rep.ExitCode, Reason: rep.Message}
 	switch {
 	case canceled:
-		f.Status = string(StatusCanceled)
+		f.Status = store.StatusCanceled
 		f.Reason = "canceled"
 	case err != nil:
-		f.Status, f.Reason = string(StatusFailed), err.Error()
+		f.Status, f.Reason = store.StatusFailed, err.Error()
 		if f.ExitCode == 0 {
 			f.ExitCode = 1
 		}
 	case rep.ExitCode == 0:
-		f.Status, f.Digest, f.Phase, f.Reason = string(StatusSucceeded), rep.Digest, "", ""
+		f.Status, f.Digest, f.Phase, f.Reason = store.StatusSucceeded, rep.Digest, "", ""
 	default:
-		f.Status = string(StatusFailed)
+		f.Status = store.StatusFailed
 		if f.Reason == "" {
 			f.Reason = fmt.Sprintf("kiln build exited %d", rep.ExitCode)
 		}
@@ -159,9 +163,9 @@ func outcome(rep runner.Report, err error, canceled bool) store.Final {
 
 func finalLine(f store.Final) string {
 	switch f.Status {
-	case string(StatusSucceeded):
+	case store.StatusSucceeded:
 		return fmt.Sprintf("kiln serve: build succeeded: %s@%s", f.Image, f.Digest)
-	case string(StatusCanceled):
+	case store.StatusCanceled:
 		return "kiln serve: build canceled"
 	}
 	where := ""
@@ -171,13 +175,10 @@ func finalLine(f store.Final) string {
 	return fmt.Sprintf("kiln serve: build failed%s (exit code %d): %s", where, f.ExitCode, f.Reason)
 }
 
-// imageRef is where an app's builds are published.
-func imageRef(a store.App) string { return a.Image + ":latest" }
-
 // runImageRepo is where builds publish a run image that is only local
 // (that of kiln's default builder): beside the apps, under a path no app
 // name can take.
-func (s *Service) runImageRepo() string {
+func (s *Worker) runImageRepo() string {
 	if s.o.RegistryPrefix == "" {
 		return ""
 	}
@@ -185,7 +186,7 @@ func (s *Service) runImageRepo() string {
 }
 
 // buildIn lays out b's source in a temporary dir and builds it there.
-func (s *Service) buildIn(ctx context.Context, b store.Build, app store.App, log *logWriter) (runner.Report, error) {
+func (s *Worker) buildIn(ctx context.Context, b store.Build, app store.App, log *logWriter) (runner.Report, error) {
 	tmp, err := os.MkdirTemp("", "kiln-serve-src-")
 	if err != nil {
 		return runner.Report{}, err
@@ -193,13 +194,9 @@ func (s *Service) buildIn(ctx context.Context, b store.Build, app store.App, log
 	defer os.RemoveAll(tmp)
 	dir := filepath.Join(tmp, "src")
 	if b.GitURL != "" {
-		fmt.Fprintf(log, "kiln serve: fetching %s %s\n", b.GitURL, strings.TrimSpace(b.Ref+" "+b.Commit))
-		commit, err := runner.Clone(ctx, b.GitURL, b.Ref, b.Commit, dir, log)
-		if err != nil {
-			return runner.Report{Phase: "source", ExitCode: 1, Message: "fetching the source: " + err.Error()}, nil
-		}
-		if err := s.db.SetCommit(ctx, b.ID, commit); err != nil {
-			return runner.Report{}, err
+		rep, err := s.clone(ctx, b, dir, log)
+		if err != nil || rep.ExitCode != 0 {
+			return rep, err
 		}
 	} else {
 		data, err := s.db.GetSource(ctx, b.ID)
@@ -211,7 +208,7 @@ func (s *Service) buildIn(ctx context.Context, b store.Build, app store.App, log
 		}
 	}
 	return s.o.Builder.Build(ctx, runner.Spec{
-		Dir: dir, Image: imageRef(app), CacheImage: cacheImage(app), Builder: app.Builder,
+		Dir: dir, Image: ImageRef(app), CacheImage: CacheImage(app), Builder: app.Builder,
 		RunImageRepo: s.runImageRepo(), Env: app.Env, Timeout: s.o.BuildTimeout,
 	}, log)
 }
@@ -220,7 +217,7 @@ func (s *Service) buildIn(ctx context.Context, b store.Build, app store.App, log
 // interval and looks for a cancel request every second (or sooner), until
 // ctx ends; it stops the build (stop) when it is canceled or no longer
 // this worker's.
-func (s *Service) heartbeat(ctx context.Context, b store.Build, stop context.CancelCauseFunc) {
+func (s *Worker) heartbeat(ctx context.Context, b store.Build, stop context.CancelCauseFunc) {
 	tick := min(time.Second, s.o.Heartbeat)
 	t := time.NewTicker(tick)
 	defer t.Stop()
@@ -255,4 +252,45 @@ func (s *Service) heartbeat(ctx context.Context, b store.Build, stop context.Can
 			return
 		}
 	}
+}
+
+// clone fetches b's git source into dir: its host checked (and pinned)
+// unless private addresses are allowed, its credentials kept out of the
+// command line and the log.
+func (s *Worker) clone(ctx context.Context, b store.Build, dir string, log io.Writer) (runner.Report, error) {
+	fail := func(err error) (runner.Report, error) {
+		return runner.Report{Phase: "source", ExitCode: 1, Message: "fetching the source: " + err.Error()}, nil
+	}
+	fmt.Fprintf(log, "kiln serve: fetching %s %s\n", runner.Redact(b.GitURL), strings.TrimSpace(b.Ref+" "+b.Commit))
+	o := runner.CloneOptions{URL: b.GitURL, Ref: b.Ref, Commit: b.Commit}
+	if u, cr, err := runner.SplitGitURL(b.GitURL); err != nil {
+		return fail(err)
+	} else if !cr.Empty() {
+		o.URL = u // a build recorded before URLs were stripped
+		o.Credentials = cr
+	}
+	userinfo, err := s.db.GetCredentials(ctx, b.ID)
+	if err != nil {
+		return runner.Report{}, err
+	}
+	if userinfo != "" {
+		if o.Credentials, err = runner.ParseUserinfo(userinfo); err != nil {
+			return fail(err)
+		}
+	}
+	if !s.o.AllowPrivateGit {
+		addrs, err := runner.CheckGitHost(ctx, s.o.Resolver, o.URL)
+		if err != nil {
+			return fail(err)
+		}
+		o.Pin = addrs[0]
+	}
+	commit, err := runner.Clone(ctx, o, dir, log)
+	if err != nil {
+		return fail(err)
+	}
+	if err := s.db.SetCommit(ctx, b.ID, commit); err != nil {
+		return runner.Report{}, err
+	}
+	return runner.Report{}, nil
 }

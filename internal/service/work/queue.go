@@ -1,10 +1,11 @@
-package service
+package work
 
 import (
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,24 +25,26 @@ type buildArgs struct {
 // Kind is the River job kind.
 func (buildArgs) Kind() string { return "kiln_build" }
 
-// queue is the River client, whichever driver it has.
-type queue interface {
-	// insert queues a job for build in tx and returns its id.
-	insert(ctx context.Context, tx *store.Tx, build int64) (int64, error)
-	// cancel cancels job in tx (nothing when it is gone or done).
-	cancel(ctx context.Context, tx *store.Tx, job int64) error
-	start(ctx context.Context) error
-	stop(ctx context.Context) error
+// RiverQueue is the River client, whichever driver it has.
+type RiverQueue interface {
+	Queue
+	// Cancel cancels job in tx (nothing when it is gone or done).
+	Cancel(ctx context.Context, tx *store.Tx, job int64) error
+	// Start starts working jobs (when the queue has workers).
+	Start(ctx context.Context) error
+	// Stop stops fetching jobs and cancels the running ones' contexts:
+	// their builds are stopped and re-queued (see Worker.Work).
+	Stop(ctx context.Context) error
 }
 
 // buildWorker is River's worker for builds.
 type buildWorker struct {
 	river.WorkerDefaults[buildArgs]
-	s *Service
+	w *Worker
 }
 
 func (w *buildWorker) Work(ctx context.Context, job *river.Job[buildArgs]) error {
-	return w.s.work(ctx, job.ID, job.Args.BuildID)
+	return w.w.Work(ctx, job.ID, job.Args.BuildID)
 }
 
 // Builds have a timeout of their own (kiln build --timeout); a lost
@@ -50,9 +53,11 @@ func (w *buildWorker) Work(ctx context.Context, job *river.Job[buildArgs]) error
 // taken care of).
 func (w *buildWorker) Timeout(*river.Job[buildArgs]) time.Duration { return -1 }
 
-func newQueue(db *store.DB, s *Service) (queue, error) {
+// NewQueue returns the River client on db that runs up to concurrency builds
+// at once through w (none: it only inserts and cancels jobs).
+func NewQueue(db *store.DB, w *Worker, concurrency int, logger *slog.Logger) (RiverQueue, error) {
 	workers := river.NewWorkers()
-	if err := river.AddWorkerSafely(workers, &buildWorker{s: s}); err != nil {
+	if err := river.AddWorkerSafely(workers, &buildWorker{w: w}); err != nil {
 		return nil, err
 	}
 	cfg := &river.Config{
@@ -60,18 +65,18 @@ func newQueue(db *store.DB, s *Service) (queue, error) {
 		JobTimeout:           -1,
 		RescueStuckJobsAfter: 24 * time.Hour,
 		FetchPollInterval:    500 * time.Millisecond,
-		Logger:               s.o.Logger,
+		Logger:               logger,
 		MaxAttempts:          5,
 	}
-	if s.o.Workers > 0 {
-		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: s.o.Workers}}
+	if concurrency > 0 {
+		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: concurrency}}
 	}
 	if db.Dialect() == store.Postgres {
 		c, err := river.NewClient(riverpgxv5.New(db.Pool), cfg)
 		if err != nil {
 			return nil, err
 		}
-		return &riverQueue[pgx.Tx]{c: c, tx: func(tx *store.Tx) pgx.Tx { return tx.PgxTx }, run: s.o.Workers > 0}, nil
+		return &riverQueue[pgx.Tx]{c: c, tx: func(tx *store.Tx) pgx.Tx { return tx.PgxTx }, run: concurrency > 0}, nil
 	}
 	// SQLite has no LISTEN/NOTIFY: River polls.
 	cfg.PollOnly = true
@@ -79,7 +84,7 @@ func newQueue(db *store.DB, s *Service) (queue, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &riverQueue[*sql.Tx]{c: c, tx: func(tx *store.Tx) *sql.Tx { return tx.SQLTx }, run: s.o.Workers > 0}, nil
+	return &riverQueue[*sql.Tx]{c: c, tx: func(tx *store.Tx) *sql.Tx { return tx.SQLTx }, run: concurrency > 0}, nil
 }
 
 type riverQueue[TTx any] struct {
@@ -88,7 +93,7 @@ type riverQueue[TTx any] struct {
 	run bool // the client works jobs (else it only inserts)
 }
 
-func (q *riverQueue[TTx]) insert(ctx context.Context, tx *store.Tx, build int64) (int64, error) {
+func (q *riverQueue[TTx]) Insert(ctx context.Context, tx *store.Tx, build int64) (int64, error) {
 	res, err := q.c.InsertTx(ctx, q.tx(tx), buildArgs{BuildID: build}, nil)
 	if err != nil {
 		return 0, err
@@ -96,7 +101,7 @@ func (q *riverQueue[TTx]) insert(ctx context.Context, tx *store.Tx, build int64)
 	return res.Job.ID, nil
 }
 
-func (q *riverQueue[TTx]) cancel(ctx context.Context, tx *store.Tx, job int64) error {
+func (q *riverQueue[TTx]) Cancel(ctx context.Context, tx *store.Tx, job int64) error {
 	if job == 0 {
 		return nil
 	}
@@ -107,16 +112,14 @@ func (q *riverQueue[TTx]) cancel(ctx context.Context, tx *store.Tx, job int64) e
 	return nil
 }
 
-func (q *riverQueue[TTx]) start(ctx context.Context) error {
+func (q *riverQueue[TTx]) Start(ctx context.Context) error {
 	if !q.run {
 		return nil
 	}
 	return q.c.Start(ctx)
 }
 
-// stop stops fetching jobs and cancels the running ones' contexts: their
-// builds are stopped and re-queued (see Service.work).
-func (q *riverQueue[TTx]) stop(ctx context.Context) error {
+func (q *riverQueue[TTx]) Stop(ctx context.Context) error {
 	if !q.run {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package service
+package work
 
 import (
 	"context"
@@ -19,7 +19,7 @@ const logMaxBuffer = 4 << 20
 // logWriter appends a running build's output to its log in the database
 // in chunks: every LogFlush interval, or as soon as 16 KiB are waiting.
 type logWriter struct {
-	s    *Service
+	s    *Worker
 	id   int64
 	mu   sync.Mutex
 	buf  []byte
@@ -28,7 +28,7 @@ type logWriter struct {
 	done chan struct{}
 }
 
-func newLogWriter(s *Service, id int64) *logWriter {
+func newLogWriter(s *Worker, id int64) *logWriter {
 	w := &logWriter{s: s, id: id, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go w.loop()
 	return w

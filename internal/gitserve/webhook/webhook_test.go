@@ -1,18 +1,24 @@
-package gitserve
+package webhook
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kiln-build/kiln/internal/gitserve/gitref"
 	"github.com/kiln-build/kiln/internal/service"
 )
 
@@ -129,12 +135,16 @@ func TestWebhooks(t *testing.T) {
 			map[string]string{"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": secret},
 			gitlabPush("refs/heads/main", sha1, ""), 400, nil},
 
+		{"clone URL the service refuses (a private address)", "/hooks/gitlab/x",
+			map[string]string{"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": secret},
+			gitlabPush("refs/heads/main", sha1, "http://127.0.0.1:8080/git/x.git"), 400, nil},
+
 		{"unknown host", "/hooks/bitbucket/x", nil, `{}`, 404, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fake := newFake()
 			h := http.NewServeMux()
-			h.Handle("/hooks/", Webhooks(fake))
+			h.Handle("/hooks/", New(fake))
 			req := httptest.NewRequest("POST", tc.path, strings.NewReader(tc.body))
 			for k, v := range tc.headers {
 				req.Header.Set(k, v)
@@ -181,12 +191,68 @@ func FuzzWebhook(f *testing.F) {
 			req.Header.Set("X-Hub-Signature-256", sign(secret, body))
 		}
 		rec := httptest.NewRecorder()
-		Webhooks(fake).ServeHTTP(rec, req)
+		New(fake).ServeHTTP(rec, req)
 		for _, c := range fake.calls() {
 			u, err := url.Parse(c.src.GitURL)
-			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || !strings.HasPrefix(c.src.Ref, "refs/heads/") || !isHex(c.src.Commit) {
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || !strings.HasPrefix(c.src.Ref, "refs/heads/") || !gitref.IsObjectName(c.src.Commit) {
 				t.Errorf("queued %+v", c.src)
 			}
 		}
 	})
+}
+
+// fakeBuilds is service.Builds with the apps x and y (x has a webhook
+// secret) that records the builds started.
+type fakeBuilds struct {
+	mu      sync.Mutex
+	secrets map[string]string
+	starts  []startCall
+}
+
+type startCall struct {
+	app string
+	src service.Source
+}
+
+var _ service.Builds = (*fakeBuilds)(nil)
+
+func newFake() *fakeBuilds { return &fakeBuilds{secrets: map[string]string{"x": secret}} }
+
+func (f *fakeBuilds) Authorize(context.Context, string, string) (bool, error) {
+	return false, service.ErrUnauthorized
+}
+
+func (f *fakeBuilds) EnsureApp(context.Context, string) error { return errors.New("not used") }
+
+func (f *fakeBuilds) Start(_ context.Context, app string, src service.Source) (service.Build, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if app != "x" && app != "y" {
+		return service.Build{}, service.ErrNotFound
+	}
+	if strings.Contains(src.GitURL, "127.0.0.1") {
+		return service.Build{}, fmt.Errorf("git URL: 127.0.0.1 %w", service.ErrInvalid)
+	}
+	f.starts = append(f.starts, startCall{app, src})
+	return service.Build{ID: int64(len(f.starts)), App: app, Status: service.StatusQueued, Trigger: src.Trigger}, nil
+}
+
+func (f *fakeBuilds) WebhookSecret(_ context.Context, app string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, ok := f.secrets[app]
+	if !ok {
+		return "", service.ErrNotFound
+	}
+	return s, nil
+}
+
+func (f *fakeBuilds) Follow(context.Context, int64, int64, io.Writer) (service.Build, error) {
+	return service.Build{}, errors.New("not used")
+}
+
+func (f *fakeBuilds) calls() []startCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]startCall(nil), f.starts...)
 }

@@ -1,4 +1,4 @@
-package gitserve
+package webhook
 
 import (
 	"crypto/hmac"
@@ -14,17 +14,19 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/kiln-build/kiln/internal/gitserve/gitref"
 	"github.com/kiln-build/kiln/internal/service"
+	"github.com/kiln-build/kiln/internal/service/runner"
 )
 
 // maxWebhookBody caps a webhook's payload.
 const maxWebhookBody = 5 << 20
 
-// Webhooks returns the handler of push webhooks (mount it at /hooks/
+// New returns the handler of push webhooks (mount it at /hooks/
 // without stripping the prefix): POST /hooks/github/APP and POST
 // /hooks/gitlab/APP. A verified push to a branch is answered 202 with the
 // queued build as JSON.
-func Webhooks(b service.Builds) http.Handler { return &webhooks{b: b} }
+func New(b service.Builds) http.Handler { return &webhooks{b: b} }
 
 type webhooks struct{ b service.Builds }
 
@@ -45,7 +47,7 @@ func (wh *webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	if !validApp(app) {
+	if !service.ValidAppName(app) {
 		http.Error(w, "app not found", http.StatusNotFound)
 		return
 	}
@@ -179,10 +181,10 @@ func checkPush(p push, deleted bool) (*push, string, error) {
 	if p.Ref == "" || p.After == "" {
 		return nil, "", errors.New("payload lacks ref or after")
 	}
-	if !validRefName(p.Ref) || !isHex(p.After) {
+	if !gitref.ValidRefName(p.Ref) || !gitref.IsObjectName(p.After) {
 		return nil, "", errors.New("payload has a malformed ref or after")
 	}
-	if deleted || isZero(p.After) {
+	if deleted || gitref.IsZero(p.After) {
 		return nil, p.Ref + " deleted: nothing to build", nil
 	}
 	if !strings.HasPrefix(p.Ref, "refs/heads/") {
@@ -192,7 +194,7 @@ func checkPush(p push, deleted bool) (*push, string, error) {
 		return nil, "", errors.New("payload lacks the repository's clone URL")
 	}
 	if u, err := url.Parse(p.CloneURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, "", fmt.Errorf("clone URL %q is not an http(s) URL", p.CloneURL)
+		return nil, "", fmt.Errorf("clone URL %q is not an http(s) URL", runner.Redact(p.CloneURL))
 	}
 	return &p, "", nil
 }
