@@ -21,16 +21,7 @@ import (
 // through the counting proxy, as the build does. Call it from
 // BenchmarkKiln after prepareRunImage.
 func (be *benchEnv) benchServePush(b *testing.B, table *benchTable) {
-	sample := ""
-	for _, n := range []string{"go", "go-http", "go-web"} {
-		if _, err := os.Stat(filepath.Join("..", "samples", n, "go.mod")); err == nil {
-			sample = n
-			break
-		}
-	}
-	if sample == "" {
-		b.Fatal("no Go sample under samples/")
-	}
+	sample := goSampleName(b)
 	s := startGitServe(b, be.proxy.Host+"/bench-serve")
 	pushDir := copySample(b, sample)                                            // a git repository
 	buildDir := copyTree(b, pushDir, filepath.Join(b.TempDir(), sample+"-cli")) // the same tree without .git

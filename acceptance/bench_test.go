@@ -217,19 +217,21 @@ func noopTarget(sample string) time.Duration {
 	return 2 * time.Second
 }
 
+// goSampleName is the Go sample's dir under samples/.
+func goSampleName(b *testing.B) string {
+	for _, n := range []string{"go", "go-http", "go-web"} {
+		if _, err := os.Stat(filepath.Join("..", "samples", n, "go.mod")); err == nil {
+			return n
+		}
+	}
+	b.Fatal("no Go sample under samples/")
+	return ""
+}
+
 // benchKo builds the Go sample with ko (from the Go module proxy) into the
 // same registry on the same base image, cold and after the same change.
 func (be *benchEnv) benchKo(b *testing.B, table *benchTable) {
-	goSample := ""
-	for _, n := range []string{"go", "go-http", "go-web"} {
-		if _, err := os.Stat(filepath.Join("..", "samples", n, "go.mod")); err == nil {
-			goSample = n
-			break
-		}
-	}
-	if goSample == "" {
-		b.Fatal("no Go sample under samples/")
-	}
+	goSample := goSampleName(b)
 	tools := filepath.Join(os.Getenv("HOME"), ".cache", "kiln-test", "tools")
 	ko := filepath.Join(tools, "ko")
 	if _, err := os.Stat(ko); err != nil {

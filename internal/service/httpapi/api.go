@@ -75,12 +75,27 @@ func csrfOK(r *http.Request, fromCookie bool) bool {
 
 var errForbidden = errors.New("forbidden")
 
+// requestToken is the request's token (header or cookie), or false after
+// answering: a cookie-authenticated change without the CSRF header is
+// forbidden; with required, a missing token is unauthorized.
+func requestToken(w http.ResponseWriter, r *http.Request, required bool) (string, bool) {
+	tok, fromCookie := token(r)
+	if !csrfOK(r, fromCookie) {
+		writeError(w, fmt.Errorf("a cookie-authenticated change needs the %s header: %w", csrfHeader, errForbidden))
+		return "", false
+	}
+	if required && tok == "" {
+		writeError(w, fmt.Errorf("a token is required: %w", service.ErrUnauthorized))
+		return "", false
+	}
+	return tok, true
+}
+
 // admin lets the admin token through.
 func (a *api) admin(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok, fromCookie := token(r)
-		if !csrfOK(r, fromCookie) {
-			writeError(w, fmt.Errorf("a cookie-authenticated change needs the %s header: %w", csrfHeader, errForbidden))
+		tok, ok := requestToken(w, r, false)
+		if !ok {
 			return
 		}
 		if a.s.IsAdmin(tok) {
@@ -98,13 +113,8 @@ func (a *api) admin(h http.HandlerFunc) http.HandlerFunc {
 // forApp lets the admin token and the deploy tokens of {app} through.
 func (a *api) forApp(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok, fromCookie := token(r)
-		if !csrfOK(r, fromCookie) {
-			writeError(w, fmt.Errorf("a cookie-authenticated change needs the %s header: %w", csrfHeader, errForbidden))
-			return
-		}
-		if tok == "" {
-			writeError(w, fmt.Errorf("a token is required: %w", service.ErrUnauthorized))
+		tok, ok := requestToken(w, r, true)
+		if !ok {
 			return
 		}
 		app := r.PathValue("app")
@@ -126,13 +136,8 @@ type buildKey struct{}
 // through, with the build in the request's context.
 func (a *api) forBuild(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok, fromCookie := token(r)
-		if !csrfOK(r, fromCookie) {
-			writeError(w, fmt.Errorf("a cookie-authenticated change needs the %s header: %w", csrfHeader, errForbidden))
-			return
-		}
-		if tok == "" {
-			writeError(w, fmt.Errorf("a token is required: %w", service.ErrUnauthorized))
+		tok, ok := requestToken(w, r, true)
+		if !ok {
 			return
 		}
 		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
