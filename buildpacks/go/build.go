@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/kiln-build/kiln/buildpacks/internal/fetch"
+	"github.com/kiln-build/kiln/buildpacks/internal/fsutil"
 	"github.com/kiln-build/kiln/buildpacks/internal/gotoolchain"
 	"github.com/kiln-build/kiln/buildpacks/sdk"
 )
@@ -111,19 +114,23 @@ func build(ctx context.Context, bc *sdk.BuildContext) error {
 	defer os.RemoveAll(gopath)
 	environ := goEnv(bc.Getenv, goLayer.Path, modCache.Path, buildCache.Path, gopath, targetArch)
 
-	// The binaries are built beside the layer first: when they are the
-	// same as the previous image's (Go builds are reproducible), that
-	// image's layer is kept and the exporter neither reads nor compresses
-	// them again.
-	staging, err := os.MkdirTemp(bc.LayersDir, ".app-build-")
+	// The binaries are built into a cache layer of their own, where the
+	// last build's are: go build finds them up to date and does not link
+	// again. When they are the same as the previous image's (Go builds are
+	// reproducible), that image's layer is kept and the exporter neither
+	// reads nor compresses them again; else they are copied into it.
+	outLayer, err := cacheLayer(bc, "go-out")
 	if err != nil {
-		return fmt.Errorf("creating the build output dir: %w", err)
+		return err
 	}
-	defer os.RemoveAll(staging)
+	outDir := filepath.Join(outLayer.Path, "bin")
+	if err := keepOnly(outDir, targets); err != nil {
+		return err
+	}
 	binDir := filepath.Join(app.Path, "bin")
 	var procs []sdk.Process
 	for i, t := range targets {
-		args := append([]string{"build", "-o", filepath.Join(staging, "bin", t.Name)}, defaultBuildFlags...)
+		args := append([]string{"build", "-o", filepath.Join(outDir, t.Name)}, defaultBuildFlags...)
 		args = append(args, userFlags...)
 		args = append(args, t.Pkg)
 		cmd := exec.CommandContext(ctx, filepath.Join(goLayer.Path, "bin", "go"), args...)
@@ -142,7 +149,7 @@ func build(ctx context.Context, bc *sdk.BuildContext) error {
 			procs = append(procs, sdk.Process{Type: t.Name, Command: []string{out}})
 		}
 	}
-	sum, err := treeSHA256(filepath.Join(staging, "bin"))
+	sum, err := treeSHA256(outDir)
 	if err != nil {
 		return err
 	}
@@ -151,11 +158,8 @@ func build(ctx context.Context, bc *sdk.BuildContext) error {
 		return err
 	}
 	if !reused {
-		if err := os.RemoveAll(binDir); err != nil {
-			return fmt.Errorf("replacing %s: %w", binDir, err)
-		}
-		if err := os.Rename(filepath.Join(staging, "bin"), binDir); err != nil {
-			return fmt.Errorf("moving the binaries into layer %s: %w", app.Name, err)
+		if err := copyBinaries(outDir, binDir); err != nil {
+			return fmt.Errorf("copying the binaries into layer %s: %w", app.Name, err)
 		}
 	}
 	for _, p := range procs {
@@ -229,4 +233,50 @@ func treeSHA256(dir string) (string, error) {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// keepOnly removes from dir (the build output kept from the last build)
+// every entry that is not one of targets' binaries, so a target dropped
+// since then is not shipped.
+func keepOnly(dir string, targets []target) error {
+	want := map[string]bool{}
+	for _, t := range targets {
+		want[t.Name] = true
+	}
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading the kept build output: %w", err)
+	}
+	for _, e := range entries {
+		if want[e.Name()] && e.Type().IsRegular() {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return fmt.Errorf("clearing the kept build output: %w", err)
+		}
+	}
+	return nil
+}
+
+// copyBinaries copies the regular files of src into dst, created anew.
+func copyBinaries(src, dst string) error {
+	if err := os.RemoveAll(dst); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := fsutil.CopyFile(filepath.Join(src, e.Name()), filepath.Join(dst, e.Name()), 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -310,3 +310,30 @@ func TestTreeSHA256(t *testing.T) {
 		t.Error("a directory among the binaries was not refused")
 	}
 }
+
+// The build output kept from the last build loses whatever is not one of
+// this build's targets (a dropped command must not ship), keeps the rest.
+func TestKeepOnly(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "bin")
+	for _, n := range []string{"web", "old-worker"} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(n), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := keepOnly(dir, []target{{Name: "web"}, {Name: "new"}}); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 || entries[0].Name() != "web" {
+		t.Errorf("kept %v, want only web", entries)
+	}
+	if err := keepOnly(filepath.Join(t.TempDir(), "none"), nil); err != nil {
+		t.Errorf("no kept output: %v", err)
+	}
+}

@@ -40,12 +40,12 @@ func TestSamples(t *testing.T) {
 			group:     []string{"kiln/go"},
 			detectLog: "Go: found go.mod",
 			layers: map[string]map[string]launch.LayerTypes{
-				"kiln/go": {"go": buildCache, "go-mod": cacheOnly, "go-build": cacheOnly, "app": launchOnly},
+				"kiln/go": {"go": buildCache, "go-mod": cacheOnly, "go-build": cacheOnly, "go-out": cacheOnly, "app": launchOnly},
 			},
 			body:   "Hello from the kiln Go sample!",
 			edit:   map[string][2]string{"main.go": {"Hello from the kiln Go sample!", "Hello again from the kiln Go sample!"}},
 			body2:  "Hello again from the kiln Go sample!",
-			reused: []string{"go", "go-mod", "go-build"},
+			reused: []string{"go", "go-mod", "go-build", "go-out"},
 			check: func(t *testing.T, s *site, o outcome, url string) {
 				if _, body := get(t, url+"/hello/kiln"); body != "Hello, kiln!\n" {
 					t.Errorf("GET /hello/kiln = %q", body)
