@@ -1,8 +1,11 @@
 package execlayer
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -34,26 +37,46 @@ func Command(bc *sdk.BuildContext, line string) ([]string, error) {
 	return []string{dst, line}, nil
 }
 
+// install puts kiln-exec into the launch layer, or keeps the previous
+// image's layer when it holds the same kiln-exec (its metadata says so):
+// the exporter then reuses that layer instead of compressing it again.
+// Calling it again in one build changes nothing.
 func install(bc *sdk.BuildContext, dst string) error {
-	layer, err := bc.Layer(LayerName, sdk.LayerTypes{Launch: true})
-	if err != nil {
-		return err
-	}
-	if err := layer.Reset(); err != nil {
-		return err
-	}
 	src := filepath.Join(bc.Buildpack.Dir, "bin", Binary)
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", filepath.Dir(dst), err)
-	}
-	// dst's directory exists, so a missing file is src
-	err = fsutil.CopyFile(src, dst, 0o755)
+	sum, err := fileSHA256(src)
 	if errors.Is(err, fs.ErrNotExist) {
 		return sdk.Fix(err, "reinstall the buildpack: its kiln-exec helper is missing")
 	}
 	if err != nil {
 		return err
 	}
+	layer, err := bc.Layer(LayerName, sdk.LayerTypes{Launch: true})
+	if err != nil {
+		return err
+	}
+	reused, err := layer.Reuse(map[string]string{"kiln-exec-sha256": sum})
+	if err != nil || reused {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", filepath.Dir(dst), err)
+	}
+	if err := fsutil.CopyFile(src, dst, 0o755); err != nil {
+		return err
+	}
 	bc.Log.Detail("installed kiln-exec into layer %s: the run image has no shell to expand the command", LayerName)
 	return nil
+}
+
+func fileSHA256(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("reading %s: %w", p, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

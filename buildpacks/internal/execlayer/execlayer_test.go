@@ -47,3 +47,38 @@ func TestCommand(t *testing.T) {
 		t.Errorf("missing helper: %v", err)
 	}
 }
+
+// With the same kiln-exec named in the restored layer metadata (a
+// launch-only layer comes back as its .toml alone), nothing is installed:
+// the previous image's layer is kept; another kiln-exec is installed.
+func TestCommandKeepsUnchangedLayer(t *testing.T) {
+	bpDir := t.TempDir()
+	os.MkdirAll(filepath.Join(bpDir, "bin"), 0o755)
+	os.WriteFile(filepath.Join(bpDir, "bin", Binary), []byte("helper"), 0o755)
+	sum, err := fileSHA256(filepath.Join(bpDir, "bin", Binary))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, restored string
+		installed      bool
+	}{{"same helper", sum, false}, {"other helper", strings.Repeat("0", 64), true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			layers := t.TempDir()
+			toml := "[types]\nlaunch = true\n[metadata]\nkiln-exec-sha256 = \"" + tc.restored + "\"\n"
+			if err := os.WriteFile(filepath.Join(layers, LayerName+".toml"), []byte(toml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			bc := &sdk.BuildContext{LayersDir: layers, Buildpack: sdk.Info{Dir: bpDir}, Log: sdk.NewLogger(nil)}
+			for _, line := range []string{"web --port $PORT", "a && b"} {
+				if _, err := Command(bc, line); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := os.Stat(filepath.Join(layers, LayerName, "bin", Binary))
+			if got := err == nil; got != tc.installed {
+				t.Errorf("installed = %v, want %v", got, tc.installed)
+			}
+		})
+	}
+}
