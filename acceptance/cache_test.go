@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // TestCorruptCacheOnlyWarns: a cached layer whose files changed behind
@@ -77,22 +79,83 @@ func TestReproducibleAcrossOwnersAndPaths(t *testing.T) {
 }
 
 // TestCacheImage: the cache lives in a registry image; a rebuild restores
-// from it and uploads nothing when nothing changed.
+// from it and uploads nothing when nothing changed. The image is written
+// through the local cache: a rebuild on the machine that saved last takes
+// the layers from its local copy and fetches no layer blob.
 func TestCacheImage(t *testing.T) {
 	app := appSource(t)
 	ref := env.reg.Host + "/kiln-test/cached-app:latest"
 	cacheRef := env.reg.Host + "/kiln-test/cached-app-cache:latest"
 	out := mustKiln(t, "build", ref, "--builder", env.builder, "--path", app, "--publish", "--cache-image", cacheRef)
 	wantContains(t, out, "runtime: cache empty")
-	pull(t, cacheRef)
-	// Another machine: an empty local cache dir.
+	cacheLayers := layerDigests(t, pull(t, cacheRef))
+	// Another machine: an empty local cache dir. It goes through a proxy
+	// that names the blobs it fetches.
+	proxy, err := startCountingProxy(env.reg.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	pref := proxy.Host + "/kiln-test/cached-app:latest"
+	pcacheRef := proxy.Host + "/kiln-test/cached-app-cache:latest"
 	t.Setenv("KILN_CACHE", filepath.Join(t.TempDir(), "cache"))
 	uploads := env.reg.Uploads()
-	out = mustKiln(t, "build", ref, "--builder", env.builder, "--path", app, "--publish", "--cache-image", cacheRef)
+	out = mustKiln(t, "build", pref, "--builder", env.builder, "--path", app, "--publish", "--cache-image", pcacheRef)
 	wantContains(t, out, "runtime: cache restored, count=1")
 	// The counter layer changes each build (count+1): that layer and the
 	// cache image's config are the only uploads.
 	if n := env.reg.Uploads() - uploads; n != 2 {
 		t.Errorf("rebuild uploaded %d blobs, want 2 (the changed cache layer and the cache config)", n)
 	}
+	if got := fetchedOf(proxy.Fetched(), cacheLayers); len(got) == 0 {
+		t.Error("the other machine fetched no cache layer blob: the proxy saw nothing")
+	}
+	// The same machine again: the local copy is the cache image's, so the
+	// layers come from it.
+	cacheLayers = layerDigests(t, pull(t, cacheRef))
+	appLayers := layerDigests(t, pull(t, ref))
+	uploads = env.reg.Uploads()
+	out = mustKiln(t, "build", pref, "--builder", env.builder, "--path", app, "--publish", "--cache-image", pcacheRef)
+	wantContains(t, out, "runtime: cache restored, count=2")
+	wantNotContains(t, out, "warning")
+	fetched := proxy.Fetched()
+	t.Logf("blobs fetched by the rebuild: %v", fetched)
+	if got := fetchedOf(fetched, cacheLayers, appLayers); len(got) != 0 {
+		t.Errorf("a rebuild on the machine that saved last fetched layer blobs %v", got)
+	}
+	if n := env.reg.Uploads() - uploads; n != 2 {
+		t.Errorf("rebuild uploaded %d blobs, want 2 (the changed cache layer and the cache config)", n)
+	}
+}
+
+// layerDigests are img's layers' digests.
+func layerDigests(t *testing.T, img v1.Image) map[string]bool {
+	t.Helper()
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, l := range layers {
+		d, err := l.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[d.String()] = true
+	}
+	return out
+}
+
+// fetchedOf are the digests of fetched found in any of sets.
+func fetchedOf(fetched []string, sets ...map[string]bool) []string {
+	var out []string
+	for _, d := range fetched {
+		for _, s := range sets {
+			if s[d] {
+				out = append(out, d)
+				break
+			}
+		}
+	}
+	return out
 }

@@ -8,18 +8,24 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"path"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 
 // countingProxy sits in front of the registry and counts the blob bytes
 // pushed through it (PATCH and PUT bodies of blob uploads) and fetched
-// (GET of blobs), so benchmarks report what really moved.
+// (GET of blobs), so benchmarks report what really moved; it also names
+// the blobs fetched.
 type countingProxy struct {
 	Host       string
 	uploaded   atomic.Int64
 	downloaded atomic.Int64
 	srv        *http.Server
+
+	mu      sync.Mutex
+	fetched []string // digests of the blobs fetched (GET), in order
 }
 
 func startCountingProxy(target string) (*countingProxy, error) {
@@ -42,6 +48,9 @@ func startCountingProxy(target string) (*countingProxy, error) {
 		// nothing else: the registry builds them from the Host header.
 		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/sha256:") {
 			w = &countingWriter{ResponseWriter: w, n: &p.downloaded}
+			p.mu.Lock()
+			p.fetched = append(p.fetched, path.Base(r.URL.Path))
+			p.mu.Unlock()
 		}
 		rp.ServeHTTP(w, r)
 	})}
@@ -51,6 +60,15 @@ func startCountingProxy(target string) (*countingProxy, error) {
 
 // Uploaded is the number of blob bytes pushed so far.
 func (p *countingProxy) Uploaded() int64 { return p.uploaded.Load() }
+
+// Fetched returns the digests of the blobs fetched since the last call.
+func (p *countingProxy) Fetched() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f := p.fetched
+	p.fetched = nil
+	return f
+}
 
 // Downloaded is the number of blob bytes fetched so far.
 func (p *countingProxy) Downloaded() int64 { return p.downloaded.Load() }

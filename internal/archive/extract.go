@@ -52,6 +52,13 @@ func ExtractImage(ctx context.Context, img v1.Image, dest string, opts ExtractOp
 		return fmt.Errorf("listing image layers: %w", err)
 	}
 	opts.Whiteouts = true
+	return ExtractLayers(ctx, layers, dest, opts)
+}
+
+// ExtractLayers applies layers in order beneath dest, as Extract does for
+// each: an entry of a later layer replaces the earlier one's, and
+// directory modes and times are applied once all are written.
+func ExtractLayers(ctx context.Context, layers []v1.Layer, dest string, opts ExtractOptions) error {
 	x, err := extract.New(dest, internalOptions(opts))
 	if err != nil {
 		return err

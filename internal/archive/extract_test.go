@@ -565,3 +565,34 @@ func FuzzExtract(f *testing.F) {
 		removable(dest)
 	})
 }
+
+// ExtractLayers applies later layers over earlier ones.
+func TestExtractLayers(t *testing.T) {
+	ctx := context.Background()
+	mk := func(files map[string]string) *Layer {
+		dir := t.TempDir()
+		for name, data := range files {
+			testutil.WriteFile(t, filepath.Join(dir, name), data, 0o644)
+		}
+		tr := NewTar()
+		if err := tr.AddDir(ctx, dir, "", DirOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		l, err := NewLayer(ctx, tr, WithTempDir(t.TempDir()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	base := mk(map[string]string{"d/a": "a1", "d/b": "b1"})
+	delta := mk(map[string]string{"d/b": "b2", "d/c": "c2"})
+	dest := t.TempDir()
+	if err := ExtractLayers(ctx, []v1.Layer{base, delta}, dest, ExtractOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"d/a": "a1", "d/b": "b2", "d/c": "c2"} {
+		if b, err := os.ReadFile(filepath.Join(dest, name)); err != nil || string(b) != want {
+			t.Errorf("%s = %q, %v; want %q", name, b, err, want)
+		}
+	}
+}

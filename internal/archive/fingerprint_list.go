@@ -221,6 +221,17 @@ func (l *Listing) Fingerprint(idx []int, salt string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// TreeFingerprint is what Fingerprint(l.Root(), nil, "") returns for the
+// tree as it was listed, without walking it again.
+func (l *Listing) TreeFingerprint() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "kiln-layer-fingerprint/1\x00\x00")
+	for _, e := range l.Entries {
+		fmt.Fprintf(h, "%s\x00%o\x00%d\x00%d\x00%d:%d\x00%s\x00", filepath.FromSlash(e.Rel), e.Mode, e.Size, e.ModTime, e.Owner.UID, e.Owner.GID, e.Target)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 // AddListed adds the entries idx of l (indices in walk order) under
 // prefix, with the directories above them, exactly as Tar.AddDir (all
 // entries) or Tar.AddPaths (the paths and their subtrees) would add them:

@@ -276,3 +276,23 @@ func TestListingFingerprint(t *testing.T) {
 		}
 	}
 }
+
+// TreeFingerprint of a listing is Fingerprint of the tree it listed.
+func TestTreeFingerprintMatchesFingerprint(t *testing.T) {
+	dir := listTree(t)
+	l, err := List(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Fingerprint(dir, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l.TreeFingerprint(); got != want {
+		t.Errorf("TreeFingerprint = %s, Fingerprint = %s", got, want)
+	}
+	testutil.WriteFile(t, filepath.Join(dir, "a", "c"), "changed", 0o644)
+	if got := l.TreeFingerprint(); got != want {
+		t.Error("TreeFingerprint read the tree again")
+	}
+}

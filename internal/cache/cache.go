@@ -2,12 +2,9 @@ package cache
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -31,6 +28,16 @@ type Metadata struct {
 	// Trees are the dir cache's layer contents ("id:name"): directories
 	// moved in and out of builds by rename, checked by fingerprint.
 	Trees map[string]Tree `json:"trees,omitempty"`
+	// Image is the manifest digest of the cache image whose layers the
+	// Trees are (WithImage only). It is written, with the layers' diffIDs,
+	// once that image is in the registry, and never before: a generation
+	// that claims no digest, or another than the registry's, is not
+	// restored from (image.go).
+	Image string `json:"image,omitempty"`
+	// Deltas are, per layer ("id:name"), the diffIDs of the cache image's
+	// layers that go over the one of its SHA, in order, to make its tree
+	// (delta.go); image cache only.
+	Deltas map[string][]string `json:"deltas,omitempty"`
 }
 
 // Tree is one cached layer directory.
@@ -52,10 +59,14 @@ func (m Metadata) find(id string) *labels.BuildpackEntry {
 type Cache struct {
 	dir  string
 	lock *os.File
-	// image, when set, keeps the cache in a registry image instead of dir.
+	// image, when set, also keeps the cache in a registry image: dir
+	// holds this machine's copy, used when it is that image's (image.go).
 	image *imageCache
-	// restored remembers each restored layer's fingerprint and diffID, so
-	// an untouched layer is not tarred again on Save.
+	// local says Restore takes contents from dir's trees: no image, or the
+	// image the committed generation says it equals.
+	local bool
+	// restored remembers each restored layer's state and cache image
+	// layers (image cache), so Save pushes only what changed.
 	restored map[string]restoredLayer
 	// moved are the trees Restore renamed out of committed/: layer dir ->
 	// where it came from, for GiveBack.
@@ -66,7 +77,36 @@ type Cache struct {
 // layers dir it went into, and its fingerprint.
 type movedTree struct{ key, from, layers, fingerprint string }
 
-type restoredLayer struct{ fingerprint, diffID string }
+// restoredLayer is a layer as Restore left it in a build of an image
+// cache: its tree's fingerprint and listing, and the diffIDs of the cache
+// image's layers that make it (its SHA, then its deltas).
+type restoredLayer struct {
+	fingerprint string
+	listing     *archive.Listing
+	chain       []string
+}
+
+// chain is the diffIDs that make layer key of md in the cache image.
+func (md Metadata) chain(key string, lm labels.LayerMetadata) []string {
+	return append([]string{lm.SHA}, md.Deltas[key]...)
+}
+
+// listTree lists the tree at dir, which must be a directory (not a link
+// to one), and fingerprints it in the same walk.
+func listTree(ctx context.Context, dir string) (*archive.Listing, string, error) {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	if !fi.IsDir() {
+		return nil, "", fmt.Errorf("%s is not a directory", dir)
+	}
+	l, err := archive.List(ctx, dir)
+	if err != nil {
+		return nil, "", err
+	}
+	return l, l.TreeFingerprint(), nil
+}
 
 // Option configures Open.
 type Option func(*Cache)
@@ -209,7 +249,7 @@ func find(bps []labels.BuildpackEntry, id string) *labels.BuildpackEntry {
 // a warning.
 func (c *Cache) Restore(ctx context.Context, o RestoreOptions) (Restored, error) {
 	var out Restored
-	md, err := c.Metadata(ctx)
+	md, err := c.index(ctx)
 	if err != nil {
 		o.Warn("cache: %v; starting without it", err)
 		md = Metadata{}
@@ -324,23 +364,34 @@ func (c *Cache) writeStore(o RestoreOptions, id string, st *labels.Store) error 
 	return nil
 }
 
-// open returns the contents of the cached layer diffID (image cache).
-func (c *Cache) open(ctx context.Context, diffID string) (io.ReadCloser, error) {
-	return c.image.open(diffID)
-}
-
 func (c *Cache) restoreLayer(ctx context.Context, o RestoreOptions, md Metadata, id, name string, lm labels.LayerMetadata) (err error) {
 	bpDir := filepath.Join(o.LayersDir, descriptor.EscapeID(id))
 	dest := filepath.Join(bpDir, name)
+	key := id + ":" + name
 	if c.image == nil {
-		return c.restoreTree(o, md, id, name, lm)
+		_, err := c.restoreTree(ctx, o, md, id, name, lm)
+		return err
 	}
-	f, err := c.open(ctx, lm.SHA)
+	if c.local {
+		// This machine holds the cache image's layers as trees: they move
+		// in by rename, and Save knows what changed by their listing.
+		listing, terr := c.restoreTree(ctx, o, md, id, name, lm)
+		if terr == nil {
+			c.restored[key] = restoredLayer{fingerprint: c.moved[dest].fingerprint, listing: listing, chain: md.chain(key, lm)}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// The tree is gone (a killed build changed it) or not as saved:
+		// the cache image has the layer.
+	}
+	chain := md.chain(key, lm)
+	layers, err := c.image.layers(chain)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	// The tar holds the layer dir as the app image does:
+	// The tars hold the layer dir as the app image does:
 	// <prefix>/<escaped id>/<name>/...
 	staging, err := os.MkdirTemp(o.LayersDir, ".restore-")
 	if err != nil {
@@ -351,7 +402,7 @@ func (c *Cache) restoreLayer(ctx context.Context, o RestoreOptions, md Metadata,
 			err = errors.Join(err, fmt.Errorf("removing %s: %w", staging, rerr))
 		}
 	}()
-	if err := archive.Extract(ctx, f, staging, archive.ExtractOptions{}); err != nil {
+	if err := archive.ExtractLayers(ctx, layers, staging, archive.ExtractOptions{}); err != nil {
 		return fmt.Errorf("extracting cached layer %s: %w", lm.SHA, err)
 	}
 	if o.Owner != nil {
@@ -377,10 +428,10 @@ func (c *Cache) restoreLayer(ctx context.Context, o RestoreOptions, md Metadata,
 		return err
 	}
 	// Remember the tree's state, so Save can tell it is unchanged and
-	// reuse the cached layer; one that cannot be fingerprinted is saved
-	// again instead.
-	if fp, err := archive.Fingerprint(dest, nil, ""); err == nil {
-		c.restored[id+":"+name] = restoredLayer{fingerprint: fp, diffID: lm.SHA}
+	// reuse the cached layers, or push only what changed; one that cannot
+	// be listed is saved again instead.
+	if listing, fp, err := listTree(ctx, dest); err == nil {
+		c.restored[key] = restoredLayer{fingerprint: fp, listing: listing, chain: chain}
 	}
 	return nil
 }
@@ -401,14 +452,6 @@ func mkdirOwned(p string, o *archive.Owner) error {
 		return os.Chown(p, o.UID, o.GID)
 	}
 	return nil
-}
-
-func tarName(diffID string) string {
-	h, err := v1.NewHash(diffID)
-	if err != nil {
-		return "invalid.tar"
-	}
-	return h.Hex + ".tar"
 }
 
 // SaveOptions describe what a finished build leaves to cache.
@@ -444,12 +487,19 @@ func prefixOr(p string) string {
 type cachedLayer struct {
 	id, name, dir string
 	meta          labels.LayerMetadata
-	// unchanged is the diffID when the layer is as it was restored.
-	unchanged string
+	// unchanged are the diffIDs of the cache image's layers that make it
+	// when it is as restored (image cache).
+	unchanged []string
+	// fp is its fingerprint, when collect took it.
+	fp string
+	// listing is its tree as collect listed it, and base the restored
+	// layer it changed from (image cache): what a delta is made of.
+	listing *archive.Listing
+	base    *restoredLayer
 }
 
 // collect lists the group's cache = true layers.
-func (c *Cache) collect(o SaveOptions) ([]cachedLayer, []labels.BuildpackEntry, error) {
+func (c *Cache) collect(ctx context.Context, o SaveOptions) ([]cachedLayer, []labels.BuildpackEntry, error) {
 	var out []cachedLayer
 	var bps []labels.BuildpackEntry
 	for _, g := range o.Group {
@@ -483,8 +533,13 @@ func (c *Cache) collect(o SaveOptions) ([]cachedLayer, []labels.BuildpackEntry, 
 			// Only the image cache asks whether a layer is as restored: the
 			// dir cache moves the tree whatever it holds.
 			if r, ok := c.restored[g.ID+":"+name]; ok && c.image != nil {
-				if fp, err := archive.Fingerprint(dir, nil, ""); err == nil && fp == r.fingerprint {
-					cl.unchanged = r.diffID
+				if listing, fp, err := listTree(ctx, dir); err == nil {
+					cl.fp, cl.listing = fp, listing
+					if fp == r.fingerprint {
+						cl.unchanged = r.chain
+					} else {
+						cl.base = &r
+					}
 				}
 			}
 			out = append(out, cl)
@@ -493,46 +548,90 @@ func (c *Cache) collect(o SaveOptions) ([]cachedLayer, []labels.BuildpackEntry, 
 	return out, bps, nil
 }
 
-// Save replaces the cache with the group's cache = true layers. The dir
-// cache takes the layer directories themselves (by rename: the build is
-// over); the image cache pushes only layers that changed since restore.
+// Save replaces the cache with the group's cache = true layers. The
+// layer directories themselves move into the dir cache (by rename: the
+// build is over). With an image, the layers that changed since restore
+// are first tarred (or only what changed in them: delta.go) while the
+// trees are still in the build; after the move the image is pushed, and
+// the local generation claims its digest once the registry has it.
 func (c *Cache) Save(ctx context.Context, o SaveOptions) error {
-	layers, bps, err := c.collect(o)
+	layers, bps, err := c.collect(ctx, o)
 	if err != nil {
 		return err
 	}
-	if c.image != nil {
-		return c.image.save(ctx, layers, bps, o)
+	if c.image == nil {
+		_, err := c.saveTrees(layers, bps, o)
+		return err
 	}
+	tmp, err := os.MkdirTemp("", "kiln-cache-image-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	chains, cerr := c.image.chains(ctx, layers, tmp, o)
+	// The trees are kept here even when they cannot be pushed.
+	md, err := c.saveTrees(layers, bps, o)
+	if err != nil || cerr != nil {
+		return errors.Join(cerr, err)
+	}
+	d, err := c.image.save(ctx, layers, chains, &md, o)
+	if err != nil {
+		return err // the local generation claims no image
+	}
+	md.Image = d
+	return writeMetadata(c.path(committedName), md)
+}
+
+// saveLocal saves into the dir cache alone (a replay of a dead build:
+// nothing is pushed, and the generation claims no image).
+func (c *Cache) saveLocal(ctx context.Context, o SaveOptions) error {
+	layers, bps, err := c.collect(ctx, o)
+	if err != nil {
+		return err
+	}
+	_, err = c.saveTrees(layers, bps, o)
+	return err
+}
+
+// saveTrees moves the layers' directories into a new generation of the
+// dir cache and swaps it in. The new index claims no cache image.
+func (c *Cache) saveTrees(layers []cachedLayer, bps []labels.BuildpackEntry, o SaveOptions) (Metadata, error) {
 	staging := filepath.Join(c.dir, "staging")
 	if err := os.RemoveAll(staging); err != nil {
-		return fmt.Errorf("saving cache: clearing what an earlier save left: %w", err)
+		return Metadata{}, fmt.Errorf("saving cache: clearing what an earlier save left: %w", err)
 	}
 	if err := os.MkdirAll(staging, 0o755); err != nil {
-		return fmt.Errorf("saving cache: %w", err)
+		return Metadata{}, fmt.Errorf("saving cache: %w", err)
 	}
 	md := Metadata{Trees: map[string]Tree{}}
-	for i, l := range layers {
+	for i := range layers {
+		l := &layers[i]
 		key := l.id + ":" + l.name
-		if el := o.Exported[key]; el != nil {
+		if len(l.unchanged) > 0 {
+			l.meta.SHA = l.unchanged[0]
+		}
+		if el := o.Exported[key]; el != nil && len(l.unchanged) == 0 {
 			d, err := el.DiffID()
 			if err != nil {
-				return fmt.Errorf("saving cache layer %s: %w", key, err)
+				return Metadata{}, fmt.Errorf("saving cache layer %s: %w", key, err)
 			}
 			l.meta.SHA = d.String()
 		}
-		fp, err := archive.Fingerprint(l.dir, nil, "")
-		if err != nil {
-			return fmt.Errorf("saving cache layer %s: %w", key, err)
+		fp := l.fp
+		if fp == "" {
+			var err error
+			if fp, err = archive.Fingerprint(l.dir, nil, ""); err != nil {
+				return Metadata{}, fmt.Errorf("saving cache layer %s: %w", key, err)
+			}
 		}
 		// The build is over and exported: the layer dir moves into the
 		// cache as it is, no bytes copied.
 		tree := Tree{Dir: fmt.Sprintf("%d.d", i), Fingerprint: fp}
-		if err := c.journalSave(o.LayersDir, l, find(bps, l.id).Version, tree); err != nil {
-			return fmt.Errorf("saving cache layer %s: %w", key, err)
+		if err := c.journalSave(o.LayersDir, *l, find(bps, l.id).Version, tree); err != nil {
+			return Metadata{}, fmt.Errorf("saving cache layer %s: %w", key, err)
 		}
 		if err := os.Rename(l.dir, filepath.Join(staging, tree.Dir)); err != nil {
-			return fmt.Errorf("saving cache layer %s: %w", key, err)
+			return Metadata{}, fmt.Errorf("saving cache layer %s: %w", key, err)
 		}
 		md.Trees[key] = tree
 		find(bps, l.id).Layers[l.name] = l.meta
@@ -544,17 +643,18 @@ func (c *Cache) Save(ctx context.Context, o SaveOptions) error {
 	}
 	b, err := json.Marshal(md)
 	if err != nil {
-		return err
+		return Metadata{}, err
 	}
 	if err := os.WriteFile(filepath.Join(staging, "metadata.json"), b, 0o644); err != nil {
-		return fmt.Errorf("saving cache: %w", err)
+		return Metadata{}, fmt.Errorf("saving cache: %w", err)
 	}
 	c.moved = map[string]movedTree{} // nothing to give back any more
+	c.restored = map[string]restoredLayer{}
 	// Swap generations.
 	if err := c.swap(staging); err != nil {
-		return err
+		return Metadata{}, err
 	}
-	return c.endSave()
+	return md, c.endSave()
 }
 
 // swap makes staging the committed generation. A failure midway puts the
@@ -578,31 +678,4 @@ func (c *Cache) swap(staging string) error {
 		return fmt.Errorf("saving cache: the new cache is in place, but removing the old one failed: %w", err)
 	}
 	return nil
-}
-
-// writeTar writes the layer dir as <staging>/<hex>.tar, exactly as the
-// app image would hold it, returning its diffID.
-func writeTar(ctx context.Context, id, dir, name, staging string, o SaveOptions) (string, error) {
-	t, err := export.BuildpackLayerTar(ctx, dir, prefixOr(o.LayersPrefix), id, name, o.Owner, o.ModTime)
-	if err != nil {
-		return "", err
-	}
-	f, err := os.CreateTemp(staging, ".layer-")
-	if err != nil {
-		return "", err
-	}
-	defer os.Remove(f.Name())
-	h := sha256.New()
-	if err := t.Write(ctx, io.MultiWriter(f, h)); err != nil {
-		f.Close()
-		return "", err
-	}
-	if err := f.Close(); err != nil {
-		return "", err
-	}
-	hexSum := hex.EncodeToString(h.Sum(nil))
-	if err := os.Rename(f.Name(), filepath.Join(staging, hexSum+".tar")); err != nil {
-		return "", err
-	}
-	return "sha256:" + hexSum, nil
 }

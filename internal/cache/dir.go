@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -21,62 +22,63 @@ import (
 var errTreeGone = errors.New("cached tree is gone")
 
 // restoreTree moves a cached layer directory into the build by rename,
-// after checking its fingerprint.
-func (c *Cache) restoreTree(o RestoreOptions, md Metadata, id, name string, lm labels.LayerMetadata) error {
+// after checking its fingerprint, and returns its listing (the walk the
+// fingerprint came from).
+func (c *Cache) restoreTree(ctx context.Context, o RestoreOptions, md Metadata, id, name string, lm labels.LayerMetadata) (*archive.Listing, error) {
 	key := id + ":" + name
 	tree, ok := md.Trees[key]
 	if !ok {
-		return fmt.Errorf("no cached contents for %s", key)
+		return nil, fmt.Errorf("no cached contents for %s", key)
 	}
 	src := filepath.Join(c.dir, "committed", tree.Dir)
 	if _, err := os.Lstat(src); errors.Is(err, fs.ErrNotExist) {
-		return errTreeGone
+		return nil, errTreeGone
 	}
-	fp, err := archive.Fingerprint(src, nil, "")
+	listing, fp, err := listTree(ctx, src)
 	if err != nil {
-		return fmt.Errorf("reading cached contents of %s: %w", key, err)
+		return nil, fmt.Errorf("reading cached contents of %s: %w", key, err)
 	}
 	if fp != tree.Fingerprint {
 		if err := os.RemoveAll(src); err != nil {
-			return fmt.Errorf("cached contents of %s changed since they were saved, and removing them failed: %w", key, err)
+			return nil, fmt.Errorf("cached contents of %s changed since they were saved, and removing them failed: %w", key, err)
 		}
-		return fmt.Errorf("cached contents of %s changed since they were saved", key)
+		return nil, fmt.Errorf("cached contents of %s changed since they were saved", key)
 	}
 	bpDir := filepath.Join(o.LayersDir, descriptor.EscapeID(id))
 	if err := mkdirOwned(bpDir, o.Owner); err != nil {
-		return err
+		return nil, err
 	}
 	dest := filepath.Join(bpDir, name)
 	if err := os.RemoveAll(dest); err != nil {
-		return fmt.Errorf("restoring %s: clearing the way: %w", dest, err)
+		return nil, fmt.Errorf("restoring %s: clearing the way: %w", dest, err)
 	}
 	if err := c.journalMove(o, key, src, dest, fp); err != nil { // before the move: see journal.go
-		return fmt.Errorf("restoring %s: %w", dest, err)
+		return nil, fmt.Errorf("restoring %s: %w", dest, err)
 	}
 	if err := os.Rename(src, dest); err != nil {
-		return fmt.Errorf("restoring %s: %w", dest, err)
+		return nil, fmt.Errorf("restoring %s: %w", dest, err)
 	}
 	if o.Owner != nil {
 		// A tree saved by a build that ran under another id range (a
 		// concurrent build held this one) is handed to this build's user.
 		changed, err := chownTree(dest, *o.Owner)
 		if err != nil {
-			return putBack(dest, src, fmt.Errorf("restoring %s: %w", dest, err))
+			return nil, putBack(dest, src, fmt.Errorf("restoring %s: %w", dest, err))
 		}
 		if changed {
-			if fp, err = archive.Fingerprint(dest, nil, ""); err != nil {
-				return putBack(dest, src, fmt.Errorf("restoring %s: %w", dest, err))
+			if listing, fp, err = listTree(ctx, dest); err != nil {
+				return nil, putBack(dest, src, fmt.Errorf("restoring %s: %w", dest, err))
 			}
 			if err := c.journalOwned(key, fp); err != nil {
-				return putBack(dest, src, fmt.Errorf("restoring %s: %w", dest, err))
+				return nil, putBack(dest, src, fmt.Errorf("restoring %s: %w", dest, err))
 			}
 		}
 	}
 	if err := c.writeLayerTOML(o, id, name, lm.Data); err != nil {
-		return putBack(dest, src, err)
+		return nil, putBack(dest, src, err)
 	}
 	c.moved[dest] = movedTree{key: key, from: src, layers: o.LayersDir, fingerprint: fp}
-	return nil
+	return listing, nil
 }
 
 // putBack moves a tree that could not be restored back into the cache,

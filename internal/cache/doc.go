@@ -23,10 +23,15 @@
 // would have saved it once its build phase had finished (journal.go).
 // Evict and List serve kiln prune: last use is the mtime of <dir>/used.
 //
-// With WithImage the cache is a registry image instead: one layer per
-// cached layer and the index in the io.buildpacks.lifecycle.cache.metadata
-// label. Layers left unchanged since restore are taken from the previous
-// cache image, so they are neither tarred nor uploaded again.
+// With WithImage the cache is also a registry image, written through the
+// dir cache: one layer per cached layer (and deltas over it when it
+// changed a little) and the index in the
+// io.buildpacks.lifecycle.cache.metadata label. The committed index names
+// the digest of the image its trees are: while the registry has that
+// image, a build restores from the trees by rename and fetches no layer;
+// otherwise it downloads the layers. Layers left unchanged since restore
+// are taken from the previous cache image, so they are neither tarred nor
+// uploaded again (image.go, delta.go).
 //
 // Launch layers that are also cached carry the diffID of the app image's
 // layer, so the restore table of the platform spec (app image and cache

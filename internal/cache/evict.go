@@ -27,8 +27,8 @@ const (
 func removeTree(p string) error { return workdir.RemoveAll(p) }
 
 // lock takes the cache's lock, waiting while another build holds it, and
-// puts the cache in order if the last holder died (dir cache only). The
-// lock file may be removed by Evict while we wait: flock starts over then.
+// puts the cache in order if the last holder died. The lock file may be
+// removed by Evict while we wait: flock starts over then.
 func (c *Cache) takeLock(ctx context.Context) error {
 	f, err := flock.Lock(ctx, c.path(lockName), true)
 	if err != nil {
@@ -36,9 +36,6 @@ func (c *Cache) takeLock(ctx context.Context) error {
 	}
 	c.lock = f
 	touch(c.path(usedName))
-	if c.image != nil {
-		return nil
-	}
 	if err := c.recover(ctx); err != nil {
 		if rerr := c.reset(); rerr != nil {
 			f.Close()

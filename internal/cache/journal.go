@@ -269,7 +269,9 @@ func (c *Cache) saveFrom(ctx context.Context, begin record) error {
 	if layersRoot(begin.Layers) == nil {
 		return nil
 	}
-	return c.Save(ctx, SaveOptions{LayersDir: begin.Layers, Group: begin.Group})
+	// Into the dir cache alone: a replay pushes nothing, so the generation
+	// claims no cache image and a build with one takes it from the image.
+	return c.saveLocal(ctx, SaveOptions{LayersDir: begin.Layers, Group: begin.Group})
 }
 
 // takeBack moves the tree at layer (below layers) to dst when its

@@ -201,7 +201,7 @@ func TestKilledDuringSaveIsFinished(t *testing.T) {
 	rebuilt(t, layers, "mods", "mods gen2")
 	// What Save does, up to the kill after its first move.
 	o := SaveOptions{LayersDir: layers, Group: group}
-	ls, bps, err := c.collect(o)
+	ls, bps, err := c.collect(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
