@@ -51,7 +51,7 @@ type Options struct {
 	// LogFlush is how often a running build's log is written out; zero
 	// means 200 ms (or at 16 KiB).
 	LogFlush time.Duration
-	// Poll is how often Follow looks for more log; zero means 250 ms.
+	// Poll is how often Follow looks for more log; zero means 100 ms.
 	Poll time.Duration
 	// WorkerName names this process in builds it runs; "" means host:pid.
 	WorkerName string
@@ -92,7 +92,7 @@ func (o *Options) defaults() {
 		o.LogFlush = 200 * time.Millisecond
 	}
 	if o.Poll == 0 {
-		o.Poll = 250 * time.Millisecond
+		o.Poll = 100 * time.Millisecond
 	}
 	if o.WorkerName == "" {
 		host, _ := os.Hostname()

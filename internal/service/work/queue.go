@@ -64,7 +64,7 @@ func NewQueue(db *store.DB, w *Worker, concurrency int, logger *slog.Logger) (Ri
 		Workers:              workers,
 		JobTimeout:           -1,
 		RescueStuckJobsAfter: 24 * time.Hour,
-		FetchPollInterval:    500 * time.Millisecond,
+		FetchPollInterval:    100 * time.Millisecond, // SQLite has no LISTEN: a queued build waits at most this long
 		Logger:               logger,
 		MaxAttempts:          5,
 	}
