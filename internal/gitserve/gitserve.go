@@ -146,7 +146,7 @@ func parseGitPath(p string, r *http.Request) (gitRequest, bool) {
 		return gitRequest{}, false
 	}
 	app = strings.TrimSuffix(app, ".git")
-	if !validApp(app) {
+	if !service.ValidAppName(app) {
 		return gitRequest{}, false
 	}
 	g := gitRequest{app: app, rest: rest}
@@ -166,20 +166,6 @@ func parseGitPath(p string, r *http.Request) (gitRequest, bool) {
 		return gitRequest{}, false
 	}
 	return g, true
-}
-
-// validApp is the service's rule for app names: lower-case letters,
-// digits and '-', 1-63 characters, starting with a letter.
-func validApp(s string) bool {
-	if len(s) == 0 || len(s) > 63 || s[0] < 'a' || s[0] > 'z' {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // serveGit authenticates a smart-HTTP request and hands it to git
