@@ -10,7 +10,8 @@ import (
 // authorize checks the request's token for g.app and answers the request
 // itself when it fails: 401 with a Basic challenge for a missing or bad
 // token, 404 for an unknown app. It reports whether the token is the
-// admin token.
+// admin token, which Authorize accepts for any app, existing or not (a
+// push with it creates the app: ensureRepo).
 func (h *handler) authorize(w http.ResponseWriter, r *http.Request, g gitRequest) (admin, ok bool) {
 	_, token, hasAuth := r.BasicAuth()
 	if !hasAuth || token == "" {
@@ -21,10 +22,6 @@ func (h *handler) authorize(w http.ResponseWriter, r *http.Request, g gitRequest
 	switch {
 	case err == nil:
 		return admin, true
-	case errors.Is(err, service.ErrNotFound) && admin && g.push:
-		// The admin token pushing to an app that does not exist yet:
-		// ensureRepo creates it.
-		return true, true
 	case errors.Is(err, service.ErrNotFound):
 		http.Error(w, "app "+g.app+" not found", http.StatusNotFound)
 	case errors.Is(err, service.ErrUnauthorized):
