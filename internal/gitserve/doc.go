@@ -20,8 +20,8 @@
 // quarantine, makes a tar of the pushed commit with git archive and posts
 // it to this handler's internal endpoint, /git/_hook, with a ticket the
 // handler made for that one push: a random value, good for one build,
-// only while the push's request lasts, and bound to the app and token the
-// push authenticated with. The endpoint takes the app from the ticket,
+// only while the push's request lasts, and bound to the app the push
+// authenticated for. The endpoint takes the app from the ticket,
 // never from the hook, so no push can build another app, and user
 // credentials alone do not reach it. The handler starts the build
 // (Builds.Start), streams its log back (Builds.Follow) and ends with the

@@ -187,7 +187,7 @@ func (h *handler) serveGit(w http.ResponseWriter, r *http.Request, g gitRequest)
 	}
 	env := h.cgiEnv(admin)
 	if g.push && g.rest == "git-receive-pack" {
-		t := h.tickets.issue(g.app, admin)
+		t := h.tickets.issue(g.app)
 		defer h.tickets.revoke(t)
 		hookURL, err := h.hookURL(r)
 		if err != nil {

@@ -314,7 +314,7 @@ func TestHookEndpoint(t *testing.T) {
 	fake := newFake()
 	s := newServer(t, fake, Options{})
 	h := s.h
-	ticket := h.tickets.issue("x", false)
+	ticket := h.tickets.issue("x")
 	post := func(ticket, app string) int {
 		body, _ := tarGz(map[string]string{"f": "x"})
 		req, _ := http.NewRequest("POST", s.URL+"/git/_hook?app="+app+"&ref=refs/heads/main&commit="+strings.Repeat("c", 40), body)

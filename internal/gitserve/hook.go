@@ -56,7 +56,7 @@ func (h *handler) serveHook(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	app, _, ok := h.tickets.claim(r.Header.Get(hdrTicket))
+	app, ok := h.tickets.claim(r.Header.Get(hdrTicket))
 	if !ok {
 		http.Error(w, "forbidden: this endpoint is for kiln's git hook", http.StatusForbidden)
 		return

@@ -16,22 +16,21 @@ type tickets struct {
 }
 
 type ticket struct {
-	app   string
-	admin bool
-	used  bool
+	app  string
+	used bool
 }
 
 func newTickets() *tickets { return &tickets{m: map[[sha256.Size]byte]*ticket{}} }
 
 // issue makes a ticket for a push to app.
-func (ts *tickets) issue(app string, admin bool) string {
+func (ts *tickets) issue(app string) string {
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		panic(err) // crypto/rand does not fail on Linux
 	}
 	t := hex.EncodeToString(b[:])
 	ts.mu.Lock()
-	ts.m[sha256.Sum256([]byte(t))] = &ticket{app: app, admin: admin}
+	ts.m[sha256.Sum256([]byte(t))] = &ticket{app: app}
 	ts.mu.Unlock()
 	return t
 }
@@ -44,13 +43,13 @@ func (ts *tickets) revoke(t string) {
 }
 
 // claim uses a ticket up: it returns its app the first time only.
-func (ts *tickets) claim(t string) (app string, admin, ok bool) {
+func (ts *tickets) claim(t string) (app string, ok bool) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	tk := ts.m[sha256.Sum256([]byte(t))]
 	if tk == nil || tk.used {
-		return "", false, false
+		return "", false
 	}
 	tk.used = true
-	return tk.app, tk.admin, true
+	return tk.app, true
 }
