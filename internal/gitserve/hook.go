@@ -68,7 +68,7 @@ func (h *handler) serveHook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	src := service.Source{
-		Tarball: &capped{r: r.Body, left: h.o.MaxSourceSize},
+		Tarball: r.Body, // Start reads it up to the service's limit (ErrTooLarge)
 		Ref:     ref,
 		Commit:  commit,
 		Trigger: service.TriggerPush,
@@ -100,8 +100,6 @@ func (h *handler) serveHook(w http.ResponseWriter, r *http.Request) {
 // startFailed answers a Start that failed with a message for the push.
 func (h *handler) startFailed(w http.ResponseWriter, app string, err error) {
 	switch {
-	case errors.Is(err, errTooLarge):
-		http.Error(w, fmt.Sprintf("the source tree is above the limit of %d bytes", h.o.MaxSourceSize), http.StatusRequestEntityTooLarge)
 	case errors.Is(err, service.ErrTooLarge):
 		http.Error(w, "the source tree is too large: "+err.Error(), http.StatusRequestEntityTooLarge)
 	case errors.Is(err, service.ErrNotFound):
