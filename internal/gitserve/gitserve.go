@@ -56,6 +56,7 @@ type handler struct {
 	o       Options
 	log     *log.Logger
 	tickets *tickets
+	hook    string // the pre-receive hook script (hookScript(o.Hook))
 }
 
 // New returns the handler of git smart-HTTP under /git/ (mount it there
@@ -97,7 +98,7 @@ func New(o Options) (http.Handler, error) {
 	if err := os.MkdirAll(o.ReposDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the repositories' directory: %w", err)
 	}
-	return &handler{o: o, log: log.New(o.Log, "gitserve: ", 0), tickets: newTickets()}, nil
+	return &handler{o: o, log: log.New(o.Log, "gitserve: ", 0), tickets: newTickets(), hook: hookScript(o.Hook)}, nil
 }
 
 // httpBackend finds git-http-backend.

@@ -260,3 +260,56 @@ func TestHookOutsideServe(t *testing.T) {
 	}
 	wantContains(t, out.String(), "runs only as the pre-receive hook")
 }
+
+// TestInstallHookConcurrent: pushes that replace a stale hook (kiln was
+// moved or upgraded) at the same time do not fail one another, and never
+// leave it half-written, even for a moment: git would run an empty or
+// cut script (sh runs an empty one as success: the push would land
+// without a build).
+func TestInstallHookConcurrent(t *testing.T) {
+	long := strings.Repeat("x", 64<<10) // a script that takes a while to write
+	s := newServer(t, newFake(), Options{Hook: []string{"/bin/false", long}})
+	h := s.h
+	repo := filepath.Join(s.repos, "x.git")
+	p := filepath.Join(repo, "hooks", "pre-receive")
+	want := h.hook
+	for round := 0; round < 20; round++ {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("#!/bin/sh\nexec old\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		errs := make(chan error, 8)
+		for range 8 {
+			go func() { errs <- h.installHook(repo) }()
+		}
+		go func() {
+			defer close(done)
+			for range 100 {
+				got, err := os.ReadFile(p)
+				if err != nil {
+					t.Errorf("round %d: %v", round, err)
+					return
+				}
+				if s := string(got); s != want && s != "#!/bin/sh\nexec old\n" {
+					t.Errorf("round %d: the hook was %d bytes, half-written", round, len(s))
+					return
+				}
+			}
+		}()
+		for range 8 {
+			if err := <-errs; err != nil {
+				t.Errorf("round %d: %v", round, err)
+			}
+		}
+		<-done
+		if got, _ := os.ReadFile(p); string(got) != want {
+			t.Fatalf("round %d: hook not installed", round)
+		}
+		if t.Failed() {
+			return
+		}
+	}
+}

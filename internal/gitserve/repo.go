@@ -55,21 +55,33 @@ func (h *handler) initRepo(ctx context.Context, repo string) error {
 }
 
 // installHook writes the repository's pre-receive hook unless it is
-// already the one this process would write.
+// already the one this process writes. The new hook is written to a file
+// of its own and renamed into place, so pushes that replace a stale hook
+// at the same time neither fail nor run a half-written one.
 func (h *handler) installHook(repo string) error {
-	want := hookScript(h.o.Hook)
 	p := filepath.Join(repo, "hooks", "pre-receive")
-	if got, err := os.ReadFile(p); err == nil && string(got) == want {
+	if got, err := os.ReadFile(p); err == nil && string(got) == h.hook {
 		return nil
 	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	tmp := p + ".new"
-	if err := os.WriteFile(tmp, []byte(want), 0o755); err != nil {
+	f, err := os.CreateTemp(filepath.Dir(p), ".pre-receive-*")
+	if err != nil {
 		return fmt.Errorf("writing the pre-receive hook: %w", err)
 	}
-	if err := os.Rename(tmp, p); err != nil {
+	defer os.Remove(f.Name()) // after a failure; gone once renamed
+	_, err = f.WriteString(h.hook)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o755)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), p)
+	}
+	if err != nil {
 		return fmt.Errorf("writing the pre-receive hook: %w", err)
 	}
 	return nil
