@@ -1,6 +1,7 @@
 package gitserve
 
 import (
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -280,7 +281,7 @@ func (h *handler) cgiRequest(r *http.Request, g gitRequest) (*http.Request, io.R
 	}
 	switch enc := strings.ToLower(r.Header.Get("Content-Encoding")); enc {
 	case "gzip", "x-gzip":
-		zr, err := newGzipReader(&capped{r: body, left: limit})
+		zr, err := gzip.NewReader(&capped{r: body, left: limit})
 		if err != nil {
 			return nil, nil, fmt.Errorf("reading the gzip-encoded request: %w", err)
 		}

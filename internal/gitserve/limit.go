@@ -1,7 +1,6 @@
 package gitserve
 
 import (
-	"compress/gzip"
 	"errors"
 	"io"
 )
@@ -30,12 +29,4 @@ func (c *capped) Read(p []byte) (int, error) {
 	}
 	c.left -= int64(n)
 	return n, err
-}
-
-func newGzipReader(r io.Reader) (io.Reader, error) {
-	zr, err := gzip.NewReader(r)
-	if err != nil {
-		return nil, err
-	}
-	return zr, nil
 }
