@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -91,10 +92,9 @@ func parseUpdates(r io.Reader) ([]update, error) {
 func plan(us []update) (*update, []string, error) {
 	var build *update
 	for _, want := range []string{"refs/heads/main", "refs/heads/master"} {
-		for i := range us {
-			if us[i].ref == want && build == nil {
-				build = &us[i]
-			}
+		if i := slices.IndexFunc(us, func(u update) bool { return u.ref == want }); i >= 0 {
+			build = &us[i]
+			break
 		}
 	}
 	var notes []string
@@ -102,7 +102,7 @@ func plan(us []update) (*update, []string, error) {
 		if gitref.IsZero(u.new) {
 			return nil, nil, fmt.Errorf("deleting %s is not allowed here", u.ref)
 		}
-		if build != nil && &us[i] == build {
+		if &us[i] == build {
 			continue
 		}
 		switch {
