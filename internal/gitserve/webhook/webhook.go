@@ -36,12 +36,11 @@ type push struct {
 }
 
 func (wh *webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	if len(parts) < 2 || (parts[len(parts)-2] != "github" && parts[len(parts)-2] != "gitlab") {
+	host, app, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/hooks/"), "/")
+	if host != "github" && host != "gitlab" {
 		http.Error(w, "not found", http.StatusNotFound)
 		return
 	}
-	host, app := parts[len(parts)-2], parts[len(parts)-1]
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)

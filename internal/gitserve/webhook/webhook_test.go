@@ -140,6 +140,12 @@ func TestWebhooks(t *testing.T) {
 			gitlabPush("refs/heads/main", sha1, "http://127.0.0.1:8080/git/x.git"), 400, nil},
 
 		{"unknown host", "/hooks/bitbucket/x", nil, `{}`, 404, nil},
+		{"host not first", "/hooks/any/github/x",
+			map[string]string{"X-GitHub-Event": "push", "X-Hub-Signature-256": sign(secret, githubPush("refs/heads/main", sha1))},
+			githubPush("refs/heads/main", sha1), 404, nil},
+		{"more after the app", "/hooks/github/x/y",
+			map[string]string{"X-GitHub-Event": "push", "X-Hub-Signature-256": sign(secret, githubPush("refs/heads/main", sha1))},
+			githubPush("refs/heads/main", sha1), 404, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fake := newFake()
