@@ -147,7 +147,7 @@ type runImage struct {
 // recorded one or a mirror, per the spec's run image resolution.
 func openRunImage(ctx context.Context, iio *imageio.IO, o RunOptions, appName string, old labels.RunImage) (*runImage, error) {
 	if o.RunImage != "" {
-		return openOne(ctx, iio, o.RunImage, o.Publish)
+		return openOne(ctx, iio, o.RunImage, o.Publish, true)
 	}
 	cands := Candidates(old, appName)
 	if len(cands) == 0 {
@@ -172,24 +172,22 @@ func openRunImage(ctx context.Context, iio *imageio.IO, o RunOptions, appName st
 // others can pull.
 func openRecorded(ctx context.Context, iio *imageio.IO, ref string, publish bool) (*runImage, error) {
 	if imageio.NamesRegistry(ref) || strings.HasPrefix(ref, "oci:") || strings.HasPrefix(ref, "docker-archive:") {
-		return openOne(ctx, iio, ref, publish)
+		return openOne(ctx, iio, ref, publish, true)
 	}
 	if publish {
 		return nil, fmt.Errorf("run image %s names no registry: it is a name in a local store, not one a registry image can be rebased onto", ref)
 	}
-	loc, err := imageio.ParseSource(ref)
+	r, err := openOne(ctx, iio, ref, false, false)
 	if err != nil {
-		return nil, fmt.Errorf("run image: %w", err)
-	}
-	if _, err := iio.Open(ctx, loc, false); err != nil {
 		return nil, fmt.Errorf("run image %s names no registry and is not in the local store: %w", ref, err)
 	}
-	return openOne(ctx, iio, ref, false)
+	return r, nil
 }
 
 // openOne reads one run image: with publish from its registry only (its
-// layers must be there to be mounted), else from the local store first.
-func openOne(ctx context.Context, iio *imageio.IO, ref string, publish bool) (*runImage, error) {
+// layers must be there to be mounted), else from the local store first
+// and, when remote is true, then from its registry.
+func openOne(ctx context.Context, iio *imageio.IO, ref string, publish, remote bool) (*runImage, error) {
 	loc, err := imageio.ParseSource(ref)
 	if err != nil {
 		return nil, fmt.Errorf("run image: %w", err)
@@ -197,7 +195,7 @@ func openOne(ctx context.Context, iio *imageio.IO, ref string, publish bool) (*r
 	if publish && loc.Kind == imageio.Store {
 		loc.Kind = imageio.Registry
 	}
-	img, err := iio.Open(ctx, loc, true)
+	img, err := iio.Open(ctx, loc, remote)
 	if err != nil {
 		return nil, fmt.Errorf("run image: %w", err)
 	}
