@@ -40,7 +40,8 @@ func BeforeRemove(f func(dir string) error) Option {
 }
 
 // OnRemove has f told of each work dir left behind that was removed (err
-// nil) or could not be (the size it takes, measured before removal).
+// nil) or could not be, with the disk space removing it frees or would
+// free (measured after BeforeRemove's hook took out what it keeps).
 func OnRemove(f func(dir string, size int64, err error)) Option {
 	return func(o *options) { o.onRemove = f }
 }
@@ -52,8 +53,10 @@ func Create(root string, opts ...Option) (dir string, release func() error, err 
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return "", nil, fmt.Errorf("creating work dir: %w", err)
 	}
-	// Cleaning is best effort: what stays is tried again next time.
-	Clean(root, opts...)
+	// Cleaning is best effort: what stays is tried again next time. Sizes
+	// are measured only for a caller that is told them.
+	o := newOptions(opts)
+	clean(root, &o, o.onRemove != nil)
 	dir, err = os.MkdirTemp(root, prefix)
 	if err != nil {
 		return "", nil, fmt.Errorf("creating work dir: %w", err)
@@ -80,7 +83,8 @@ func Create(root string, opts ...Option) (dir string, release func() error, err 
 // Stale is a work dir Clean found left behind.
 type Stale struct {
 	Dir string
-	// Size is the disk space it took.
+	// Size is the disk space removing it frees: what it took once
+	// BeforeRemove's hook had run.
 	Size int64
 	// Err is why it stays, if it does.
 	Err error
@@ -91,10 +95,20 @@ type Stale struct {
 // have no lock file and are older than a few minutes. Work dirs of running
 // builds are never touched.
 func Clean(root string, opts ...Option) []Stale {
+	o := newOptions(opts)
+	return clean(root, &o, true)
+}
+
+func newOptions(opts []Option) options {
 	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
+	return o
+}
+
+// clean is Clean; measure says whether to measure the dirs' sizes.
+func clean(root string, o *options, measure bool) []Stale {
 	entries, err := os.ReadDir(root)
 	if err != nil {
 		return nil
@@ -105,7 +119,7 @@ func Clean(root string, opts ...Option) []Stale {
 			continue
 		}
 		dir := filepath.Join(root, e.Name())
-		s, ok := cleanOne(dir, &o)
+		s, ok := cleanOne(dir, o, measure)
 		if !ok {
 			continue
 		}
@@ -118,7 +132,7 @@ func Clean(root string, opts ...Option) []Stale {
 }
 
 // cleanOne removes dir if it was left behind; ok says it was.
-func cleanOne(dir string, o *options) (Stale, bool) {
+func cleanOne(dir string, o *options, measure bool) (Stale, bool) {
 	lock, err := flock.TryLockExisting(filepath.Join(dir, lockName), true)
 	switch {
 	case errors.Is(err, flock.ErrBusy):
@@ -134,13 +148,16 @@ func cleanOne(dir string, o *options) (Stale, bool) {
 		defer lock.Close()
 	}
 	s := Stale{Dir: dir}
-	s.Size, _ = DiskUsage(dir)
 	if o.beforeRemove != nil {
-		if err := o.beforeRemove(dir); err != nil {
-			s.Err = err
-			return s, true
-		}
+		s.Err = o.beforeRemove(dir)
 	}
-	s.Err = RemoveAll(dir)
+	// What the hook moved out (cached layers back to their cache) is
+	// not freed: measure after it.
+	if measure {
+		s.Size, _ = DiskUsage(dir)
+	}
+	if s.Err == nil {
+		s.Err = RemoveAll(dir)
+	}
 	return s, true
 }

@@ -261,3 +261,24 @@ func TestIsDigestHex(t *testing.T) {
 		}
 	}
 }
+
+// The size Clean reports is what removing the dir frees: what the hook
+// moved out (cached layers going back to their cache) is not counted.
+func TestCleanSizeAfterHook(t *testing.T) {
+	root, keep := t.TempDir(), t.TempDir()
+	d := stale(t, root)
+	os.WriteFile(filepath.Join(d, "moved"), make([]byte, 1<<20), 0o644)
+	os.WriteFile(filepath.Join(d, "removed"), make([]byte, 64<<10), 0o644)
+	got := Clean(root, BeforeRemove(func(dir string) error {
+		return os.Rename(filepath.Join(dir, "moved"), filepath.Join(keep, "moved"))
+	}))
+	if len(got) != 1 || got[0].Err != nil {
+		t.Fatalf("Clean: %+v", got)
+	}
+	if got[0].Size < 64<<10 || got[0].Size >= 1<<20 {
+		t.Errorf("Size = %d, want the 64 KiB removed, not the 1 MiB moved out", got[0].Size)
+	}
+	if _, err := os.Stat(filepath.Join(keep, "moved")); err != nil {
+		t.Errorf("what the hook moved out went: %v", err)
+	}
+}
