@@ -154,20 +154,23 @@ func ListRootFS(dir string) ([]RootFS, error) {
 		if err != nil {
 			continue
 		}
-		r := RootFS{Dir: p, LastUse: fi.ModTime()}
-		if b, err := os.ReadFile(p + sizeSuffix); err == nil {
-			r.Size, err = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-			if err != nil {
-				r.Size = 0
-			}
-		}
-		if r.Size == 0 {
-			r.Size, _ = workdir.DiskUsage(p)
-			os.WriteFile(p+sizeSuffix, []byte(strconv.FormatInt(r.Size, 10)), 0o644)
-		}
-		out = append(out, r)
+		out = append(out, RootFS{Dir: p, LastUse: fi.ModTime(), Size: treeSize(p)})
 	}
 	return out, nil
+}
+
+// treeSize is the disk space the unpacked tree p takes: as recorded
+// beside it when it was unpacked (it never changes after), else measured
+// and recorded.
+func treeSize(p string) int64 {
+	if b, err := os.ReadFile(p + sizeSuffix); err == nil {
+		if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && n > 0 {
+			return n
+		}
+	}
+	n, _ := workdir.DiskUsage(p)
+	os.WriteFile(p+sizeSuffix, []byte(strconv.FormatInt(n, 10)), 0o644)
+	return n
 }
 
 // RemoveRootFS removes the root file system at p unless a kiln uses it
@@ -179,7 +182,7 @@ func RemoveRootFS(p string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("root file system %s: %w", p, err)
 	}
-	freed, _ := workdir.DiskUsage(p)
+	freed := treeSize(p)
 	removePartial(filepath.Dir(p), filepath.Base(p))
 	if err := workdir.RemoveAll(p); err != nil {
 		f.Close()

@@ -94,3 +94,30 @@ func TestCleanPartialLegacy(t *testing.T) {
 		t.Errorf("a fresh one went: %v", err)
 	}
 }
+
+// Removing a root file system reports the size recorded when it was
+// unpacked (the tree never changes after), without walking it again.
+func TestRemoveRootFSUsesRecordedSize(t *testing.T) {
+	dir := t.TempDir()
+	img, err := random.Image(1024, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, release, err := UnpackHeld(context.Background(), img, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release()
+	if err := os.WriteFile(p+sizeSuffix, []byte("123456789\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if list, err := ListRootFS(dir); err != nil || len(list) != 1 || list[0].Size != 123456789 {
+		t.Fatalf("ListRootFS = %+v, %v; want the recorded size", list, err)
+	}
+	if freed, err := RemoveRootFS(p); err != nil || freed != 123456789 {
+		t.Errorf("RemoveRootFS = %d, %v; want the recorded size", freed, err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("left in %s: %v", dir, entries)
+	}
+}
