@@ -3,14 +3,11 @@
 package acceptance
 
 import (
-	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -131,24 +128,18 @@ func TestRegistryStoppedMidPush(t *testing.T) {
 	big.Close()
 
 	ref := reg.Host + "/kiln-test/stalled:latest"
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, env.kiln, "build", ref, "--builder", env.builder, "--path", app, "--publish")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	k := startKiln(t, "build", ref, "--builder", env.builder, "--path", app, "--publish")
+	giveUp := time.After(5 * time.Minute)
 
 	uploads := filepath.Join(dir, "registry", "data", "docker", "registry", "v2", "repositories", "kiln-test", "stalled", "_uploads", "*", "data")
 	var stopped time.Time
-	var werr error
 wait:
 	for {
 		select {
-		case werr = <-exited:
+		case <-k.done:
+			break wait
+		case <-giveUp:
+			k.kill()
 			break wait
 		case <-time.After(2 * time.Millisecond):
 		}
@@ -167,17 +158,18 @@ wait:
 			}
 		}
 	}
-	t.Logf("$ kiln build %s --publish (%v)\n%s", ref, werr, out.String())
+	out := k.output()
+	t.Logf("$ kiln build %s --publish (exit %d)\n%s", ref, k.code, out)
 	if stopped.IsZero() {
 		t.Fatal("the push ended before an upload could be caught in the middle")
 	}
 	took := time.Since(stopped)
-	if werr == nil {
+	if k.code == 0 {
 		t.Fatal("the build succeeded against a stopped registry")
 	}
 	if took > timeout+20*time.Second {
 		t.Errorf("the build failed %s after the registry stopped; KILN_REGISTRY_TIMEOUT=%s", took, timeout)
 	}
-	wantContains(t, out.String(), "no answer from "+reg.Host+" for 5s", "registry "+reg.Host)
+	wantContains(t, out, "no answer from "+reg.Host+" for 5s", "registry "+reg.Host)
 	t.Logf("failed %s after the registry stopped", took.Round(time.Millisecond))
 }
