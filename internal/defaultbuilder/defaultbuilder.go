@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
+	"github.com/kiln-build/kiln/internal/workdir"
 	"github.com/kiln-build/kiln/lifecycle/builder"
 	"github.com/kiln-build/kiln/lifecycle/failure"
 	"github.com/kiln-build/kiln/lifecycle/imageio"
@@ -48,7 +50,8 @@ type Options struct {
 	// BuildStack makes the stack's build and run images (stack.Build with
 	// kiln's stack cache).
 	BuildStack func(ctx context.Context, s *stack.Stack) (*stack.Images, error)
-	// WorkDir holds the unpacked buildpacks and layer files meanwhile.
+	// WorkDir holds the unpacked buildpacks and layer files meanwhile,
+	// under WorkDir/default-builder.
 	WorkDir string
 	// Version is kiln's version, recorded as the builder's creator.
 	Version string
@@ -175,24 +178,28 @@ func (o Options) make(ctx context.Context, s *stack.Stack, build v1.Image, sourc
 
 // create makes the builder from the stack's build image and the
 // buildpacks, naming runName as its run image. Its layers are read from
-// files that done removes, once the builder is written.
+// files that done removes, once the builder is written. They lie in a
+// locked work dir (package workdir) under WorkDir/default-builder, so the
+// next make removes what a killed one left there.
 func (o Options) create(ctx context.Context, s *stack.Stack, build v1.Image, source, runName string) (img v1.Image, done func(), err error) {
-	if err := os.MkdirAll(o.WorkDir, 0o755); err != nil {
-		return nil, nil, fmt.Errorf("creating a work directory: %w", err)
-	}
-	bps, err := o.Buildpacks.open(ctx, o.WorkDir)
+	work, release, err := workdir.Create(filepath.Join(o.WorkDir, "default-builder"))
 	if err != nil {
 		return nil, nil, err
 	}
-	fmt.Fprintf(o.Log, "==> adding %d buildpacks: %s\n", len(bps.list), strings.Join(bps.refs(), ", "))
-	tmp, err := os.MkdirTemp(o.WorkDir, "default-builder-")
+	bps, err := o.Buildpacks.open(ctx, work)
 	if err != nil {
-		bps.Close()
-		return nil, nil, fmt.Errorf("creating a work directory: %w", err)
+		release()
+		return nil, nil, err
 	}
 	done = func() {
-		os.RemoveAll(tmp)
 		bps.Close()
+		release()
+	}
+	fmt.Fprintf(o.Log, "==> adding %d buildpacks: %s\n", len(bps.list), strings.Join(bps.refs(), ", "))
+	tmp := filepath.Join(work, "builder")
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		done()
+		return nil, nil, fmt.Errorf("creating a work directory: %w", err)
 	}
 	if img, err = o.build(ctx, s, build, bps, tmp, source, runName); err != nil {
 		done()

@@ -140,3 +140,37 @@ func mustDigest(t *testing.T, img v1.Image) v1.Hash {
 	}
 	return d
 }
+
+// What a make of the builder killed midway left in the work dir goes
+// with the next make, which leaves nothing behind itself.
+func TestEnsureCleansKilledWork(t *testing.T) {
+	root := t.TempDir()
+	writeBuildpack(t, root, "static")
+	t.Setenv("KILN_BUILDPACKS", root)
+	bps, err := FindBuildpacks(nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := imageio.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	// A killed make: a work dir whose lock nobody holds, with layer files.
+	killed := filepath.Join(work, "default-builder", "build-killed")
+	if err := os.MkdirAll(filepath.Join(killed, "builder"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{".lock", "builder/layer.tar"} {
+		if err := os.WriteFile(filepath.Join(killed, f), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := Options{Store: store, Buildpacks: bps, BuildStack: (&fakeStack{t: t}).build, WorkDir: work, Version: "test"}
+	if _, err := Ensure(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(filepath.Join(work, "default-builder")); len(left) != 0 {
+		t.Errorf("left in the work dir: %v", left)
+	}
+}
