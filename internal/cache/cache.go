@@ -15,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/kiln-build/kiln/internal/archive"
+	"github.com/kiln-build/kiln/internal/beneath"
 	"github.com/kiln-build/kiln/internal/export"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
 	"github.com/kiln-build/kiln/lifecycle/labels"
@@ -405,10 +406,18 @@ func (c *Cache) restoreLayer(ctx context.Context, o RestoreOptions, md Metadata,
 	if err := archive.ExtractLayers(ctx, layers, staging, archive.ExtractOptions{}); err != nil {
 		return fmt.Errorf("extracting cached layer %s: %w", lm.SHA, err)
 	}
+	// The tars come from a registry: the layer dir and its parents must
+	// be directories there, not links a tar put on the way (to a host
+	// directory the rename would move into the build).
+	extracted := beneath.New(staging, nil)
+	rel := filepath.Join(prefixOr(o.LayersPrefix), descriptor.EscapeID(id), name)
+	if err := extracted.CheckDir(rel); err != nil {
+		return fmt.Errorf("cached layer %s: %w", lm.SHA, err)
+	}
 	if o.Owner != nil {
 		// The tar holds the container's ids; the host's are those the
 		// build's user namespace maps them to.
-		if _, err := chownTree(staging, *o.Owner); err != nil {
+		if _, err := chownTree(extracted.Path(rel), *o.Owner); err != nil {
 			return fmt.Errorf("extracting cached layer %s: %w", lm.SHA, err)
 		}
 	}
@@ -418,7 +427,7 @@ func (c *Cache) restoreLayer(ctx context.Context, o RestoreOptions, md Metadata,
 	if err := os.RemoveAll(dest); err != nil {
 		return fmt.Errorf("restoring %s: clearing the way: %w", dest, err)
 	}
-	if err := os.Rename(filepath.Join(staging, prefixOr(o.LayersPrefix), descriptor.EscapeID(id), name), dest); err != nil {
+	if err := extracted.RenameOut(rel, dest); err != nil {
 		return fmt.Errorf("restoring %s: %w", dest, err)
 	}
 	if err := c.writeLayerTOML(o, id, name, lm.Data); err != nil {

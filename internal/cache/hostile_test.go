@@ -1,0 +1,132 @@
+package cache
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/kiln-build/kiln/internal/testutil"
+	"github.com/kiln-build/kiln/lifecycle/imageio"
+	"github.com/kiln-build/kiln/lifecycle/labels"
+)
+
+// pushCacheImage pushes a cache image made by someone else: one layer per
+// tar, and the index md (whose gocache layer's SHA, unless set, is the
+// first layer's diffID) in its label.
+func (r *countingRegistry) pushCacheImage(t *testing.T, md Metadata, tars ...[]byte) {
+	t.Helper()
+	img := empty.Image
+	var diffIDs []string
+	for _, b := range tars {
+		l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := l.DiffID()
+		if err != nil {
+			t.Fatal(err)
+		}
+		diffIDs = append(diffIDs, d.String())
+		if img, err = mutate.AppendLayers(img, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range md.Buildpacks {
+		for n, lm := range md.Buildpacks[i].Layers {
+			if lm.SHA == "" {
+				lm.SHA = diffIDs[0]
+			}
+			md.Buildpacks[i].Layers[n] = lm
+		}
+	}
+	label, err := labels.Encode(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err = mutate.Config(img, v1.Config{Labels: map[string]string{ImageMetadataLabel: label}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.iio.Write(context.Background(), imageio.Location{Kind: imageio.Registry, Name: r.ref}, img); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// gocacheIndex is an index naming one cached layer, acme/go:gocache.
+func gocacheIndex() Metadata {
+	return Metadata{Buildpacks: []labels.BuildpackEntry{{Key: "acme/go", Version: "1",
+		Layers: map[string]labels.LayerMetadata{"gocache": {Cache: true, Build: true}}}}}
+}
+
+// A cache image is input from a registry: a link in its tar where the
+// layer dir's parents (or the layer dir itself) should be does not lead
+// the restore to move a host directory into the build, and the layer is
+// not restored.
+func TestImageCacheRestoreRefusesLinksInTar(t *testing.T) {
+	dir := func(n string) testutil.TarEntry { return testutil.TarEntry{Name: n, Type: tar.TypeDir, Mode: 0o755} }
+	link := func(n, target string) testutil.TarEntry {
+		return testutil.TarEntry{Name: n, Type: tar.TypeSymlink, Link: target}
+	}
+	for _, tc := range []struct {
+		name    string
+		entries func(host string) []testutil.TarEntry
+	}{
+		{"buildpack dir is a link", func(host string) []testutil.TarEntry {
+			return []testutil.TarEntry{dir("layers/"), link("layers/acme_go", host)}
+		}},
+		{"layers dir is a link", func(host string) []testutil.TarEntry {
+			return []testutil.TarEntry{link("layers", filepath.Dir(host))}
+		}},
+		{"relative link up and out", func(host string) []testutil.TarEntry {
+			return []testutil.TarEntry{dir("layers/"), link("layers/acme_go", strings.Repeat("../", 40)+strings.TrimPrefix(host, "/"))}
+		}},
+		{"layer dir is a link", func(host string) []testutil.TarEntry {
+			return []testutil.TarEntry{dir("layers/"), dir("layers/acme_go/"), link("layers/acme_go/gocache", filepath.Join(host, "gocache"))}
+		}},
+		{"layer dir is a file", func(string) []testutil.TarEntry {
+			return []testutil.TarEntry{dir("layers/"), dir("layers/acme_go/"), {Name: "layers/acme_go/gocache", Body: "x"}}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := newCountingRegistry(t)
+			host := filepath.Join(t.TempDir(), "acme_go")
+			write(t, filepath.Join(host, "gocache", "secret"), "host secret")
+			reg.pushCacheImage(t, gocacheIndex(), testutil.Tar(t, tc.entries(host)...))
+			ctx := context.Background()
+			c, err := Open(ctx, t.TempDir(), WithImage(reg.iio, reg.ref))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			layers := filepath.Join(t.TempDir(), "layers")
+			os.MkdirAll(layers, 0o755)
+			var warnings []string
+			res, err := c.Restore(ctx, RestoreOptions{LayersDir: layers, Group: group, Warn: func(f string, a ...any) {
+				warnings = append(warnings, fmt.Sprintf(f, a...))
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Contents) != 0 || len(warnings) != 1 {
+				t.Errorf("restored %v, warnings %q; want nothing and one warning", res.Contents, warnings)
+			}
+			if b, err := os.ReadFile(filepath.Join(host, "gocache", "secret")); err != nil || string(b) != "host secret" {
+				t.Errorf("the host dir was moved: %q, %v", b, err)
+			}
+			if _, err := os.Lstat(filepath.Join(layers, "acme_go", "gocache")); err == nil {
+				t.Error("something stands at the layer dir")
+			}
+		})
+	}
+}
