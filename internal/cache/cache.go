@@ -388,6 +388,11 @@ func (c *Cache) restoreLayer(ctx context.Context, o RestoreOptions, md Metadata,
 		// the cache image has the layer.
 	}
 	chain := md.chain(key, lm)
+	if len(chain) > 1+maxDeltas {
+		// The index comes from a registry: a save never makes a longer
+		// chain, and each of its layers would be fetched and extracted.
+		return fmt.Errorf("the cache image names %d layers for it, more than kiln makes (%d)", len(chain), 1+maxDeltas)
+	}
 	layers, err := c.image.layers(chain)
 	if err != nil {
 		return err

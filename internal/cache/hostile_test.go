@@ -130,3 +130,86 @@ func TestImageCacheRestoreRefusesLinksInTar(t *testing.T) {
 		})
 	}
 }
+
+// The index in a cache image's label is input from a registry: a layer
+// whose chain of deltas is longer than a save ever makes is skipped, not
+// fetched and extracted once per entry.
+func TestImageCacheRestoreRefusesLongChains(t *testing.T) {
+	for _, n := range []int{maxDeltas + 1, 10000} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			reg := newCountingRegistry(t)
+			base := testutil.Tar(t,
+				testutil.TarEntry{Name: "layers/acme_go/gocache/", Type: tar.TypeDir, Mode: 0o755},
+				testutil.TarEntry{Name: "layers/acme_go/gocache/data", Body: "base"})
+			delta := testutil.Tar(t, testutil.TarEntry{Name: "layers/acme_go/gocache/more", Body: "more"})
+			md := gocacheIndex()
+			reg.pushCacheImage(t, md, base, delta)
+			// The delta's diffID, named n times.
+			d := reg.label(t)
+			img, err := reg.iio.Remote(context.Background(), reg.ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids, err := img.ConfigFile()
+			if err != nil {
+				t.Fatal(err)
+			}
+			chain := make([]string, n)
+			for i := range chain {
+				chain[i] = ids.RootFS.DiffIDs[1].String()
+			}
+			d.Deltas = map[string][]string{"acme/go:gocache": chain}
+			reg.pushCacheImage(t, d, base, delta)
+			reg.take()
+			ctx := context.Background()
+			c, err := Open(ctx, t.TempDir(), WithImage(reg.iio, reg.ref))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			layers := filepath.Join(t.TempDir(), "layers")
+			os.MkdirAll(layers, 0o755)
+			var warnings []string
+			res, err := c.Restore(ctx, RestoreOptions{LayersDir: layers, Group: group, Warn: func(f string, a ...any) {
+				warnings = append(warnings, fmt.Sprintf(f, a...))
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Contents) != 0 || len(warnings) != 1 || !strings.Contains(warnings[0], "more than kiln makes") {
+				t.Errorf("restored %v, warnings %q; want nothing and one warning", res.Contents, warnings)
+			}
+			if got := reg.take().gets; got != 0 {
+				t.Errorf("%d layer blobs fetched", got)
+			}
+		})
+	}
+	// maxDeltas deltas, as a save may leave, are applied.
+	reg := newCountingRegistry(t)
+	tars := [][]byte{testutil.Tar(t,
+		testutil.TarEntry{Name: "layers/acme_go/gocache/", Type: tar.TypeDir, Mode: 0o755},
+		testutil.TarEntry{Name: "layers/acme_go/gocache/data", Body: "base"})}
+	for i := range maxDeltas {
+		tars = append(tars, testutil.Tar(t, testutil.TarEntry{Name: fmt.Sprintf("layers/acme_go/gocache/d%d", i), Body: "delta"}))
+	}
+	reg.pushCacheImage(t, gocacheIndex(), tars...)
+	img, err := reg.iio.Remote(context.Background(), reg.ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := gocacheIndex()
+	md.Deltas = map[string][]string{}
+	for _, d := range cfg.RootFS.DiffIDs[1:] {
+		md.Deltas["acme/go:gocache"] = append(md.Deltas["acme/go:gocache"], d.String())
+	}
+	reg.pushCacheImage(t, md, tars...)
+	c, layers := reg.machine(t).restore(t)
+	defer c.Close()
+	if got := tree(t, layers, "gocache"); len(got) != 1+maxDeltas {
+		t.Errorf("restored %v", got)
+	}
+}
