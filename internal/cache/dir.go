@@ -52,6 +52,7 @@ func (c *Cache) restoreTree(ctx context.Context, o RestoreOptions, md Metadata, 
 	if err := os.RemoveAll(dest); err != nil {
 		return nil, fmt.Errorf("restoring %s: clearing the way: %w", dest, err)
 	}
+	c.keep(src, listing, fp)
 	if err := c.journalMove(o, key, src, dest, fp); err != nil { // before the move: see journal.go
 		return nil, fmt.Errorf("restoring %s: %w", dest, err)
 	}

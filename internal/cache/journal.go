@@ -120,7 +120,6 @@ func (c *Cache) appendJournal(recs ...record) error {
 // layer, before it does. The build's first record says where its layers
 // dir is and what group it builds.
 func (c *Cache) journalMove(o RestoreOptions, key, tree, layer, fingerprint string) error {
-	c.keep(tree, fingerprint)
 	var recs []record
 	if _, err := os.Lstat(c.path(journalName)); errors.Is(err, fs.ErrNotExist) {
 		recs = append(recs, record{Op: opBegin, Layers: o.LayersDir, Group: o.Group})

@@ -123,28 +123,42 @@ func TestKilledBeforeBuildFinishedGivesBack(t *testing.T) {
 // A big tree is not copied aside: changed by the killed build, it is gone;
 // the unchanged one comes back.
 func TestKilledBigTreeChangedIsDropped(t *testing.T) {
-	dir := t.TempDir()
-	ctx := context.Background()
-	c, err := Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	layers := twoLayers(t, "gen1")
-	write(t, filepath.Join(layers, "acme_go", "mods", "big"), string(make([]byte, keepMaxBytes+1)))
-	write(t, filepath.Join(layers, "acme_go", "gocache", "big"), string(make([]byte, keepMaxBytes+1)))
-	if err := c.Save(ctx, SaveOptions{LayersDir: layers, Group: group}); err != nil {
-		t.Fatal(err)
-	}
-	c.Close()
-	c, layers = restoreInto(t, dir)
-	if _, err := os.Stat(filepath.Join(dir, keptName)); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("big trees were copied aside: %v", err)
-	}
-	write(t, filepath.Join(layers, "acme_go", "mods", "data"), "half-written")
-	kill(c)
-	got := contents(t, dir)
-	if diff := cmp.Diff(map[string]string{"gocache": "gocache gen1"}, got); diff != "" {
-		t.Errorf("after the kill (-want +got):\n%s", diff)
+	for _, tc := range []struct {
+		name string
+		grow func(dir string)
+	}{
+		{"bytes", func(dir string) { write(t, filepath.Join(dir, "big"), string(make([]byte, keepMaxBytes+1))) }},
+		{"entries", func(dir string) {
+			for i := range keepMaxEntries {
+				write(t, filepath.Join(dir, "many", fmt.Sprint(i)), "")
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			ctx := context.Background()
+			c, err := Open(ctx, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			layers := twoLayers(t, "gen1")
+			tc.grow(filepath.Join(layers, "acme_go", "mods"))
+			tc.grow(filepath.Join(layers, "acme_go", "gocache"))
+			if err := c.Save(ctx, SaveOptions{LayersDir: layers, Group: group}); err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+			c, layers = restoreInto(t, dir)
+			if _, err := os.Stat(filepath.Join(dir, keptName)); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("big trees were copied aside: %v", err)
+			}
+			write(t, filepath.Join(layers, "acme_go", "mods", "data"), "half-written")
+			kill(c)
+			got := contents(t, dir)
+			if diff := cmp.Diff(map[string]string{"gocache": "gocache gen1"}, got); diff != "" {
+				t.Errorf("after the kill (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 

@@ -28,10 +28,12 @@ const (
 	keepMaxEntries = 512
 )
 
-// keep copies the committed tree src aside as kept/<name> when it is
-// small, checked against its fingerprint; nothing is kept otherwise.
-func (c *Cache) keep(src, fingerprint string) {
-	if !small(src) {
+// keep copies the committed tree src, whose listing and fingerprint
+// restore just took, aside as kept/<name> when it is small (at most
+// keepMaxEntries entries and keepMaxBytes bytes of files), checked
+// against its fingerprint; nothing is kept otherwise.
+func (c *Cache) keep(src string, listing *archive.Listing, fingerprint string) {
+	if len(listing.Entries) > keepMaxEntries || fileBytes(listing) > keepMaxBytes {
 		return
 	}
 	dst := c.path(keptName, filepath.Base(src))
@@ -50,32 +52,6 @@ func (c *Cache) keep(src, fingerprint string) {
 	if removeTree(dst) != nil || os.Rename(tmp, dst) != nil {
 		removeTree(tmp)
 	}
-}
-
-// small says whether the tree at root holds at most keepMaxEntries entries
-// and keepMaxBytes bytes of files.
-func small(root string) bool {
-	var n, bytes int64
-	errTooBig := errors.New("too big")
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if n++; n > keepMaxEntries {
-			return errTooBig
-		}
-		if d.Type().IsRegular() {
-			fi, err := d.Info()
-			if err != nil {
-				return err
-			}
-			if bytes += fi.Size(); bytes > keepMaxBytes {
-				return errTooBig
-			}
-		}
-		return nil
-	})
-	return err == nil
 }
 
 // restoreKept puts the kept copies back into committed/ where their tree
