@@ -123,33 +123,13 @@ func (c *Cache) GiveBack() error {
 		// The tree moves back first, reached through no link the build
 		// may have put on the way (what a link leads to is not the tree);
 		// then, out of the build's reach, it must be as restored.
-		rel, ok := below(m.layers, dest)
-		if !ok {
-			errs = append(errs, fmt.Errorf("giving back %s: not below the layers dir %s", dest, m.layers))
-			continue
-		}
-		err := beneath.New(m.layers, nil).RenameOut(rel, m.from)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			continue
-		case err != nil:
+		fp, err := takeBack(beneath.New(m.layers, nil), m.layers, dest, m.from, m.fingerprint)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("giving back %s: %w", dest, err))
-			continue
 		}
-		fi, err := os.Lstat(m.from)
-		var fp string
-		if err == nil && fi.IsDir() {
-			fp, err = archive.Fingerprint(m.from, nil, "")
+		if fp != "" {
+			back[m.key] = fp
 		}
-		if err != nil || !fi.IsDir() || fp != m.fingerprint {
-			// Changed in the build (or not a tree at all): a plain miss
-			// next time.
-			if rerr := removeTree(m.from); rerr != nil {
-				errs = append(errs, fmt.Errorf("dropping the changed %s: %w", m.from, rerr))
-			}
-			continue
-		}
-		back[m.key] = fp
 	}
 	// A tree handed to this build's user at restore went back with its
 	// new owners: the index must say so, or the next restore rejects it.

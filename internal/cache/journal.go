@@ -274,26 +274,36 @@ func (c *Cache) saveFrom(ctx context.Context, begin record) error {
 }
 
 // takeBack moves the tree at layer (below layers) to dst when its
-// fingerprint is one of fps, returning the fingerprint it had. The move
-// comes first, through no link (beneath.Root.RenameOut), and the check
-// after, on the tree where no build can change it any more; one that
-// fails it is removed, as the dead build's work dir would be.
-func takeBack(root *beneath.Root, layers, layer, dst string, fps ...string) (string, bool) {
+// fingerprint is one of fps, returning the fingerprint it had; "" when
+// there was no tree to move or it failed the check. The move comes first,
+// through no link (beneath.Root.RenameOut), and the check after, on the
+// tree where no build can change it any more; one that fails it is
+// removed, as the dead build's work dir would be. The error says what
+// could not be moved or removed.
+func takeBack(root *beneath.Root, layers, layer, dst string, fps ...string) (string, error) {
 	rel, ok := below(layers, layer)
-	if !ok || root.RenameOut(rel, dst) != nil {
-		return "", false
+	if !ok {
+		return "", fmt.Errorf("%s is not below the layers dir %s", layer, layers)
+	}
+	if err := root.RenameOut(rel, dst); errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	} else if err != nil {
+		return "", err
 	}
 	if fi, err := os.Lstat(dst); err == nil && fi.IsDir() {
 		if fp, err := archive.Fingerprint(dst, nil, ""); err == nil {
 			for _, want := range fps {
 				if want != "" && fp == want {
-					return fp, true
+					return fp, nil
 				}
 			}
 		}
 	}
-	removeTree(dst)
-	return "", false
+	// Changed in the build (or not a tree at all): a plain miss.
+	if err := removeTree(dst); err != nil {
+		return "", fmt.Errorf("dropping the changed %s: %w", dst, err)
+	}
+	return "", nil
 }
 
 // giveBackFrom moves back into committed/ the trees a dead build took
@@ -312,8 +322,8 @@ func (c *Cache) giveBackFrom(layers string, moves []record, owned map[string]str
 		if _, err := os.Lstat(dst); err == nil {
 			continue // given back already, or kept
 		}
-		fp, ok := takeBack(root, layers, m.Layer, dst, m.Fingerprint, owned[m.Key])
-		if ok && fp != m.Fingerprint {
+		fp, _ := takeBack(root, layers, m.Layer, dst, m.Fingerprint, owned[m.Key])
+		if fp != "" && fp != m.Fingerprint {
 			changed[m.Key] = fp
 		}
 	}
@@ -348,7 +358,7 @@ func (c *Cache) finishSave(saves []record) error {
 			if root == nil {
 				continue
 			}
-			if _, ok := takeBack(root, s.Layers, s.Layer, dst, s.Fingerprint); !ok {
+			if fp, _ := takeBack(root, s.Layers, s.Layer, dst, s.Fingerprint); fp == "" {
 				continue
 			}
 		}
