@@ -47,15 +47,6 @@ type Tree struct {
 	Fingerprint string `json:"fingerprint"`
 }
 
-func (m Metadata) find(id string) *labels.BuildpackEntry {
-	for i := range m.Buildpacks {
-		if m.Buildpacks[i].Key == id {
-			return &m.Buildpacks[i]
-		}
-	}
-	return nil
-}
-
 // Cache is one app's layer cache.
 type Cache struct {
 	dir  string
@@ -232,6 +223,7 @@ func knownBuildpacks(lists ...[]labels.BuildpackEntry) []descriptor.GroupEntry {
 	return out
 }
 
+// find is the entry of buildpack id in bps, nil when there is none.
 func find(bps []labels.BuildpackEntry, id string) *labels.BuildpackEntry {
 	for i := range bps {
 		if bps[i].Key == id {
@@ -264,7 +256,7 @@ func (c *Cache) Restore(ctx context.Context, o RestoreOptions) (Restored, error)
 		group = knownBuildpacks(md.Buildpacks, prevBPs)
 	}
 	for _, g := range group {
-		cached, prev := md.find(g.ID), find(prevBPs, g.ID)
+		cached, prev := find(md.Buildpacks, g.ID), find(prevBPs, g.ID)
 		names := map[string]bool{}
 		if cached != nil {
 			for n := range cached.Layers {

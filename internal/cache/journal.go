@@ -363,7 +363,7 @@ func (c *Cache) finishSave(saves []record) error {
 			}
 		}
 		md.Trees[s.Key] = Tree{Dir: s.Tree, Fingerprint: s.Fingerprint}
-		bp := md.find(s.ID)
+		bp := find(md.Buildpacks, s.ID)
 		if bp == nil {
 			md.Buildpacks = append(md.Buildpacks, labels.BuildpackEntry{Key: s.ID, Version: s.Version, Layers: map[string]labels.LayerMetadata{}})
 			bp = &md.Buildpacks[len(md.Buildpacks)-1]
