@@ -328,27 +328,26 @@ func (c *Cache) Restore(ctx context.Context, o RestoreOptions) (Restored, error)
 }
 
 func (c *Cache) writeLayerTOML(o RestoreOptions, id, name string, data map[string]any) error {
-	bpDir := filepath.Join(o.LayersDir, descriptor.EscapeID(id))
-	if err := mkdirOwned(bpDir, o.Owner); err != nil {
-		return err
-	}
-	p := filepath.Join(bpDir, name+".toml")
-	if err := launch.WriteLayerMetadataOnly(p, launch.Layer{Metadata: data}); err != nil {
-		return err
-	}
-	if o.Owner != nil {
-		return os.Chown(p, o.Owner.UID, o.Owner.GID)
-	}
-	return nil
+	return writeOwned(o, id, name+".toml", func(p string) error {
+		return launch.WriteLayerMetadataOnly(p, launch.Layer{Metadata: data})
+	})
 }
 
 func (c *Cache) writeStore(o RestoreOptions, id string, st *labels.Store) error {
+	return writeOwned(o, id, "store.toml", func(p string) error {
+		return launch.WriteStore(p, launch.Store{Metadata: st.Metadata})
+	})
+}
+
+// writeOwned writes the file name of buildpack id's dir in the layers dir
+// with write, and gives it to the build's user.
+func writeOwned(o RestoreOptions, id, name string, write func(p string) error) error {
 	bpDir := filepath.Join(o.LayersDir, descriptor.EscapeID(id))
 	if err := mkdirOwned(bpDir, o.Owner); err != nil {
 		return err
 	}
-	p := filepath.Join(bpDir, "store.toml")
-	if err := launch.WriteStore(p, launch.Store{Metadata: st.Metadata}); err != nil {
+	p := filepath.Join(bpDir, name)
+	if err := write(p); err != nil {
 		return err
 	}
 	if o.Owner != nil {
