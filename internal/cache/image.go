@@ -151,7 +151,8 @@ func (ic *imageCache) layers(chain []string) ([]v1.Layer, error) {
 func (ic *imageCache) chains(ctx context.Context, layers []cachedLayer, tmp string, o SaveOptions) ([][]v1.Layer, error) {
 	ic.load(ctx)
 	out := make([][]v1.Layer, len(layers))
-	for i, l := range layers {
+	for i := range layers {
+		l := &layers[i]
 		ch, err := ic.chain(ctx, l, tmp, o)
 		if err != nil {
 			return nil, fmt.Errorf("saving cache layer %s:%s: %w", l.id, l.name, err)
@@ -165,8 +166,9 @@ func (ic *imageCache) chains(ctx context.Context, layers []cachedLayer, tmp stri
 // is unchanged since restore (their blobs are in the registry: neither
 // read nor uploaded), the app image's for a launch layer, the previous
 // image's and one more with what changed when that is small (delta.go),
-// else its tree tarred and compressed in one pass.
-func (ic *imageCache) chain(ctx context.Context, l cachedLayer, tmp string, o SaveOptions) ([]v1.Layer, error) {
+// else its tree tarred and compressed in one pass. A tree it lists keeps
+// its listing and fingerprint in l, for the move into the dir cache.
+func (ic *imageCache) chain(ctx context.Context, l *cachedLayer, tmp string, o SaveOptions) ([]v1.Layer, error) {
 	if len(l.unchanged) > 0 {
 		if prev, err := ic.layers(l.unchanged); err == nil {
 			return prev, nil
@@ -176,18 +178,17 @@ func (ic *imageCache) chain(ctx context.Context, l cachedLayer, tmp string, o Sa
 		return []v1.Layer{el}, nil
 	}
 	if l.base != nil && l.listing != nil && !l.meta.Launch {
-		if ch, err := ic.withDelta(ctx, l, tmp, o); err != nil || ch != nil {
+		if ch, err := ic.withDelta(ctx, *l, tmp, o); err != nil || ch != nil {
 			return ch, err
 		}
 	}
-	listing := l.listing
-	if listing == nil {
+	if l.listing == nil {
 		var err error
-		if listing, _, err = listTree(ctx, l.dir); err != nil {
+		if l.listing, l.fp, err = listTree(ctx, l.dir); err != nil {
 			return nil, err
 		}
 	}
-	full, err := newLayer(ctx, l, listing, listing.All(), tmp, o)
+	full, err := newLayer(ctx, *l, l.listing, l.listing.All(), tmp, o)
 	if err != nil {
 		return nil, err
 	}
