@@ -11,16 +11,15 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kiln-build/kiln/internal/testutil"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
 	"github.com/kiln-build/kiln/lifecycle/labels"
 )
 
+// write writes s to p (mode 0644), making its parents.
 func write(t *testing.T, p, s string) {
 	t.Helper()
-	os.MkdirAll(filepath.Dir(p), 0o755)
-	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, p, s, 0o644)
 }
 
 var group = []descriptor.GroupEntry{{ID: "acme/go", Version: "1"}}

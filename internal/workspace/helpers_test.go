@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kiln-build/kiln/internal/archive"
+	"github.com/kiln-build/kiln/internal/testutil"
 )
 
 var bg = context.Background()
@@ -230,12 +231,8 @@ func must(t testing.TB, err error) {
 	}
 }
 
-func write(t testing.TB, p, content string, mode fs.FileMode) {
-	t.Helper()
-	must(t, os.MkdirAll(filepath.Dir(p), 0o755))
-	must(t, os.WriteFile(p, []byte(content), mode))
-	must(t, os.Chmod(p, mode))
-}
+// write writes content to p with exactly mode, making its parents.
+var write = testutil.WriteFile
 
 var past = time.Date(2020, 5, 6, 7, 8, 9, 123456789, time.UTC)
 
