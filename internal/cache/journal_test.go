@@ -61,6 +61,12 @@ func saved(t *testing.T, dir, gen string) {
 // dir, which it returns with the open cache.
 func restoreInto(t *testing.T, dir string) (*Cache, string) {
 	t.Helper()
+	return restoreAs(t, dir, nil)
+}
+
+// restoreAs is restoreInto for a build whose user is own.
+func restoreAs(t *testing.T, dir string, own *archive.Owner) (*Cache, string) {
+	t.Helper()
 	ctx := context.Background()
 	c, err := Open(ctx, dir)
 	if err != nil {
@@ -68,7 +74,7 @@ func restoreInto(t *testing.T, dir string) (*Cache, string) {
 	}
 	layers := filepath.Join(t.TempDir(), "layers")
 	os.MkdirAll(layers, 0o755)
-	if _, err := c.Restore(ctx, RestoreOptions{LayersDir: layers, Group: group, Warn: func(f string, a ...any) { t.Errorf("warning: "+f, a...) }}); err != nil {
+	if _, err := c.Restore(ctx, RestoreOptions{LayersDir: layers, Group: group, Owner: own, Warn: func(f string, a ...any) { t.Errorf("warning: "+f, a...) }}); err != nil {
 		t.Fatal(err)
 	}
 	return c, layers
@@ -451,19 +457,9 @@ func TestKilledAfterChownGivesBack(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to chown")
 	}
-	ctx := context.Background()
 	dir := t.TempDir()
 	saved(t, dir, "gen1")
-	c, err := Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	layers := filepath.Join(t.TempDir(), "layers")
-	os.MkdirAll(layers, 0o755)
-	own := &archive.Owner{UID: 4242, GID: 4343}
-	if _, err := c.Restore(ctx, RestoreOptions{LayersDir: layers, Group: group, Owner: own, Warn: func(f string, a ...any) { t.Errorf("warning: "+f, a...) }}); err != nil {
-		t.Fatal(err)
-	}
+	c, _ := restoreAs(t, dir, &archive.Owner{UID: 4242, GID: 4343})
 	kill(c)
 	if diff := cmp.Diff(map[string]string{"gocache": "gocache gen1", "mods": "mods gen1"}, contents(t, dir)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
@@ -626,19 +622,9 @@ func TestGiveBackAfterChown(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to chown")
 	}
-	ctx := context.Background()
 	dir := t.TempDir()
 	saved(t, dir, "gen1")
-	c, err := Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	layers := filepath.Join(t.TempDir(), "layers")
-	os.MkdirAll(layers, 0o755)
-	own := &archive.Owner{UID: 4242, GID: 4343}
-	if _, err := c.Restore(ctx, RestoreOptions{LayersDir: layers, Group: group, Owner: own, Warn: func(f string, a ...any) { t.Errorf("warning: "+f, a...) }}); err != nil {
-		t.Fatal(err)
-	}
+	c, _ := restoreAs(t, dir, &archive.Owner{UID: 4242, GID: 4343})
 	if err := c.GiveBack(); err != nil {
 		t.Fatal(err)
 	}
