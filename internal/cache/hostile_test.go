@@ -63,6 +63,28 @@ func (r *countingRegistry) pushCacheImage(t *testing.T, md Metadata, tars ...[]b
 	}
 }
 
+// restoreFresh restores the cache image on a machine with no local copy,
+// and returns what it restored, the layers dir and the warnings.
+func (r *countingRegistry) restoreFresh(t *testing.T) (Restored, string, []string) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := Open(ctx, t.TempDir(), WithImage(r.iio, r.ref))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	layers := filepath.Join(t.TempDir(), "layers")
+	os.MkdirAll(layers, 0o755)
+	var warnings []string
+	res, err := c.Restore(ctx, RestoreOptions{LayersDir: layers, Group: group, Warn: func(f string, a ...any) {
+		warnings = append(warnings, fmt.Sprintf(f, a...))
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, layers, warnings
+}
+
 // gocacheIndex is an index naming one cached layer, acme/go:gocache.
 func gocacheIndex() Metadata {
 	return Metadata{Buildpacks: []labels.BuildpackEntry{{Key: "acme/go", Version: "1",
@@ -103,21 +125,7 @@ func TestImageCacheRestoreRefusesLinksInTar(t *testing.T) {
 			host := filepath.Join(t.TempDir(), "acme_go")
 			write(t, filepath.Join(host, "gocache", "secret"), "host secret")
 			reg.pushCacheImage(t, gocacheIndex(), testutil.Tar(t, tc.entries(host)...))
-			ctx := context.Background()
-			c, err := Open(ctx, t.TempDir(), WithImage(reg.iio, reg.ref))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			layers := filepath.Join(t.TempDir(), "layers")
-			os.MkdirAll(layers, 0o755)
-			var warnings []string
-			res, err := c.Restore(ctx, RestoreOptions{LayersDir: layers, Group: group, Warn: func(f string, a ...any) {
-				warnings = append(warnings, fmt.Sprintf(f, a...))
-			}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			res, layers, warnings := reg.restoreFresh(t)
 			if len(res.Contents) != 0 || len(warnings) != 1 {
 				t.Errorf("restored %v, warnings %q; want nothing and one warning", res.Contents, warnings)
 			}
@@ -161,21 +169,7 @@ func TestImageCacheRestoreRefusesLongChains(t *testing.T) {
 			d.Deltas = map[string][]string{"acme/go:gocache": chain}
 			reg.pushCacheImage(t, d, base, delta)
 			reg.take()
-			ctx := context.Background()
-			c, err := Open(ctx, t.TempDir(), WithImage(reg.iio, reg.ref))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			layers := filepath.Join(t.TempDir(), "layers")
-			os.MkdirAll(layers, 0o755)
-			var warnings []string
-			res, err := c.Restore(ctx, RestoreOptions{LayersDir: layers, Group: group, Warn: func(f string, a ...any) {
-				warnings = append(warnings, fmt.Sprintf(f, a...))
-			}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			res, _, warnings := reg.restoreFresh(t)
 			if len(res.Contents) != 0 || len(warnings) != 1 || !strings.Contains(warnings[0], "more than kiln makes") {
 				t.Errorf("restored %v, warnings %q; want nothing and one warning", res.Contents, warnings)
 			}
