@@ -228,5 +228,9 @@ func zipEntry(x *extract.Extractor, f *zip.File) error {
 	}
 	defer rc.Close()
 	h.Typeflag = tar.TypeReg
+	// The size counts against Options.MaxBytes before anything is written;
+	// archive/zip fails a read past it, so the header cannot undercount.
+	// A size past int64 turns negative, which the extractor refuses.
+	h.Size = int64(f.UncompressedSize64)
 	return x.Entry(context.Background(), h, rc)
 }

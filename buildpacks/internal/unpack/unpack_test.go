@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"os"
@@ -309,4 +310,57 @@ func TestDecompressBounds(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(dest, "c")); err == nil {
 		t.Error("c written past the cap")
 	}
+}
+
+// A zip file is held to the byte cap as a tar is: by the sizes its
+// headers declare, before an entry is written, and a header that declares
+// less than its entry holds fails the read instead of passing the cap.
+func TestZipBounds(t *testing.T) {
+	write := func(t *testing.T, add func(zw *zip.Writer)) string {
+		zp := filepath.Join(t.TempDir(), "m.zip")
+		f, err := os.Create(zp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zw := zip.NewWriter(f)
+		add(zw)
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		return zp
+	}
+	t.Run("past the byte cap", func(t *testing.T) {
+		zp := write(t, func(zw *zip.Writer) {
+			for _, n := range []string{"a", "b", "c"} {
+				w, _ := zw.Create(n)
+				w.Write(bytes.Repeat([]byte(n), 1024))
+			}
+		})
+		dest := t.TempDir()
+		if err := Zip(zp, dest, Options{MaxBytes: 2048}); !errors.Is(err, extract.ErrTooLarge) {
+			t.Errorf("past the byte cap: %v", err)
+		}
+		if _, err := os.Lstat(filepath.Join(dest, "c")); err == nil {
+			t.Error("c written past the cap")
+		}
+	})
+	t.Run("header understates the size", func(t *testing.T) {
+		body := bytes.Repeat([]byte("x"), 4096)
+		zp := write(t, func(zw *zip.Writer) {
+			w, err := zw.CreateRaw(&zip.FileHeader{Name: "big", Method: zip.Store,
+				CRC32: crc32.ChecksumIEEE(body), CompressedSize64: uint64(len(body)), UncompressedSize64: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Write(body)
+		})
+		dest := t.TempDir()
+		if err := Zip(zp, dest, Options{MaxBytes: 2048}); err == nil {
+			t.Error("an entry holding more than its header declares was extracted")
+		}
+		if fi, err := os.Lstat(filepath.Join(dest, "big")); err == nil && fi.Size() > 2048 {
+			t.Errorf("big written with %d bytes past the 2048-byte cap", fi.Size())
+		}
+	})
 }
