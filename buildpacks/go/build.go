@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -221,16 +220,11 @@ func treeSHA256(dir string) (string, error) {
 		if !info.Mode().IsRegular() {
 			return "", fmt.Errorf("build output %s is not a regular file", filepath.Join(dir, e.Name()))
 		}
-		fmt.Fprintf(h, "%s\x00%o\x00%d\x00", e.Name(), info.Mode().Perm(), info.Size())
-		f, err := os.Open(filepath.Join(dir, e.Name()))
+		sum, err := fsutil.FileSHA256(filepath.Join(dir, e.Name()))
 		if err != nil {
 			return "", fmt.Errorf("reading the built binaries: %w", err)
 		}
-		_, err = io.Copy(h, f)
-		f.Close()
-		if err != nil {
-			return "", fmt.Errorf("reading %s: %w", filepath.Join(dir, e.Name()), err)
-		}
+		fmt.Fprintf(h, "%s\x00%o\x00%s\x00", e.Name(), info.Mode().Perm(), sum)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -84,7 +81,7 @@ func build(_ context.Context, bc *sdk.BuildContext) error {
 	}
 
 	src := filepath.Join(bc.Buildpack.Dir, "bin", serverBinary)
-	sum, err := fileSHA256(src)
+	sum, err := fsutil.FileSHA256(src)
 	if err != nil {
 		return sdk.Fix(err, "reinstall the buildpack: its static server is missing")
 	}
@@ -119,17 +116,4 @@ func build(_ context.Context, bc *sdk.BuildContext) error {
 	bc.Launch.AddProcess(sdk.Process{Type: "web", Command: cmd, Default: true})
 	log.Detail("process \"web\" runs %s, listening on $PORT (default 8080)", strings.Join(cmd, " "))
 	return nil
-}
-
-func fileSHA256(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", fmt.Errorf("opening %s: %w", p, err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("reading %s: %w", p, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

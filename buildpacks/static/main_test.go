@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kiln-build/kiln/buildpacks/internal/fsutil"
 	"github.com/kiln-build/kiln/buildpacks/sdk"
 )
 
@@ -130,7 +131,7 @@ func TestBuild(t *testing.T) {
 // kept; another server is installed again.
 func TestBuildKeepsUnchangedServer(t *testing.T) {
 	bpDir := tree(t, map[string]string{"bin/" + serverBinary: "server-binary"})
-	sum, err := fileSHA256(filepath.Join(bpDir, "bin", serverBinary))
+	sum, err := fsutil.FileSHA256(filepath.Join(bpDir, "bin", serverBinary))
 	if err != nil {
 		t.Fatal(err)
 	}

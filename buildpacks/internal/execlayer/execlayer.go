@@ -1,11 +1,8 @@
 package execlayer
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -43,7 +40,7 @@ func Command(bc *sdk.BuildContext, line string) ([]string, error) {
 // Calling it again in one build changes nothing.
 func install(bc *sdk.BuildContext, dst string) error {
 	src := filepath.Join(bc.Buildpack.Dir, "bin", Binary)
-	sum, err := fileSHA256(src)
+	sum, err := fsutil.FileSHA256(src)
 	if errors.Is(err, fs.ErrNotExist) {
 		return sdk.Fix(err, "reinstall the buildpack: its kiln-exec helper is missing")
 	}
@@ -66,17 +63,4 @@ func install(bc *sdk.BuildContext, dst string) error {
 	}
 	bc.Log.Detail("installed kiln-exec into layer %s: the run image has no shell to expand the command", LayerName)
 	return nil
-}
-
-func fileSHA256(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("reading %s: %w", p, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kiln-build/kiln/buildpacks/internal/fsutil"
 	"github.com/kiln-build/kiln/buildpacks/sdk"
 )
 
@@ -55,7 +56,7 @@ func TestCommandKeepsUnchangedLayer(t *testing.T) {
 	bpDir := t.TempDir()
 	os.MkdirAll(filepath.Join(bpDir, "bin"), 0o755)
 	os.WriteFile(filepath.Join(bpDir, "bin", Binary), []byte("helper"), 0o755)
-	sum, err := fileSHA256(filepath.Join(bpDir, "bin", Binary))
+	sum, err := fsutil.FileSHA256(filepath.Join(bpDir, "bin", Binary))
 	if err != nil {
 		t.Fatal(err)
 	}

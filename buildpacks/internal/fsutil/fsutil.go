@@ -117,6 +117,20 @@ func HashFiles(paths ...string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// FileSHA256 returns the hex SHA-256 of the contents of the file p.
+func FileSHA256(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", fmt.Errorf("opening %s: %w", p, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("reading %s: %w", p, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
 // IsFile reports whether p is a regular file (after following links).
 func IsFile(p string) bool {
 	fi, err := os.Stat(p)

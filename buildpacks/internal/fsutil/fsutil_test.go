@@ -1,6 +1,8 @@
 package fsutil
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -68,5 +70,21 @@ func TestSymlink(t *testing.T) {
 	}
 	if l, _ := os.Readlink(link); l != "/layers/x" {
 		t.Errorf("link = %q", l)
+	}
+}
+
+// FileSHA256 digests the contents; a missing file is fs.ErrNotExist, which
+// callers turn into "reinstall the buildpack".
+func TestFileSHA256(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, []byte("abc"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := FileSHA256(p)
+	if want := "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"; err != nil || got != want {
+		t.Errorf("FileSHA256 = %q, %v; want %q", got, err, want)
+	}
+	if _, err := FileSHA256(p + ".missing"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: %v, want fs.ErrNotExist", err)
 	}
 }
