@@ -340,20 +340,6 @@ func listedTar(ctx context.Context, l *archive.Listing, idx []int, prefix string
 	return t, err
 }
 
-// BuildpackLayerTar is the tar of the layer dir <layersRel>/<escaped
-// id>/<name> exactly as the app image holds it, so the cache and the image
-// agree on its diffID.
-func BuildpackLayerTar(ctx context.Context, dir, layersRel, id, name string, owner archive.Owner, modTime time.Time) (*archive.Tar, error) {
-	if modTime.IsZero() {
-		modTime = archive.DefaultModTime
-	}
-	l, err := archive.List(ctx, dir)
-	if err != nil {
-		return nil, err
-	}
-	return listedTar(ctx, l, l.All(), path.Join(layersRel, descriptor.EscapeID(id), name), owner, modTime)
-}
-
 // LayerMediaType is the layer media type that fits base's manifest: Docker
 // layers in a Docker v2 manifest, OCI layers otherwise.
 func LayerMediaType(base v1.Image) (types.MediaType, error) {
