@@ -97,6 +97,7 @@ func (c claims) slice(all []appPath, s launch.Slice) ([]string, error) {
 // beneath them is claimed, else their unclaimed entries. all is the app
 // dir in walk order (see appPaths).
 func (c claims) rest(all []appPath) []string {
+	above := c.above()
 	rest := []string{}
 	skip := "" // a directory whose entries are dealt with
 	for _, p := range all {
@@ -107,7 +108,7 @@ func (c claims) rest(all []appPath) []string {
 		case c.has(rel):
 			skip = rel
 			continue
-		case p.dir && c.beneath(rel):
+		case p.dir && above[rel]:
 			continue // walked into
 		}
 		rest = append(rest, rel)
@@ -117,14 +118,16 @@ func (c claims) rest(all []appPath) []string {
 	return rest
 }
 
-// beneath says whether a path under the directory rel is claimed.
-func (c claims) beneath(rel string) bool {
+// above is the set of directories with a claimed path beneath them,
+// found once rather than by scanning every claim for each directory.
+func (c claims) above() map[string]bool {
+	out := map[string]bool{}
 	for p := range c {
-		if strings.HasPrefix(p, rel+string(filepath.Separator)) {
-			return true
+		for d := filepath.Dir(p); d != "." && d != "/" && !out[d]; d = filepath.Dir(d) {
+			out[d] = true
 		}
 	}
-	return false
+	return out
 }
 
 // appPath is a path beneath the app dir, relative, and whether it is a
