@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -32,7 +33,7 @@ func Fingerprint(root string, paths []string, salt string) (string, error) {
 				target, _ = os.Readlink(p)
 			}
 			uid, gid := statOwner(fi)
-			fmt.Fprintf(h, "%s\x00%o\x00%d\x00%d\x00%d:%d\x00%s\x00", rel, fi.Mode(), fi.Size(), fi.ModTime().UnixNano(), uid, gid, target)
+			writeTreeRecord(h, rel, fi.Mode(), fi.Size(), fi.ModTime().UnixNano(), int(uid), int(gid), target)
 			return nil
 		})
 	}
@@ -50,4 +51,10 @@ func Fingerprint(root string, paths []string, salt string) (string, error) {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// writeTreeRecord writes one path's record of a Fingerprint (and of
+// Listing.TreeFingerprint, which must give the same sum).
+func writeTreeRecord(h io.Writer, rel string, mode fs.FileMode, size, mtime int64, uid, gid int, target string) {
+	fmt.Fprintf(h, "%s\x00%o\x00%d\x00%d\x00%d:%d\x00%s\x00", rel, mode, size, mtime, uid, gid, target)
 }

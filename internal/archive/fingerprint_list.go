@@ -227,7 +227,7 @@ func (l *Listing) TreeFingerprint() string {
 	h := sha256.New()
 	fmt.Fprintf(h, "kiln-layer-fingerprint/1\x00\x00")
 	for _, e := range l.Entries {
-		fmt.Fprintf(h, "%s\x00%o\x00%d\x00%d\x00%d:%d\x00%s\x00", filepath.FromSlash(e.Rel), e.Mode, e.Size, e.ModTime, e.Owner.UID, e.Owner.GID, e.Target)
+		writeTreeRecord(h, filepath.FromSlash(e.Rel), e.Mode, e.Size, e.ModTime, e.Owner.UID, e.Owner.GID, e.Target)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
