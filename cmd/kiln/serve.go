@@ -32,6 +32,7 @@ func serveCommand() *cli.Command {
 			&cli.IntFlag{Name: "workers", Value: 1, Usage: "builds this process runs at once (0: none, an API-only process)"},
 			&cli.StringFlag{Name: "max-source-size", Value: "200MiB", Usage: "largest source tarball (upload or pushed tree)"},
 			&cli.StringFlag{Name: "max-push-size", Value: "512MiB", Usage: "largest git push"},
+			&cli.StringFlag{Name: "max-log-size", Value: "64MiB", Usage: "most of a build's output its log keeps (the rest is left out)"},
 			&cli.DurationFlag{Name: "build-timeout", Value: time.Hour, Usage: "stop a build that runs longer (0: no limit)"},
 			&cli.DurationFlag{Name: "heartbeat", Value: 5 * time.Second, Usage: "how often a worker records that its build is alive"},
 			&cli.DurationFlag{Name: "stale-after", Value: 30 * time.Second, Usage: "a running build whose worker was not heard of for this long is re-queued or failed"},
@@ -73,6 +74,10 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	maxLog, err := size("max-log-size")
+	if err != nil {
+		return err
+	}
 	switch {
 	case c.Int("workers") < 0:
 		return usageError("serve: --workers must not be negative")
@@ -99,6 +104,7 @@ func runServe(c *cli.Context) error {
 			RegistryPrefix:  c.String("registry-prefix"),
 			Workers:         c.Int("workers"),
 			MaxSourceSize:   maxSource,
+			MaxLogSize:      maxLog,
 			BuildTimeout:    c.Duration("build-timeout"),
 			Heartbeat:       c.Duration("heartbeat"),
 			StaleAfter:      c.Duration("stale-after"),

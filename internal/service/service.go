@@ -51,6 +51,10 @@ type Options struct {
 	// LogFlush is how often a running build's log is written out; zero
 	// means 200 ms (or at 16 KiB).
 	LogFlush time.Duration
+	// MaxLogSize bounds what a build's log keeps of its output (a
+	// build's code is untrusted: it must not fill the database); zero
+	// means 64 MiB.
+	MaxLogSize int64
 	// Poll is how often Follow looks for more log; zero means 100 ms.
 	Poll time.Duration
 	// WorkerName names this process in builds it runs; "" means host:pid.
@@ -90,6 +94,9 @@ func (o *Options) defaults() {
 	}
 	if o.LogFlush == 0 {
 		o.LogFlush = 200 * time.Millisecond
+	}
+	if o.MaxLogSize == 0 {
+		o.MaxLogSize = 64 << 20
 	}
 	if o.Poll == 0 {
 		o.Poll = 100 * time.Millisecond
@@ -140,7 +147,7 @@ func New(db *store.DB, o Options) (*Service, error) {
 	s.w = work.New(work.Config{
 		DB: db, Builder: o.Builder, RegistryPrefix: o.RegistryPrefix, BuildTimeout: o.BuildTimeout,
 		Heartbeat: o.Heartbeat, StaleAfter: o.StaleAfter, MaxAttempts: o.MaxAttempts, Snooze: o.Snooze,
-		LogFlush: o.LogFlush, AllowPrivateGit: o.AllowPrivateGit, Resolver: o.Resolver,
+		LogFlush: o.LogFlush, MaxLogSize: o.MaxLogSize, AllowPrivateGit: o.AllowPrivateGit, Resolver: o.Resolver,
 		WorkerName: o.WorkerName, Logger: o.Logger, Now: o.Now,
 	}, queueFunc(func(ctx context.Context, tx *store.Tx, build int64) (int64, error) { return q.Insert(ctx, tx, build) }))
 	q, err := work.NewQueue(db, s.w, o.Workers, o.Logger)

@@ -570,3 +570,49 @@ func TestFollowFromOffset(t *testing.T) {
 		t.Errorf("following an unknown build: %v", err)
 	}
 }
+
+// TestLogIsBounded: a build's output is untrusted; past MaxLogSize its log
+// keeps none of it (however it is written: one huge write, many small
+// ones, lines without an end), says so once, and still ends with kiln
+// serve's own last line.
+func TestLogIsBounded(t *testing.T) {
+	const limit = 64 << 10
+	for name, flood := range map[string]func(io.Writer){
+		"one write": func(w io.Writer) { w.Write(bytes.Repeat([]byte("x"), 10*limit)) },
+		"many lines": func(w io.Writer) {
+			for range 20_000 {
+				fmt.Fprintln(w, "spam spam spam spam spam")
+			}
+		},
+		"no line ends": func(w io.Writer) {
+			for range 10_000 {
+				w.Write(bytes.Repeat([]byte("y"), 100))
+			}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			fb := &fakeBuilder{fn: func(ctx context.Context, spec runner.Spec, log io.Writer) (runner.Report, error) {
+				fmt.Fprintln(log, "app: before the flood")
+				flood(log)
+				fmt.Fprintln(log, "app: after the flood")
+				return runner.Report{Digest: "sha256:00"}, nil
+			}}
+			s := newTestServiceWith(t, 1, fb, func(o *Options) { o.MaxLogSize = limit })
+			mustApp(t, s, "web")
+			b := waitFinal(t, s, mustStart(t, s, "web").ID)
+			log := fullLog(t, s, b.ID)
+			if b.Status != StatusSucceeded || b.LogSize > limit+1024 || int64(len(log)) != b.LogSize {
+				t.Fatalf("build %+v, log of %d bytes (limit %d)", b, len(log), limit)
+			}
+			if n := strings.Count(log, "the rest of its output is left out"); n != 1 {
+				t.Errorf("the log says %d times that output was left out", n)
+			}
+			if !strings.Contains(log, "app: before the flood") || strings.Contains(log, "app: after the flood") {
+				t.Errorf("the log kept the wrong part:\n%.300s...", log)
+			}
+			if !strings.HasSuffix(log, "build succeeded: registry.test/apps/web:latest@sha256:00\n") {
+				t.Errorf("the log does not end with the build's end:\n...%s", log[max(0, len(log)-300):])
+			}
+		})
+	}
+}

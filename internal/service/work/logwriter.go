@@ -2,6 +2,7 @@ package work
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -18,29 +19,61 @@ const logMaxBuffer = 4 << 20
 
 // logWriter appends a running build's output to its log in the database
 // in chunks: every LogFlush interval, or as soon as 16 KiB are waiting.
+// The output is the build's, which is untrusted: past room bytes it is
+// left out (with a line saying so), so a build cannot fill the database.
 type logWriter struct {
 	s    *Worker
 	id   int64
 	mu   sync.Mutex
 	buf  []byte
+	room int64 // bytes of output the log still takes
+	cut  bool  // output was left out
 	kick chan struct{}
 	stop chan struct{}
 	done chan struct{}
 }
 
-func newLogWriter(s *Worker, id int64) *logWriter {
-	w := &logWriter{s: s, id: id, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+// newLogWriter writes build id's log, which holds size bytes so far, up
+// to MaxLogSize.
+func newLogWriter(s *Worker, id, size int64) *logWriter {
+	w := &logWriter{s: s, id: id, room: s.o.MaxLogSize - size,
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go w.loop()
 	return w
 }
 
-// Write buffers p; it never fails (a database that does not take the log
-// costs log lines, not the build).
+// Write buffers p, or what of it fits in the log; it never fails (a
+// database that does not take the log costs log lines, not the build).
 func (w *logWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
-	w.buf = append(w.buf, p...)
+	if int64(len(p)) > w.room {
+		if !w.cut {
+			w.buf = append(w.buf, p[:max(w.room, 0)]...)
+			w.buf = fmt.Appendf(w.buf, "\nkiln serve: the build's log reached %d bytes; the rest of its output is left out\n", w.s.o.MaxLogSize)
+			w.cut = true
+		}
+		w.room = 0
+	} else {
+		w.buf = append(w.buf, p...)
+		w.room -= int64(len(p))
+	}
 	n := len(w.buf)
 	w.mu.Unlock()
+	w.written(n)
+	return len(p), nil
+}
+
+// Note adds a line of kiln serve's own to the log, past MaxLogSize too.
+func (w *logWriter) Note(format string, a ...any) {
+	w.mu.Lock()
+	w.buf = fmt.Appendf(w.buf, format+"\n", a...)
+	n := len(w.buf)
+	w.mu.Unlock()
+	w.written(n)
+}
+
+// written kicks or makes a flush when n bytes wait.
+func (w *logWriter) written(n int) {
 	if n >= logFlushSize {
 		select {
 		case w.kick <- struct{}{}:
@@ -50,7 +83,6 @@ func (w *logWriter) Write(p []byte) (int, error) {
 	if n >= logMaxBuffer {
 		w.flush()
 	}
-	return len(p), nil
 }
 
 func (w *logWriter) loop() {

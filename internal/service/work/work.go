@@ -39,11 +39,12 @@ type Config struct {
 	RegistryPrefix string
 	// BuildTimeout stops a build that runs longer; zero means none.
 	BuildTimeout time.Duration
-	// Heartbeat, StaleAfter, MaxAttempts, Snooze and LogFlush are
-	// service.Options' fields of the same names.
+	// Heartbeat, StaleAfter, MaxAttempts, Snooze, LogFlush and
+	// MaxLogSize are service.Options' fields of the same names.
 	Heartbeat, StaleAfter time.Duration
 	MaxAttempts           int
 	Snooze, LogFlush      time.Duration
+	MaxLogSize            int64
 	// AllowPrivateGit lets a build clone from loopback, link-local and
 	// private addresses.
 	AllowPrivateGit bool

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,8 +80,8 @@ func (s *Worker) Work(ctx context.Context, job, id int64) error {
 // execute runs build b (marked running under b.RunID) and records how it
 // ended.
 func (s *Worker) execute(ctx context.Context, b store.Build, app store.App) error {
-	log := newLogWriter(s, b.ID)
-	fmt.Fprintf(log, "kiln serve: build %d of %s, attempt %d, on %s\n", b.ID, b.App, b.Attempt, s.o.WorkerName)
+	log := newLogWriter(s, b.ID, b.LogSize)
+	log.Note("kiln serve: build %d of %s, attempt %d, on %s", b.ID, b.App, b.Attempt, s.o.WorkerName)
 	bctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	hbDone := make(chan struct{})
@@ -102,7 +101,7 @@ func (s *Worker) execute(ctx context.Context, b store.Build, app store.App) erro
 		return nil
 	case ctx.Err() != nil && !succeeded:
 		// River stopped the job: this process shuts down.
-		fmt.Fprintf(log, "kiln serve: %s is stopping; the build is re-queued\n", s.o.WorkerName)
+		log.Note("kiln serve: %s is stopping; the build is re-queued", s.o.WorkerName)
 		log.Close()
 		return ignoreGone(s.requeue(fctx, b, b.Attempt, ""))
 	}
@@ -110,7 +109,7 @@ func (s *Worker) execute(ctx context.Context, b store.Build, app store.App) erro
 	if f.Status == store.StatusSucceeded {
 		f.Image = ImageRef(app)
 	}
-	fmt.Fprintln(log, finalLine(f))
+	log.Note("%s", finalLine(f))
 	log.Close()
 	f.Finished = s.now()
 	return ignoreGone(s.db.Tx(fctx, func(tx *store.Tx) error {
@@ -257,11 +256,11 @@ func (s *Worker) heartbeat(ctx context.Context, b store.Build, stop context.Canc
 // clone fetches b's git source into dir: its host checked (and pinned)
 // unless private addresses are allowed, its credentials kept out of the
 // command line and the log.
-func (s *Worker) clone(ctx context.Context, b store.Build, dir string, log io.Writer) (runner.Report, error) {
+func (s *Worker) clone(ctx context.Context, b store.Build, dir string, log *logWriter) (runner.Report, error) {
 	fail := func(err error) (runner.Report, error) {
 		return runner.Report{Phase: "source", ExitCode: 1, Message: "fetching the source: " + err.Error()}, nil
 	}
-	fmt.Fprintf(log, "kiln serve: fetching %s %s\n", runner.Redact(b.GitURL), strings.TrimSpace(b.Ref+" "+b.Commit))
+	log.Note("kiln serve: fetching %s %s", runner.Redact(b.GitURL), strings.TrimSpace(b.Ref+" "+b.Commit))
 	o := runner.CloneOptions{URL: b.GitURL, Ref: b.Ref, Commit: b.Commit}
 	if u, cr, err := runner.SplitGitURL(b.GitURL); err != nil {
 		return fail(err)
