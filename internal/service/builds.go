@@ -9,6 +9,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/kiln-build/kiln/internal/extract"
 	"github.com/kiln-build/kiln/internal/service/runner"
 	"github.com/kiln-build/kiln/internal/service/store"
 )
@@ -39,7 +40,9 @@ func (s *Service) Start(ctx context.Context, app string, src Source) (Build, err
 		if data, err = readLimited(src.Tarball, s.o.MaxSourceSize); err != nil {
 			return Build{}, err
 		}
-		if err := runner.CheckTarball(data); err != nil {
+		if err := runner.CheckTarball(data); errors.Is(err, extract.ErrTooLarge) {
+			return Build{}, fmt.Errorf("the source has %v: %w", err, ErrTooLarge)
+		} else if err != nil {
 			return Build{}, invalid("the source is not a tar or tar.gz of a source tree: %v", err)
 		}
 	}

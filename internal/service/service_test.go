@@ -105,6 +105,18 @@ func sourceTar(t *testing.T) []byte {
 	return buf.Bytes()
 }
 
+// bombHeader is a tar stream of one header claiming size bytes, without
+// them.
+func bombHeader(t *testing.T, size int64) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Name: "zeros", Mode: 0o644, Size: size, Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
 func mustApp(t *testing.T, s *Service, name string) {
 	t.Helper()
 	if _, err := s.CreateApp(context.Background(), name, AppSettings{}); err != nil {
@@ -247,6 +259,7 @@ func TestStartRefusesBadInput(t *testing.T) {
 		{"not a tar", "web", Source{Tarball: strings.NewReader("hello, not a tar stream at all, sorry")}, ErrInvalid},
 		{"empty tar", "web", Source{Tarball: bytes.NewReader(make([]byte, 1024))}, ErrInvalid},
 		{"too large", "web", Source{Tarball: bytes.NewReader(make([]byte, 2<<20))}, ErrTooLarge},
+		{"unpacks too large", "web", Source{Tarball: bytes.NewReader(bombHeader(t, runner.MaxSourceBytes+1))}, ErrTooLarge},
 		{"no source", "web", Source{}, ErrInvalid},
 		{"unknown app", "nope", Source{Tarball: bytes.NewReader(sourceTar(t))}, ErrNotFound},
 	} {

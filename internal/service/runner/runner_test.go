@@ -3,7 +3,11 @@ package runner
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kiln-build/kiln/internal/extract"
 )
 
 func tarOf(t *testing.T, entries map[string]string) []byte {
@@ -55,6 +61,49 @@ func TestCheckAndExtract(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "evil")); err == nil {
 		t.Error("the escaping entry was written")
+	}
+}
+
+// bombTar is a tar stream whose headers claim sizes: each entry gets at
+// most 1 MiB of real content, the stream ends after the last header's
+// (the rest of a bomb's bytes would be zeros compressing to nothing).
+func bombTar(t *testing.T, gz bool, sizes ...int64) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	var w io.Writer = &buf
+	zw := gzip.NewWriter(&buf)
+	if gz {
+		w = zw
+	}
+	tw := tar.NewWriter(w)
+	for i, size := range sizes {
+		if err := tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("f%d", i), Mode: 0o644, Size: size, Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(make([]byte, min(size, 1<<20)))
+	}
+	tw.Flush()
+	zw.Close()
+	return buf.Bytes()
+}
+
+// TestCheckTarballBounds: a stream whose entries add up to more than
+// MaxSourceBytes is refused by its headers, before the contents are read
+// (a small gzip stream could unpack to hundreds of GiB), whether one
+// entry claims it all or several add up to it.
+func TestCheckTarballBounds(t *testing.T) {
+	for name, data := range map[string][]byte{
+		"one entry":       bombTar(t, false, MaxSourceBytes+1),
+		"one entry, gzip": bombTar(t, true, MaxSourceBytes+1),
+		"entries add up":  bombTar(t, true, 1<<20, 1<<20, MaxSourceBytes-(2<<20)+1),
+		"huge size":       bombTar(t, true, 1<<62),
+	} {
+		if err := CheckTarball(data); !errors.Is(err, extract.ErrTooLarge) {
+			t.Errorf("%s: CheckTarball = %v, want ErrTooLarge", name, err)
+		}
+	}
+	if err := CheckTarball(tarOf(t, map[string]string{"a": "x"})); err != nil {
+		t.Errorf("a small tarball: %v", err)
 	}
 }
 

@@ -36,14 +36,17 @@ func tarReader(data []byte) (io.Reader, error) {
 }
 
 // CheckTarball reports whether data is a tar stream (optionally gzip) of
-// at least one entry, with safe names, reading its headers only.
+// at least one entry, with safe names, reading its headers only. A stream
+// past MaxSourceEntries or MaxSourceBytes (by its headers, before their
+// contents are read: a small gzip stream may unpack to far more) is
+// extract.ErrTooLarge.
 func CheckTarball(data []byte) error {
 	r, err := tarReader(data)
 	if err != nil {
 		return err
 	}
 	tr := tar.NewReader(r)
-	n := 0
+	n, size := 0, int64(0)
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -56,7 +59,10 @@ func CheckTarball(data []byte) error {
 			return err
 		}
 		if n++; n > MaxSourceEntries {
-			return fmt.Errorf("more than %d entries", MaxSourceEntries)
+			return fmt.Errorf("more than %d entries: %w", MaxSourceEntries, extract.ErrTooLarge)
+		}
+		if size += max(h.Size, 0); size > MaxSourceBytes {
+			return fmt.Errorf("more than %d bytes unpacked: %w", int64(MaxSourceBytes), extract.ErrTooLarge)
 		}
 	}
 	if n == 0 {
