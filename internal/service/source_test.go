@@ -1,8 +1,11 @@
 package service
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
+	"io/fs"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -10,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -132,4 +136,76 @@ func gitHTTPServer(t *testing.T, password string) string {
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL + "/app.git"
+}
+
+// TestSourceRemovedUnprivileged: an uploaded source tree may hold
+// directories without write or search permission; the worker removes it
+// after the build all the same when kiln serve is not root (run as root,
+// the test runs itself again as nobody: root removes anything).
+func TestSourceRemovedUnprivileged(t *testing.T) {
+	if os.Geteuid() == 0 {
+		runAsNobody(t, "TestSourceRemovedUnprivileged")
+		return
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, h := range []tar.Header{
+		{Name: "Procfile", Mode: 0o644, Size: 3, Typeflag: tar.TypeReg},
+		{Name: "ro/", Mode: 0o555, Typeflag: tar.TypeDir},
+		{Name: "ro/f", Mode: 0o444, Size: 3, Typeflag: tar.TypeReg},
+		{Name: "shut/", Mode: 0o000, Typeflag: tar.TypeDir},
+		{Name: "shut/deep/", Mode: 0o000, Typeflag: tar.TypeDir},
+		{Name: "shut/deep/f", Mode: 0o600, Size: 3, Typeflag: tar.TypeReg},
+	} {
+		tw.WriteHeader(&h)
+		if h.Size > 0 {
+			tw.Write([]byte("hi\n"))
+		}
+	}
+	tw.Close()
+	fb := &fakeBuilder{}
+	s := newTestService(t, 1, fb)
+	mustApp(t, s, "web")
+	b, err := s.Start(context.Background(), "web", Source{Tarball: &buf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := waitFinal(t, s, b.ID); got.Status != StatusSucceeded {
+		t.Fatalf("build: %+v", got)
+	}
+	src := filepath.Dir(fb.specs[0].Dir)
+	if _, err := os.Lstat(src); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the build's source dir %s is left: %v", src, err)
+	}
+}
+
+// runAsNobody runs test of this test binary again as the user nobody,
+// with a temp dir of its own, and fails t when it fails.
+func runAsNobody(t *testing.T, test string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "kiln-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	self, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, tmp := filepath.Join(dir, "test"), filepath.Join(dir, "tmp")
+	if err := os.WriteFile(bin, self, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	os.Mkdir(tmp, 0o700)
+	if err := os.Chown(tmp, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run", "^"+test+"$", "-test.count", "1", "-test.v")
+	cmd.Dir, cmd.Env = tmp, append(os.Environ(), "TMPDIR="+tmp, "HOME="+tmp)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{}}}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("--- PASS: "+test)) {
+		t.Errorf("%s as nobody: %v\n%s", test, err, out)
+	}
 }

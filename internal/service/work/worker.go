@@ -14,6 +14,7 @@ import (
 
 	"github.com/kiln-build/kiln/internal/service/runner"
 	"github.com/kiln-build/kiln/internal/service/store"
+	"github.com/kiln-build/kiln/internal/workdir"
 )
 
 var (
@@ -190,7 +191,13 @@ func (s *Worker) buildIn(ctx context.Context, b store.Build, app store.App, log 
 	if err != nil {
 		return runner.Report{}, err
 	}
-	defer os.RemoveAll(tmp)
+	// The tree is the uploader's: it may hold directories without write
+	// or search permission, which os.RemoveAll cannot empty unless root.
+	defer func() {
+		if err := workdir.RemoveAll(tmp); err != nil {
+			s.o.Logger.Warn("removing a build's source", "build", b.ID, "err", err)
+		}
+	}()
 	dir := filepath.Join(tmp, "src")
 	if b.GitURL != "" {
 		rep, err := s.clone(ctx, b, dir, log)
