@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/kiln-build/kiln/internal/service/runner"
 	"github.com/kiln-build/kiln/internal/service/store"
 )
 
@@ -59,12 +60,9 @@ func (s Status) Final() bool {
 	return s == StatusSucceeded || s == StatusFailed || s == StatusCanceled || s == StatusSuperseded
 }
 
-// PhaseTiming is one phase of a build (analyze, detect, build, export...).
-type PhaseTiming struct {
-	Name     string        `json:"name"`
-	Started  time.Time     `json:"started"`
-	Duration time.Duration `json:"duration_ns"`
-}
+// PhaseTiming is one phase of a build (analyze, detect, build, export...)
+// as kiln build's report gives it.
+type PhaseTiming = runner.Phase
 
 // Build is one build as the service records it.
 type Build struct {
