@@ -128,7 +128,7 @@ type Service struct {
 
 var _ Builds = (*Service)(nil)
 
-// New returns a Service on db (migrated). Start runs its workers and
+// New returns a Service on db (migrated). StartWorkers runs its workers and
 // reaper.
 func New(db *store.DB, o Options) (*Service, error) {
 	o.defaults()
@@ -143,13 +143,12 @@ func New(db *store.DB, o Options) (*Service, error) {
 		o.Resolver = net.DefaultResolver
 	}
 	s := &Service{db: db, o: o, adminHash: sha256.Sum256([]byte(o.AdminToken))}
-	var q work.RiverQueue
 	s.w = work.New(work.Config{
 		DB: db, Builder: o.Builder, RegistryPrefix: o.RegistryPrefix, BuildTimeout: o.BuildTimeout,
 		Heartbeat: o.Heartbeat, StaleAfter: o.StaleAfter, MaxAttempts: o.MaxAttempts, Snooze: o.Snooze,
 		LogFlush: o.LogFlush, MaxLogSize: o.MaxLogSize, AllowPrivateGit: o.AllowPrivateGit, Resolver: o.Resolver,
 		WorkerName: o.WorkerName, Logger: o.Logger, Now: o.Now,
-	}, queueFunc(func(ctx context.Context, tx *store.Tx, build int64) (int64, error) { return q.Insert(ctx, tx, build) }))
+	})
 	q, err := work.NewQueue(db, s.w, o.Workers, o.Logger)
 	if err != nil {
 		return nil, err
@@ -196,13 +195,6 @@ func (s *Service) now() int64 { return s.o.Now().UnixMilli() }
 // with the reason "worker lost". Any process may reap (every process
 // does, every few seconds).
 func (s *Service) Reap(ctx context.Context) error { return s.w.Reap(ctx) }
-
-// queueFunc is a work.Queue of a function.
-type queueFunc func(ctx context.Context, tx *store.Tx, build int64) (int64, error)
-
-func (f queueFunc) Insert(ctx context.Context, tx *store.Tx, build int64) (int64, error) {
-	return f(ctx, tx, build)
-}
 
 // notFound maps store.ErrNoRows to ErrNotFound with what was looked for.
 func notFound(err error, what string) error {

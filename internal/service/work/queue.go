@@ -54,7 +54,8 @@ func (w *buildWorker) Work(ctx context.Context, job *river.Job[buildArgs]) error
 func (w *buildWorker) Timeout(*river.Job[buildArgs]) time.Duration { return -1 }
 
 // NewQueue returns the River client on db that runs up to concurrency builds
-// at once through w (none: it only inserts and cancels jobs).
+// at once through w (none: it only inserts and cancels jobs), and makes it
+// the queue w re-queues builds through.
 func NewQueue(db *store.DB, w *Worker, concurrency int, logger *slog.Logger) (RiverQueue, error) {
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &buildWorker{w: w}); err != nil {
@@ -76,7 +77,9 @@ func NewQueue(db *store.DB, w *Worker, concurrency int, logger *slog.Logger) (Ri
 		if err != nil {
 			return nil, err
 		}
-		return &riverQueue[pgx.Tx]{c: c, tx: func(tx *store.Tx) pgx.Tx { return tx.PgxTx }, run: concurrency > 0}, nil
+		q := &riverQueue[pgx.Tx]{c: c, tx: func(tx *store.Tx) pgx.Tx { return tx.PgxTx }, run: concurrency > 0}
+		w.queue = q
+		return q, nil
 	}
 	// SQLite has no LISTEN/NOTIFY: River polls.
 	cfg.PollOnly = true
@@ -84,7 +87,9 @@ func NewQueue(db *store.DB, w *Worker, concurrency int, logger *slog.Logger) (Ri
 	if err != nil {
 		return nil, err
 	}
-	return &riverQueue[*sql.Tx]{c: c, tx: func(tx *store.Tx) *sql.Tx { return tx.SQLTx }, run: concurrency > 0}, nil
+	q := &riverQueue[*sql.Tx]{c: c, tx: func(tx *store.Tx) *sql.Tx { return tx.SQLTx }, run: concurrency > 0}
+	w.queue = q
+	return q, nil
 }
 
 type riverQueue[TTx any] struct {

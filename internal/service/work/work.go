@@ -63,12 +63,13 @@ type Worker struct {
 	snoozes atomic.Int64 // jobs snoozed because their app was busy
 }
 
-// New returns a Worker that queues re-runs through q.
-func New(c Config, q Queue) *Worker {
+// New returns a Worker; NewQueue gives it the queue it re-queues builds
+// through.
+func New(c Config) *Worker {
 	if c.Resolver == nil {
 		c.Resolver = net.DefaultResolver
 	}
-	return &Worker{o: c, db: c.DB, queue: q}
+	return &Worker{o: c, db: c.DB}
 }
 
 // Snoozes is how many jobs were snoozed because their app's lease was
