@@ -129,15 +129,13 @@ func (q Q) MarkRunning(ctx context.Context, id, job int64, runID, worker string,
 // the build is no longer running under runID (it was reaped or deleted);
 // cancel is whether a cancel was requested.
 func (q Q) Heartbeat(ctx context.Context, id int64, runID string, now int64) (alive, cancel bool, err error) {
-	n, err := q.exec(ctx, `UPDATE kiln_builds SET heartbeat = ? WHERE id = ? AND status = 'running' AND run_id = ?`, now, id, runID)
-	if err != nil || n == 0 {
-		return false, false, err
-	}
 	var c int
-	if err := q.queryRow(ctx, `SELECT cancel_requested FROM kiln_builds WHERE id = ?`, id).Scan(&c); err != nil {
-		return false, false, err
+	err = q.queryRow(ctx, `UPDATE kiln_builds SET heartbeat = ? WHERE id = ? AND status = 'running' AND run_id = ?
+		RETURNING cancel_requested`, now, id, runID).Scan(&c)
+	if err == ErrNoRows {
+		return false, false, nil
 	}
-	return true, c != 0, nil
+	return err == nil, c != 0, err
 }
 
 // RequestCancel asks the worker running build id to stop it; false when

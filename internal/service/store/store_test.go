@@ -188,6 +188,9 @@ func TestBuilds(t *testing.T) {
 			if alive, cancel, _ := db.RunState(ctx, id, "r1"); !alive || !cancel {
 				t.Errorf("run state: %v %v", alive, cancel)
 			}
+			if alive, cancel, err := db.Heartbeat(ctx, id, "r1", 20); !alive || !cancel || err != nil {
+				t.Errorf("heartbeat after a cancel request: %v %v %v", alive, cancel, err)
+			}
 			if newer, _ := db.HasNewer(ctx, "web", id); !newer {
 				t.Error("HasNewer")
 			}
