@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -145,6 +146,19 @@ func curlResolve(raw string, addr netip.Addr) (string, bool) {
 		a = "[" + a + "]"
 	}
 	return net.JoinHostPort(u.Hostname(), port) + ":" + a, true
+}
+
+// pinGitURL is git:// URL raw with its host replaced by addr (when
+// valid), so git connects there without looking the name up again (the
+// git protocol has no other way to pin it; http(s) uses curlResolve).
+// Other URLs are returned as they are.
+func pinGitURL(raw string, addr netip.Addr) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "git" || !addr.IsValid() {
+		return raw
+	}
+	u.Host = net.JoinHostPort(addr.Unmap().String(), cmp.Or(u.Port(), "9418"))
+	return u.String()
 }
 
 // Userinfo is c in a URL's escaped userinfo form (user:password).

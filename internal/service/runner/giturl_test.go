@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -13,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSplitGitURL(t *testing.T) {
@@ -164,5 +167,62 @@ func TestCloneCredentials(t *testing.T) {
 	log.Reset()
 	if _, err := Clone(context.Background(), CloneOptions{URL: u, Ref: "main", Pin: netip.MustParseAddr("127.0.0.1")}, filepath.Join(t.TempDir(), "x"), &log); err == nil {
 		t.Error("a clone without credentials worked")
+	}
+}
+
+// TestClonePinsGitProtocol: a git:// URL is fetched from the pinned
+// address, not from a second lookup of its host name (which a hostile
+// DNS server would answer with a private address): here the name does
+// not resolve at all, and the clone works only through the pin.
+func TestClonePinsGitProtocol(t *testing.T) {
+	root := t.TempDir()
+	work := t.TempDir()
+	run := func(dir string, args ...string) {
+		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@t"}, args...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+	}
+	run(work, "init", "-q", "-b", "main")
+	os.WriteFile(filepath.Join(work, "a.txt"), []byte("one"), 0o644)
+	run(work, "add", ".")
+	run(work, "commit", "-q", "-m", "one")
+	run(root, "clone", "-q", "--bare", work, "app.git")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	daemon := exec.Command("git", "daemon", "--reuseaddr", "--export-all", "--base-path="+root,
+		"--listen=127.0.0.1", fmt.Sprintf("--port=%d", port), root)
+	if err := daemon.Start(); err != nil {
+		t.Fatalf("git daemon: %v", err)
+	}
+	t.Cleanup(func() { daemon.Process.Kill(); daemon.Wait() })
+	for i := 0; ; i++ {
+		if c, err := net.Dial("tcp", l.Addr().String()); err == nil {
+			c.Close()
+			break
+		}
+		if i > 100 {
+			t.Fatal("git daemon does not listen")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	url := fmt.Sprintf("git://git.invalid:%d/app.git", port)
+	var log bytes.Buffer
+	dir := filepath.Join(t.TempDir(), "src")
+	if _, err := Clone(context.Background(), CloneOptions{URL: url, Ref: "main", Pin: netip.MustParseAddr("127.0.0.1")}, dir, &log); err != nil {
+		t.Fatalf("Clone through the pin: %v\n%s", err, log.String())
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "a.txt")); string(b) != "one" {
+		t.Errorf("a.txt = %q", b)
+	}
+	if got := pinGitURL("git://h.test/a.git", netip.MustParseAddr("2001:db8::1")); got != "git://[2001:db8::1]:9418/a.git" {
+		t.Errorf("pinGitURL(IPv6) = %q", got)
+	}
+	if got := pinGitURL("https://h.test/a.git", netip.MustParseAddr("192.0.2.1")); got != "https://h.test/a.git" {
+		t.Errorf("pinGitURL(https) = %q", got)
 	}
 }

@@ -98,15 +98,15 @@ type CloneOptions struct {
 	// the log.
 	Credentials Credentials
 	// Pin, when set, is the one address git connects to for an http(s)
-	// URL's host (checked by CheckGitHost), so a second lookup cannot
-	// lead elsewhere; redirects are not followed either way.
+	// or git:// URL's host (checked by CheckGitHost), so a second lookup
+	// cannot lead elsewhere; redirects are not followed either way.
 	Pin netip.Addr
 }
 
 // Clone fetches o's commit into dir, shallow, checks it out and removes
 // .git. It returns the commit checked out.
 func Clone(ctx context.Context, o CloneOptions, dir string, log io.Writer) (string, error) {
-	url, ref, commit := o.URL, o.Ref, o.Commit
+	url, ref, commit := pinGitURL(o.URL, o.Pin), o.Ref, o.Commit
 	if strings.HasPrefix(url, "-") || strings.HasPrefix(ref, "-") || strings.HasPrefix(commit, "-") {
 		return "", errors.New("git: a URL, ref or commit may not start with '-'")
 	}
