@@ -97,7 +97,9 @@ func autoPrune(ctx context.Context, cache string, out imageio.Location, log io.W
 		fmt.Fprintf(log, "warning: %v; not pruning\n", err)
 		return
 	}
-	o := prune.Options{CacheDir: cache, Max: max, StoreGrace: storeGrace, NoWait: true}
+	// The store's scan reads every manifest: a quarter of the grace is
+	// often enough, not after every build.
+	o := prune.Options{CacheDir: cache, Max: max, StoreGrace: storeGrace, StoreEvery: storeGrace / 4, NoWait: true}
 	if out.Kind == imageio.Store {
 		if o.Store, err = openStore(); err != nil {
 			o.Store = nil

@@ -32,6 +32,9 @@ type Options struct {
 	Store *imageio.LocalStore
 	// StoreGrace keeps store blobs unreferenced for less than this long.
 	StoreGrace time.Duration
+	// StoreEvery skips the store's scan when the last one is more recent
+	// (see imageio.PruneOptions.Every).
+	StoreEvery time.Duration
 	// Max caps the disk space of the layer caches and root file systems
 	// together; zero or less: no cap.
 	Max int64
@@ -134,7 +137,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		r.apply(ctx, left, max(o.Max-fixed, 0))
 	}
 	if o.Store != nil && ctx.Err() == nil {
-		res, err := o.Store.Prune(ctx, imageio.PruneOptions{Grace: o.StoreGrace, NoWait: o.NoWait})
+		res, err := o.Store.Prune(ctx, imageio.PruneOptions{Grace: o.StoreGrace, NoWait: o.NoWait, Every: o.StoreEvery})
 		if err != nil && !errors.Is(err, flock.ErrBusy) {
 			r.Errors = append(r.Errors, err)
 		}

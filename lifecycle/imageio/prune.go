@@ -20,6 +20,9 @@ import (
 // unreferencedName records when each blob was first seen unreferenced.
 const unreferencedName = ".kiln-unreferenced.json"
 
+// scannedName's time is when Prune last scanned the store (see Every).
+const scannedName = ".kiln-scanned"
+
 // ErrStoreBusy says Prune did not wait for a writer of the store.
 var ErrStoreBusy = flock.ErrBusy
 
@@ -32,6 +35,11 @@ type PruneOptions struct {
 	// NoWait skips the prune (ErrStoreBusy) instead of waiting while
 	// another kiln writes to the store.
 	NoWait bool
+	// Every, when set, skips the scan (it reads every manifest and lists
+	// every blob) when the last one ended less than this long ago: the
+	// pruning after each build need not scan more often than its Grace
+	// lets blobs go.
+	Every time.Duration
 }
 
 // PruneResult says what Prune removed.
@@ -45,6 +53,10 @@ type PruneResult struct {
 // write left. It holds the store's write lock meanwhile.
 func (s *LocalStore) Prune(ctx context.Context, o PruneOptions) (PruneResult, error) {
 	var res PruneResult
+	stamp := filepath.Join(s.dir, scannedName)
+	if fi, err := os.Stat(stamp); err == nil && o.Every > 0 && time.Since(fi.ModTime()) < o.Every {
+		return res, nil
+	}
 	lockPath := filepath.Join(s.dir, ".lock")
 	var f *os.File
 	var err error
@@ -102,6 +114,9 @@ func (s *LocalStore) Prune(ctx context.Context, o PruneOptions) (PruneResult, er
 		res.Freed += size
 	}
 	writeUnreferenced(s.dir, next)
+	if err := os.WriteFile(stamp, nil, 0o644); err == nil {
+		os.Chtimes(stamp, now, now) // an existing stamp is not rewritten
+	}
 	return res, nil
 }
 

@@ -72,3 +72,41 @@ func TestPruneKeepsReferencedBlobs(t *testing.T) {
 		}
 	}
 }
+
+// With Every, a scan soon after the last one is skipped; once the last is
+// older, the store is scanned again.
+func TestPruneEvery(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := random.Image(512, 1)
+	if err := s.Put(ctx, "app/a", a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Prune(ctx, PruneOptions{Every: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(s.Dir(), "blobs", "sha256", "abc123tmp")
+	if err := os.WriteFile(tmp, []byte("partial"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := s.Prune(ctx, PruneOptions{Every: time.Hour}); err != nil || res.Blobs != 0 {
+		t.Fatalf("a scan right after the last = %+v, %v; want it skipped", res, err)
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(filepath.Join(s.Dir(), scannedName), old, old); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := s.Prune(ctx, PruneOptions{Every: time.Hour}); err != nil || res.Blobs != 1 {
+		t.Fatalf("a scan an hour after the last = %+v, %v; want the temp file gone", res, err)
+	}
+	// Without Every (kiln prune), the store is always scanned.
+	if err := os.WriteFile(tmp, []byte("partial"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := s.Prune(ctx, PruneOptions{}); err != nil || res.Blobs != 1 {
+		t.Fatalf("Prune without Every = %+v, %v", res, err)
+	}
+}
