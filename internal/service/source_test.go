@@ -61,7 +61,7 @@ func TestDeleteAppRemovesRepo(t *testing.T) {
 func TestGitSourceRefusesPrivateHosts(t *testing.T) {
 	s := newTestService(t, 0, nil)
 	mustApp(t, s, "web")
-	for _, u := range []string{"http://127.0.0.1:8080/git/web.git", "http://localhost/x.git", "https://169.254.169.254/x", "http://10.0.0.1/x.git", "http://[::1]/x.git", "file:///etc"} {
+	for _, u := range []string{"http://127.0.0.1:8080/git/web.git", "http://localhost/x.git", "https://169.254.169.254/x", "http://10.0.0.1/x.git", "http://[::1]/x.git", "file:///etc", "ssh://git@github.com/acme/app.git"} {
 		if _, err := s.Start(context.Background(), "web", Source{GitURL: u, Ref: "main"}); !errors.Is(err, ErrInvalid) {
 			t.Errorf("Start(%s) = %v, want ErrInvalid", u, err)
 		}

@@ -72,6 +72,11 @@ func redact(err error) error {
 // resolves to an address of this machine or of a private network.
 var ErrPrivateAddress = errors.New("resolves to a loopback, link-local or private address")
 
+// ErrSSHNotAllowed is what CheckGitHost returns for an ssh:// URL: ssh
+// runs with the worker user's own keys and ssh config, so a stranger's URL
+// could clone what the operator's identity reaches.
+var ErrSSHNotAllowed = errors.New("is an ssh:// URL, which clones with the worker's own ssh keys")
+
 // refused are the networks a git URL may not reach unless allowed: this
 // machine, link-local, private (RFC 1918, ULA), shared (RFC 6598) and
 // unspecified or multicast addresses.
@@ -105,12 +110,16 @@ type Resolver interface {
 }
 
 // CheckGitHost resolves the host of git URL raw (SplitGitURL's form) and
-// refuses it when any of its addresses is not public (ErrPrivateAddress).
-// It returns the addresses, for the clone to connect to them only.
+// refuses it when any of its addresses is not public (ErrPrivateAddress),
+// or when it is an ssh:// URL (ErrSSHNotAllowed). It returns the
+// addresses, for the clone to connect to them only.
 func CheckGitHost(ctx context.Context, r Resolver, raw string) ([]netip.Addr, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("git URL: %v", redact(err))
+	}
+	if u.Scheme == "ssh" {
+		return nil, fmt.Errorf("git URL %s %w (kiln serve --allow-private-git allows it)", Redact(raw), ErrSSHNotAllowed)
 	}
 	host := u.Hostname()
 	var addrs []netip.Addr

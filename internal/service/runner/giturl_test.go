@@ -89,6 +89,9 @@ func TestCheckGitHost(t *testing.T) {
 		{"http://0.0.0.0/a.git", false},
 		{"http://100.64.1.1/a.git", false},
 		{"https://unknown.test/a.git", false},
+		// ssh clones with the worker's own keys: never for a stranger's URL.
+		{"ssh://public.test/a.git", false},
+		{"ssh://git@93.184.216.34/a.git", false},
 	} {
 		addrs, err := CheckGitHost(context.Background(), r, c.url)
 		if c.ok != (err == nil) {
