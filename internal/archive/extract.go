@@ -24,6 +24,11 @@ type ExtractOptions struct {
 	// devices and fifos (reason wraps ErrSpecialFile) and unknown entry
 	// types. A non-nil return aborts extraction with that error.
 	OnSkip func(name string, reason error) error
+	// MaxBytes and MaxEntries, when above zero, bound the bytes of files
+	// and the entries written in all; past either, extraction fails with
+	// extract.ErrTooLarge before the entry that passes it.
+	MaxBytes   int64
+	MaxEntries int
 }
 
 // Extract unpacks the tar stream r beneath dest, creating dest if needed.
@@ -83,5 +88,6 @@ func extractLayer(ctx context.Context, x *extract.Extractor, l v1.Layer) error {
 }
 
 func internalOptions(o ExtractOptions) extract.Options {
-	return extract.Options{PreserveOwner: o.PreserveOwner, Whiteouts: o.Whiteouts, OnSkip: o.OnSkip}
+	return extract.Options{PreserveOwner: o.PreserveOwner, Whiteouts: o.Whiteouts, OnSkip: o.OnSkip,
+		MaxBytes: o.MaxBytes, MaxEntries: o.MaxEntries}
 }

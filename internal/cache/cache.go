@@ -395,11 +395,14 @@ func (c *Cache) restoreLayer(ctx context.Context, o RestoreOptions, md Metadata,
 		return err
 	}
 	defer func() {
-		if rerr := os.RemoveAll(staging); rerr != nil {
+		if rerr := removeTree(staging); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("removing %s: %w", staging, rerr))
 		}
 	}()
-	if err := archive.ExtractLayers(ctx, layers, staging, archive.ExtractOptions{}); err != nil {
+	// A registry's layers may unpack to anything: a bound keeps a
+	// compression bomb from filling the disk.
+	bound := archive.ExtractOptions{MaxBytes: maxRestoreBytes, MaxEntries: maxRestoreEntries}
+	if err := archive.ExtractLayers(ctx, layers, staging, bound); err != nil {
 		return fmt.Errorf("extracting cached layer %s: %w", lm.SHA, err)
 	}
 	// The tars come from a registry: the layer dir and its parents must
@@ -480,6 +483,14 @@ type SaveOptions struct {
 func oneElement(name string) bool {
 	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, `/\`) && !strings.ContainsRune(name, 0)
 }
+
+// What one cached layer restored from a cache image may unpack to: far
+// above a toolchain or a dependency tree, far below a full disk (variables
+// for tests).
+var (
+	maxRestoreBytes   int64 = 16 << 30
+	maxRestoreEntries       = 2_000_000
+)
 
 func prefixOr(p string) string {
 	if p == "" {

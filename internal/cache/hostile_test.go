@@ -207,3 +207,40 @@ func TestImageCacheRestoreRefusesLongChains(t *testing.T) {
 		t.Errorf("restored %v", got)
 	}
 }
+
+// A cache image's layer is input from a registry: one that unpacks past
+// the bound (a compression bomb) is skipped with a warning, not written
+// until the disk is full.
+func TestImageCacheRestoreBoundsALayer(t *testing.T) {
+	defer func(b int64, e int) { maxRestoreBytes, maxRestoreEntries = b, e }(maxRestoreBytes, maxRestoreEntries)
+	maxRestoreBytes, maxRestoreEntries = 2048, 100
+	dir := func(n string) testutil.TarEntry { return testutil.TarEntry{Name: n, Type: tar.TypeDir, Mode: 0o755} }
+	kib := strings.Repeat("x", 1024)
+	for _, tc := range []struct {
+		name    string
+		entries []testutil.TarEntry
+	}{
+		{"bytes", []testutil.TarEntry{dir("layers/"), dir("layers/acme_go/"), dir("layers/acme_go/gocache/"),
+			{Name: "layers/acme_go/gocache/a", Body: kib}, {Name: "layers/acme_go/gocache/b", Body: kib},
+			{Name: "layers/acme_go/gocache/c", Body: kib}}},
+		{"entries", func() []testutil.TarEntry {
+			es := []testutil.TarEntry{dir("layers/"), dir("layers/acme_go/"), dir("layers/acme_go/gocache/")}
+			for i := range 200 {
+				es = append(es, testutil.TarEntry{Name: fmt.Sprintf("layers/acme_go/gocache/f%d", i)})
+			}
+			return es
+		}()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := newCountingRegistry(t)
+			reg.pushCacheImage(t, gocacheIndex(), testutil.Tar(t, tc.entries...))
+			res, layers, warnings := reg.restoreFresh(t)
+			if len(res.Contents) != 0 || len(warnings) != 1 || !strings.Contains(warnings[0], "too large") {
+				t.Errorf("restored %v, warnings %q; want nothing and one warning saying too large", res.Contents, warnings)
+			}
+			if _, err := os.Lstat(filepath.Join(layers, "acme_go", "gocache")); err == nil {
+				t.Error("something stands at the layer dir")
+			}
+		})
+	}
+}
