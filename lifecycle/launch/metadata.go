@@ -107,6 +107,7 @@ func (m Metadata) Validate() error {
 const (
 	MaxProcesses  = 1000
 	MaxSlices     = 1000
+	MaxSlicePaths = 10000 // patterns of all slices together: each is matched against every app path
 	MaxLabels     = 1000
 	MaxLabelBytes = 64 << 10 // one label's key plus value
 	MaxLabelTotal = 1 << 20  // all labels together
@@ -122,6 +123,13 @@ func (m Metadata) checkLimits() error {
 		return fmt.Errorf("%d slices declared; kiln accepts at most %d", len(m.Slices), MaxSlices)
 	case len(m.Labels) > MaxLabels:
 		return fmt.Errorf("%d labels declared; kiln accepts at most %d", len(m.Labels), MaxLabels)
+	}
+	paths := 0
+	for _, s := range m.Slices {
+		paths += len(s.Paths)
+	}
+	if paths > MaxSlicePaths {
+		return fmt.Errorf("%d slice paths declared; kiln accepts at most %d", paths, MaxSlicePaths)
 	}
 	for _, p := range m.Processes {
 		if n := len(p.Command) + len(p.Args); n > MaxArgs {

@@ -1,6 +1,7 @@
 package launch
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,5 +106,62 @@ func TestAppliesTo(t *testing.T) {
 		if got := (MetadataProcess{ExecEnv: tt.execEnv}).AppliesTo(tt.env); got != tt.want {
 			t.Errorf("AppliesTo(%v, %q) = %v, want %v", tt.execEnv, tt.env, got, tt.want)
 		}
+	}
+}
+
+// What a build hands back in metadata.toml is bounded: each limit refuses
+// one past it, naming what it counted, and takes what is at it.
+func TestMetadataLimits(t *testing.T) {
+	procs := func(n, args int) []MetadataProcess {
+		ps := make([]MetadataProcess, n)
+		for i := range ps {
+			ps[i] = MetadataProcess{Type: fmt.Sprintf("p%d", i), Command: []string{"x"}, Args: make([]string, args), Direct: true}
+		}
+		return ps
+	}
+	slices := func(n, paths int) []Slice {
+		ss := make([]Slice, n)
+		for i := range ss {
+			ss[i] = Slice{Paths: make([]string, paths)}
+			for j := range ss[i].Paths {
+				ss[i].Paths[j] = "a"
+			}
+		}
+		return ss
+	}
+	labels := func(n, size int) []Label {
+		ls := make([]Label, n)
+		for i := range ls {
+			ls[i] = Label{Key: fmt.Sprintf("k%d", i), Value: strings.Repeat("v", size)}
+		}
+		return ls
+	}
+	for _, tc := range []struct {
+		name    string
+		m       Metadata
+		wantErr string
+	}{
+		{"processes at the limit", Metadata{Processes: procs(MaxProcesses, 0)}, ""},
+		{"processes", Metadata{Processes: procs(MaxProcesses+1, 0)}, "process types declared"},
+		{"arguments", Metadata{Processes: procs(1, MaxArgs)}, "arguments"},
+		{"slices", Metadata{Slices: slices(MaxSlices+1, 1)}, "slices declared"},
+		{"slice paths at the limit", Metadata{Slices: slices(10, MaxSlicePaths/10)}, ""},
+		{"slice paths", Metadata{Slices: slices(10, MaxSlicePaths/10+1)}, "slice paths declared"},
+		{"labels", Metadata{Labels: labels(MaxLabels+1, 1)}, "labels declared"},
+		{"one label", Metadata{Labels: labels(1, MaxLabelBytes)}, "per label"},
+		{"labels in all", Metadata{Labels: labels(MaxLabelTotal/(MaxLabelBytes/2)+1, MaxLabelBytes/2)}, "labels total"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.m.checkLimits()
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want one saying %q", err, tc.wantErr)
+			}
+		})
 	}
 }
