@@ -282,3 +282,60 @@ func TestCleanSizeAfterHook(t *testing.T) {
 		t.Errorf("what the hook moved out went: %v", err)
 	}
 }
+
+// A tree deeper than the file descriptors the process may hold (a build
+// can make one) is removed all the same: RemoveAll keeps a bounded number
+// of directories open.
+func TestRemoveAllDeepTree(t *testing.T) {
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {
+		t.Fatal(err)
+	}
+	low := old
+	low.Cur = 256
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old)
+	root := filepath.Join(t.TempDir(), "deep")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// 2,000 levels, made relative to an open dir (a path that long would
+	// pass PATH_MAX), with a file and an unwritable dir on the way.
+	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2000 {
+		if err := unix.Mkdirat(fd, "d", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if i%500 == 0 {
+			f, err := unix.Openat(fd, "f", unix.O_CREAT|unix.O_WRONLY, 0o644)
+			if err != nil {
+				t.Fatal(err)
+			}
+			unix.Close(f)
+		}
+		next, err := unix.Openat(fd, "d", unix.O_RDONLY|unix.O_DIRECTORY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 1000 {
+			unix.Fchmod(next, 0o500)
+		}
+		unix.Close(fd)
+		fd = next
+	}
+	unix.Close(fd)
+	if err := RemoveAll(root); err != nil {
+		t.Fatalf("RemoveAll: %v", err)
+	}
+	if _, err := os.Lstat(root); !os.IsNotExist(err) {
+		t.Errorf("%s is still there: %v", root, err)
+	}
+	if left, _ := os.ReadDir(filepath.Dir(root)); len(left) != 0 {
+		t.Errorf("left beside it: %v", left)
+	}
+}

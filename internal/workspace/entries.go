@@ -3,6 +3,7 @@ package workspace
 import (
 	"errors"
 	"fmt"
+	"github.com/kiln-build/kiln/internal/workdir"
 	"io/fs"
 	"os"
 	"path"
@@ -49,7 +50,7 @@ func (s *syncer) dir(rel string, sd, wd *os.File, sst, wst *unix.Stat_t, fresh, 
 				have[n] = true
 				continue
 			}
-			removed, err := removeAt(int(wd.Fd()), n, s.shown(path.Join(rel, n)), s.dev)
+			removed, err := workdir.RemoveAt(int(wd.Fd()), n, s.shown(path.Join(rel, n)), s.dev)
 			s.stats.Removed += removed
 			if err != nil {
 				return &wsError{err}
@@ -160,7 +161,7 @@ func (s *syncer) drop(rel, name string, wd *os.File, wst *unix.Stat_t) (bool, er
 	if wst == nil {
 		return false, nil
 	}
-	n, err := removeAt(int(wd.Fd()), name, s.shown(rel), s.dev)
+	n, err := workdir.RemoveAt(int(wd.Fd()), name, s.shown(rel), s.dev)
 	s.stats.Removed += n
 	if err != nil {
 		return false, &wsError{err}

@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"github.com/kiln-build/kiln/internal/workdir"
 	"net"
 	"os"
 	"path/filepath"
@@ -299,7 +300,7 @@ func TestRemoveDeepTree(t *testing.T) {
 	defer syscall.Close(fd)
 	var st syscall.Stat_t
 	must(t, syscall.Fstat(fd, &st))
-	n, err := removeAt(fd, "x", filepath.Join(dir, "x"), st.Dev)
+	n, err := workdir.RemoveAt(fd, "x", filepath.Join(dir, "x"), st.Dev)
 	if err != nil || n != 3001 {
 		t.Errorf("removeAt = %d, %v; want 3001 entries", n, err)
 	}
