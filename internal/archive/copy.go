@@ -203,7 +203,13 @@ func (c *copier) symlink(name, host string) error {
 // escapes returns why the symlink name -> target leaves the source tree,
 // or nil when it stays inside. Resolution itself is left to the os.Root,
 // which refuses absolute targets and any step outside the root.
-func (c *copier) escapes(name, target string) error {
+func (c *copier) escapes(name, target string) error { return SymlinkEscapes(c.src, name, target) }
+
+// SymlinkEscapes returns why the symlink name -> target in the tree root
+// leaves it (absolute, or climbing out lexically or through the links on
+// its way, which root.Stat refuses to follow out), or nil: the rule
+// CopyDir applies to the source's links, for others copying as it does.
+func SymlinkEscapes(root *os.Root, name, target string) error {
 	if filepath.IsAbs(target) {
 		return errors.New("absolute target")
 	}
@@ -211,7 +217,7 @@ func (c *copier) escapes(name, target string) error {
 	if lexical == ".." || strings.HasPrefix(lexical, "../") {
 		return errors.New("target climbs out of the tree")
 	}
-	_, err := c.src.Stat(name)
+	_, err := root.Stat(name)
 	switch {
 	case err == nil:
 		return nil

@@ -2,10 +2,8 @@ package workspace
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
 	"time"
 
@@ -184,21 +182,4 @@ func (s *syncer) record(rel string, wd *os.File, name string, sst *unix.Stat_t) 
 
 // escapes returns why the source symlink rel -> target leaves the source
 // tree, or nil: the rules (and reasons) of archive.CopyDir.
-func (s *syncer) escapes(rel, target string) error {
-	if filepath.IsAbs(target) {
-		return errors.New("absolute target")
-	}
-	lexical := path.Join(path.Dir(rel), filepath.ToSlash(target))
-	if lexical == ".." || len(lexical) > 2 && lexical[:3] == "../" {
-		return errors.New("target climbs out of the tree")
-	}
-	_, err := s.src.Stat(rel)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, os.ErrNotExist):
-		return nil // dangling, but inside
-	default:
-		return err
-	}
-}
+func (s *syncer) escapes(rel, target string) error { return archive.SymlinkEscapes(s.src, rel, target) }
