@@ -7,15 +7,16 @@ export CGO_ENABLED := 0
 
 # System packages kiln's tests and sample runs need; installed when missing
 # (gcc and libc6-dev: the race detector needs cgo; postgresql and util-linux's
-# runuser: kiln serve's PostgreSQL tests; chromium: its web page's browser test).
-SYSTEM_PKGS := runc slirp4netns mmdebstrap docker-registry uidmap podman git ca-certificates bash curl gcc libc6-dev postgresql util-linux chromium
+# runuser: kiln serve's PostgreSQL tests; chromium: its web page's browser test;
+# qemu-user-static and binfmt-support: builds for foreign platforms, arm64).
+SYSTEM_PKGS := runc slirp4netns mmdebstrap docker-registry uidmap podman git ca-certificates bash curl gcc libc6-dev postgresql util-linux chromium qemu-user-static binfmt-support
 
 # staticcheck 2026.2.2 (module v0.8.2), the first release for Go 1.26;
 # `go install`ed into $(go env GOPATH)/bin when that holds another or none.
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 
-.PHONY: help deps build kiln launcher test unit acceptance bench demo vet lint staticcheck staticcheck-tool clean install buildpacks
+.PHONY: help deps binfmt build kiln launcher test unit acceptance bench demo vet lint staticcheck staticcheck-tool clean install buildpacks
 
 help:
 	@echo "make demo        set up what is missing, build kiln, build and run the sample app"
@@ -36,6 +37,17 @@ deps:
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+	@$(MAKE) --no-print-directory binfmt || echo "make deps: warning: qemu user emulation is not registered; builds for foreign platforms (--platform linux/arm64) will fail until it is (make binfmt)" >&2
+
+# binfmt registers qemu user emulation with the kernel (mounting binfmt_misc
+# when absent), so arm64 programs run here: mmdebstrap's maintainer scripts
+# of arm64 stacks, and the tools of arm64 builds.
+binfmt:
+	@test -r /proc/sys/fs/binfmt_misc/qemu-aarch64 && grep -q enabled /proc/sys/fs/binfmt_misc/qemu-aarch64 || { \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  test -e /proc/sys/fs/binfmt_misc/register || $$SUDO mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc; \
+	  $$SUDO update-binfmts --enable; \
+	  grep -q enabled /proc/sys/fs/binfmt_misc/qemu-aarch64 || { echo "qemu-aarch64 is not registered with binfmt_misc" >&2; exit 1; }; }
 
 launcher:
 	@mkdir -p $(BIN)

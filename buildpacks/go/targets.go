@@ -54,12 +54,23 @@ func findTargets(appDir, modulePath, bpTargets, goarch string) ([]target, error)
 			}
 		}
 		sort.Strings(names)
-		for _, n := range names {
-			pkgs = append(pkgs, "cmd/"+n)
+		web, err := chooseWeb(names, binaryName(".", modulePath))
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range append([]string{web}, names...) {
+			if n != "" && !contains(pkgs, "cmd/"+n) {
+				pkgs = append(pkgs, "cmd/"+n)
+			}
 		}
 	}
 	if len(pkgs) == 0 {
-		return nil, fmt.Errorf("no main package to build")
+		cands := findMains(ctx, appDir, 4, 30)
+		if len(cands) == 0 {
+			return nil, fmt.Errorf("no main package to build: none at the module root, in cmd/<name> or below")
+		}
+		return nil, fmt.Errorf("no main package at the module root or in cmd/<name>; the main packages in the app are %s; choose with BP_GO_TARGETS=./%s (several, colon-separated: the first is the web process)",
+			strings.Join(cands, ", "), cands[0])
 	}
 	var out []target
 	seen := map[string]string{}
@@ -96,4 +107,69 @@ func binaryName(pkg, modulePath string) string {
 		prefix = modulePath
 	}
 	return path.Base(prefix)
+}
+
+// chooseWeb picks the web process among the main packages cmd/<names>:
+// the only one, else the one named like the module (podinfo's
+// cmd/podinfo beside cmd/podcli), else one called web or server; with
+// none of these it is an error listing them.
+func chooseWeb(names []string, moduleName string) (string, error) {
+	switch len(names) {
+	case 0:
+		return "", nil
+	case 1:
+		return names[0], nil
+	}
+	for _, want := range []string{moduleName, "web", "server"} {
+		for _, n := range names {
+			if n == want {
+				return n, nil
+			}
+		}
+	}
+	var list []string
+	for _, n := range names {
+		list = append(list, "./cmd/"+n)
+	}
+	return "", fmt.Errorf("several main packages (%s) and none is named like the module (%s), web or server, so the web process is not clear; choose with BP_GO_TARGETS=%s (the first is the web process, the others get processes of their names)",
+		strings.Join(list, ", "), moduleName, strings.Join(list, ":"))
+}
+
+// findMains lists the main packages below appDir ("dir/sub"), up to depth
+// levels down and at most limit of them, leaving out vendor, testdata and
+// hidden directories.
+func findMains(ctx gobuild.Context, appDir string, depth, limit int) []string {
+	var out []string
+	var walk func(rel string, d int)
+	walk = func(rel string, d int) {
+		if len(out) >= limit || d > depth {
+			return
+		}
+		entries, err := os.ReadDir(filepath.Join(appDir, rel))
+		if err != nil {
+			return
+		}
+		for _, e := range entries {
+			n := e.Name()
+			if !e.IsDir() || n == "vendor" || n == "testdata" || n == "node_modules" || strings.HasPrefix(n, ".") || strings.HasPrefix(n, "_") {
+				continue
+			}
+			sub := path.Join(rel, n)
+			if isMain(ctx, filepath.Join(appDir, filepath.FromSlash(sub))) && len(out) < limit {
+				out = append(out, sub)
+			}
+			walk(sub, d+1)
+		}
+	}
+	walk("", 1)
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

@@ -44,6 +44,8 @@ const ImageMetadataLabel = "io.buildpacks.lifecycle.cache.metadata"
 type imageCache struct {
 	iio     *imageio.IO
 	ref     string
+	arch    string   // the config's architecture (default amd64)
+	variant string   // and variant
 	prev    v1.Image // nil when the registry has none (or it was cleared)
 	digest  string   // prev's manifest digest
 	loaded  bool
@@ -55,6 +57,12 @@ type imageCache struct {
 // cache dir (see imageCache).
 func WithImage(iio *imageio.IO, ref string) Option {
 	return func(c *Cache) { c.image = &imageCache{iio: iio, ref: ref} }
+}
+
+// WithImageFor is WithImage for the cache of a build for platform arch
+// (and variant): the cache image's config names that platform.
+func WithImageFor(iio *imageio.IO, ref, arch, variant string) Option {
+	return func(c *Cache) { c.image = &imageCache{iio: iio, ref: ref, arch: arch, variant: variant} }
 }
 
 func (ic *imageCache) load(ctx context.Context) {
@@ -234,6 +242,9 @@ func (ic *imageCache) save(ctx context.Context, layers []cachedLayer, chains [][
 	}
 	cfg = cfg.DeepCopy()
 	cfg.OS, cfg.Architecture = "linux", "amd64"
+	if ic.arch != "" {
+		cfg.Architecture, cfg.Variant = ic.arch, ic.variant
+	}
 	cfg.Created = v1.Time{Time: modTime(o)}
 	cfg.Config.Labels = map[string]string{ImageMetadataLabel: label}
 	if img, err = mutate.ConfigFile(img, cfg); err != nil {

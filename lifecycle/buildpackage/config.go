@@ -119,9 +119,6 @@ func DecodeConfig(name string, data []byte) (*Config, error) {
 	if p := c.Platform.OS; p != "" && p != "linux" {
 		return nil, inputErrorf("%s: [platform] os %q: kiln packages linux buildpacks only", name, p)
 	}
-	if len(c.Targets) > 1 {
-		return nil, inputErrorf("%s: %d [[targets]]: kiln writes a single-platform package; give at most one", name, len(c.Targets))
-	}
 	for _, t := range c.Targets {
 		if t.OS != "" && t.OS != "linux" {
 			return nil, inputErrorf("%s: [[targets]] os %q: kiln packages linux buildpacks only", name, t.OS)

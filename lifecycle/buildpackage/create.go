@@ -207,5 +207,10 @@ func FromConfig(ctx context.Context, cfg *Config, r *Resolver, o Options) (v1.Im
 	if o.Arch == "" && len(cfg.Targets) == 1 && cfg.Targets[0].Arch != "" {
 		o.Arch, o.Variant = cfg.Targets[0].Arch, cfg.Targets[0].Variant
 	}
+	if o.Arch != "" {
+		if err := checkTarget(cfg, src.Entry, o.Arch, o.Variant); err != nil {
+			return nil, err
+		}
+	}
 	return Create(ctx, src.Entry, set.All(), o)
 }

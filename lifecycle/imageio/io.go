@@ -17,6 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/kiln-build/kiln/internal/progress"
 )
 
 // IO reads and writes images for one kiln invocation.
@@ -27,6 +29,8 @@ type IO struct {
 	timeout    time.Duration
 	timeoutErr error // an unusable KILN_REGISTRY_TIMEOUT
 	transport  *stallTransport
+	insecure   map[string]bool // registries reached over plain HTTP
+	progress   io.Writer       // where pushes show their progress (a terminal)
 }
 
 // Option configures an IO.
@@ -50,6 +54,35 @@ func WithTimeout(d time.Duration) Option {
 		}
 		o.timeout, o.timeoutErr = d, nil
 	}
+}
+
+// WithInsecureRegistries lets kiln reach these registries (host[:port])
+// over plain HTTP when HTTPS fails, as pack's --insecure-registry does;
+// loopback registries are always reached over HTTP.
+func WithInsecureRegistries(hosts ...string) Option {
+	return func(o *IO) {
+		if o.insecure == nil {
+			o.insecure = map[string]bool{}
+		}
+		for _, h := range hosts {
+			o.insecure[h] = true
+		}
+	}
+}
+
+// WithProgress shows the progress of pushes to a registry on w, when w is
+// a terminal (package progress: bytes, rate; nothing on a pipe or file).
+func WithProgress(w io.Writer) Option { return func(o *IO) { o.progress = w } }
+
+// ParseReference parses an image reference as kiln does everywhere (weak
+// validation), marking it insecure when its registry was named by
+// WithInsecureRegistries.
+func (o *IO) ParseReference(s string) (name.Reference, error) {
+	r, err := name.ParseReference(s, name.WeakValidation)
+	if err != nil || !o.insecure[r.Context().RegistryStr()] {
+		return r, err
+	}
+	return name.ParseReference(s, name.WeakValidation, name.Insecure)
 }
 
 // New returns an IO that uses store as the local store. An unusable
@@ -194,7 +227,7 @@ func archiveHasTag(path string, tag name.Tag) bool {
 
 // Remote returns the image ref from its registry. Layers are fetched lazily.
 func (o *IO) Remote(ctx context.Context, ref string) (v1.Image, error) {
-	r, err := name.ParseReference(ref, name.WeakValidation)
+	r, err := o.ParseReference(ref)
 	if err != nil {
 		return nil, fmt.Errorf("image reference %q: %w", ref, err)
 	}
@@ -211,7 +244,7 @@ func (o *IO) CheckWritable(ctx context.Context, loc Location) error {
 	if loc.Kind != Registry {
 		return nil
 	}
-	r, err := name.ParseReference(loc.Name, name.WeakValidation)
+	r, err := o.ParseReference(loc.Name)
 	if err != nil {
 		return fmt.Errorf("image reference %q: %w", loc.Name, err)
 	}
@@ -231,11 +264,30 @@ func (o *IO) Write(ctx context.Context, loc Location, img v1.Image) error {
 		}
 		return o.store.Put(ctx, loc.Name, img)
 	case Registry:
-		r, err := name.ParseReference(loc.Name, name.WeakValidation)
+		r, err := o.ParseReference(loc.Name)
 		if err != nil {
 			return fmt.Errorf("image reference %q: %w", loc.Name, err)
 		}
-		if err := remote.Write(r, img, o.RemoteOptions(ctx)...); err != nil {
+		opts := o.RemoteOptions(ctx)
+		line := progress.New(o.progress, "Pushing "+loc.Name)
+		var shown chan struct{}
+		if line != nil {
+			updates := make(chan v1.Update, 16)
+			opts = append(opts, remote.WithProgress(updates))
+			shown = make(chan struct{})
+			go func() {
+				defer close(shown)
+				for u := range updates {
+					line.Update(u.Complete, u.Total)
+				}
+			}()
+		}
+		err = remote.Write(r, img, opts...)
+		if shown != nil {
+			<-shown // remote.Write closes updates when it returns
+			line.End()
+		}
+		if err != nil {
 			return fmt.Errorf("pushing %s to registry %s: %w", loc.Name, r.Context().RegistryStr(), o.registryError(err, r))
 		}
 		return nil

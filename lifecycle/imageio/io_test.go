@@ -1,9 +1,12 @@
 package imageio
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
+	"io"
+	"log"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -14,6 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
+
+	"github.com/kiln-build/kiln/internal/progress"
 )
 
 func TestNormalizeName(t *testing.T) {
@@ -213,5 +218,50 @@ func TestOpenStoreFallbackSaysBoth(t *testing.T) {
 	_, err = New(store).Open(context.Background(), Location{Kind: Store, Name: ref}, true)
 	if err == nil || !strings.Contains(err.Error(), ref+" is not in the local store") || !strings.Contains(err.Error(), "127.0.0.1:1") {
 		t.Errorf("error %v: want it to name the local store and the registry", err)
+	}
+}
+
+func TestInsecureRegistries(t *testing.T) {
+	o := New(nil, WithInsecureRegistries("registry.internal:5000"))
+	for ref, want := range map[string]string{
+		"registry.internal:5000/app:1": "http",
+		"registry.other:5000/app:1":    "https",
+		"127.0.0.1:5000/app:1":         "http",
+	} {
+		r, err := o.ParseReference(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Context().Registry.Scheme(); got != want {
+			t.Errorf("%s: scheme %s, want %s", ref, got, want)
+		}
+	}
+}
+
+func TestPushProgress(t *testing.T) {
+	defer func(f func(io.Writer) bool) { progress.IsTerminal = f }(progress.IsTerminal)
+	progress.IsTerminal = func(io.Writer) bool { return true }
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	img, err := random.Image(6<<20, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	ref := strings.TrimPrefix(srv.URL, "http://") + "/app:latest"
+	if err := New(nil, WithProgress(&buf)).Write(context.Background(), Location{Kind: Registry, Name: ref}, img); err != nil {
+		t.Fatal(err)
+	}
+	if out := buf.String(); !strings.Contains(out, "Pushing "+ref+": ") || !strings.Contains(out, "(100%") || !strings.HasSuffix(out, "\n") {
+		t.Errorf("progress %q", out)
+	}
+	// not a terminal: nothing
+	progress.IsTerminal = func(io.Writer) bool { return false }
+	buf.Reset()
+	if err := New(nil, WithProgress(&buf)).Write(context.Background(), Location{Kind: Registry, Name: ref}, img); err != nil {
+		t.Fatal(err)
+	}
+	if buf.Len() != 0 {
+		t.Errorf("progress on a pipe: %q", buf.String())
 	}
 }

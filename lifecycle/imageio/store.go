@@ -93,6 +93,17 @@ func (s *LocalStore) Image(name string) (v1.Image, error) {
 // Put stores img under name, replacing any image of that name. The index
 // is updated only after every blob is written.
 func (s *LocalStore) Put(ctx context.Context, name string, img v1.Image) error {
+	return s.update(ctx, name, func(p layout.Path, n string) error {
+		if err := p.WriteImage(img); err != nil {
+			return fmt.Errorf("writing %s to local store %s: %w", n, s.dir, err)
+		}
+		return replaceInIndex(p, img, n)
+	})
+}
+
+// update runs fn on the store's layout under the write lock, with name
+// normalized.
+func (s *LocalStore) update(ctx context.Context, name string, fn func(p layout.Path, n string) error) error {
 	n, err := NormalizeName(name)
 	if err != nil {
 		return err
@@ -105,11 +116,7 @@ func (s *LocalStore) Put(ctx context.Context, name string, img v1.Image) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	p := layout.Path(s.dir)
-	if err := p.WriteImage(img); err != nil {
-		return fmt.Errorf("writing %s to local store %s: %w", n, s.dir, err)
-	}
-	return replaceInIndex(p, img, n)
+	return fn(layout.Path(s.dir), n)
 }
 
 // Remove deletes the name from the store's index. Blobs stay until Prune.
@@ -159,17 +166,19 @@ func (s *LocalStore) List() ([]Entry, error) {
 		if n == "" {
 			continue
 		}
-		img, err := ii.Image(d.Digest)
+		e := Entry{Name: n, Digest: d.Digest}
+		imgs, err := storedImages(ii, d)
 		if err != nil {
 			return nil, fmt.Errorf("reading %s from local store: %w", n, err)
 		}
-		e := Entry{Name: n, Digest: d.Digest}
-		if cf, err := img.ConfigFile(); err == nil {
-			e.Created = cf.Created
-		}
-		if m, err := img.Manifest(); err == nil {
-			for _, l := range m.Layers {
-				e.Size += l.Size
+		for _, img := range imgs {
+			if cf, err := img.ConfigFile(); err == nil && cf.Created.After(e.Created.Time) {
+				e.Created = cf.Created
+			}
+			if m, err := img.Manifest(); err == nil {
+				for _, l := range m.Layers {
+					e.Size += l.Size
+				}
 			}
 		}
 		out = append(out, e)
@@ -179,33 +188,18 @@ func (s *LocalStore) List() ([]Entry, error) {
 }
 
 // imageFromLayout returns the image named n in the layout at dir; a layout
-// holding a single unnamed image answers for any name.
+// holding a single unnamed image answers for any name. An index named n
+// answers with its image for the host's platform.
 func imageFromLayout(dir, n string) (v1.Image, error) {
-	ii, err := layout.ImageIndexFromPath(dir)
-	if err != nil {
-		return nil, fmt.Errorf("reading OCI layout %s: %w", dir, err)
+	idx, img, err := entryFromLayout(dir, n)
+	if err != nil || idx == nil {
+		return img, err
 	}
-	im, err := ii.IndexManifest()
-	if err != nil {
-		return nil, fmt.Errorf("reading OCI layout %s: %w", dir, err)
+	what := n
+	if what == "" {
+		what = dir
 	}
-	var only []v1.Descriptor
-	for _, d := range im.Manifests {
-		if !d.MediaType.IsImage() {
-			continue
-		}
-		only = append(only, d)
-		if n != "" && d.Annotations[refNameAnnotation] == n {
-			return ii.Image(d.Digest)
-		}
-	}
-	if len(only) == 1 && (n == "" || only[0].Annotations[refNameAnnotation] == "") {
-		return ii.Image(only[0].Digest)
-	}
-	if n == "" && len(only) > 1 {
-		return nil, fmt.Errorf("OCI layout %s holds %d images: name one", dir, len(only))
-	}
-	return nil, fmt.Errorf("%s in %s: %w", n, dir, ErrNotFound)
+	return ChildFor(idx, HostPlatform(), what)
 }
 
 func replaceInIndex(p layout.Path, img v1.Image, n string) error {
@@ -219,4 +213,22 @@ func replaceInIndex(p layout.Path, img v1.Image, n string) error {
 		return fmt.Errorf("updating index of %s: %w", string(p), err)
 	}
 	return nil
+}
+
+// storedImages is the image d names, or the images of the index it names.
+func storedImages(ii v1.ImageIndex, d v1.Descriptor) ([]v1.Image, error) {
+	if !d.MediaType.IsIndex() {
+		img, err := ii.Image(d.Digest)
+		return []v1.Image{img}, err
+	}
+	idx, err := ii.ImageIndex(d.Digest)
+	if err != nil {
+		return nil, err
+	}
+	pis, err := IndexImages(idx)
+	imgs := make([]v1.Image, len(pis))
+	for i, pi := range pis {
+		imgs[i] = pi.Image
+	}
+	return imgs, err
 }

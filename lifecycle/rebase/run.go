@@ -75,7 +75,10 @@ func Run(ctx context.Context, iio *imageio.IO, o RunOptions) (*RunResult, error)
 		return nil, failure.New("rebase", failure.RebaseError, err)
 	}
 
-	app, err := iio.Open(ctx, src, false)
+	idx, app, err := iio.OpenIndex(ctx, src, false)
+	if err == nil && idx != nil {
+		return runIndex(ctx, iio, o, appName, idx, dst)
+	}
 	if err != nil {
 		if !o.Publish && errors.Is(err, imageio.ErrNotFound) {
 			err = fmt.Errorf("%w (to rebase an image in its registry, add --publish)", err)
@@ -91,7 +94,7 @@ func Run(ctx context.Context, iio *imageio.IO, o RunOptions) (*RunResult, error)
 		return nil, failure.New("rebase", failure.RebaseNotAppImage, fmt.Errorf("%s: %w", appName, err))
 	}
 
-	run, err := openRunImage(ctx, iio, o, appName, old)
+	run, err := openRunImage(ctx, iio, o, appName, old, nil)
 	if err != nil {
 		return nil, failure.New("rebase", failure.RebaseRunImage, err)
 	}
@@ -145,9 +148,9 @@ type runImage struct {
 
 // openRunImage reads the run image the user named or, failing that, the
 // recorded one or a mirror, per the spec's run image resolution.
-func openRunImage(ctx context.Context, iio *imageio.IO, o RunOptions, appName string, old labels.RunImage) (*runImage, error) {
+func openRunImage(ctx context.Context, iio *imageio.IO, o RunOptions, appName string, old labels.RunImage, plat *v1.Platform) (*runImage, error) {
 	if o.RunImage != "" {
-		return openOne(ctx, iio, o.RunImage, o.Publish, true)
+		return openOne(ctx, iio, o.RunImage, o.Publish, true, plat)
 	}
 	cands := Candidates(old, appName)
 	if len(cands) == 0 {
@@ -155,7 +158,7 @@ func openRunImage(ctx context.Context, iio *imageio.IO, o RunOptions, appName st
 	}
 	var errs []error
 	for _, c := range cands {
-		r, err := openRecorded(ctx, iio, c, o.Publish)
+		r, err := openRecorded(ctx, iio, c, o.Publish, plat)
 		if err == nil {
 			return r, nil
 		}
@@ -170,14 +173,14 @@ func openRunImage(ctx context.Context, iio *imageio.IO, o RunOptions, appName st
 // local store: it is read from there only, never from Docker Hub, and
 // not at all for an app in a registry, which must record a run image
 // others can pull.
-func openRecorded(ctx context.Context, iio *imageio.IO, ref string, publish bool) (*runImage, error) {
+func openRecorded(ctx context.Context, iio *imageio.IO, ref string, publish bool, plat *v1.Platform) (*runImage, error) {
 	if imageio.NamesRegistry(ref) || strings.HasPrefix(ref, "oci:") || strings.HasPrefix(ref, "docker-archive:") {
-		return openOne(ctx, iio, ref, publish, true)
+		return openOne(ctx, iio, ref, publish, true, plat)
 	}
 	if publish {
 		return nil, fmt.Errorf("run image %s names no registry: it is a name in a local store, not one a registry image can be rebased onto", ref)
 	}
-	r, err := openOne(ctx, iio, ref, false, false)
+	r, err := openOne(ctx, iio, ref, false, false, plat)
 	if err != nil {
 		return nil, fmt.Errorf("run image %s names no registry and is not in the local store: %w", ref, err)
 	}
@@ -186,8 +189,9 @@ func openRecorded(ctx context.Context, iio *imageio.IO, ref string, publish bool
 
 // openOne reads one run image: with publish from its registry only (its
 // layers must be there to be mounted), else from the local store first
-// and, when remote is true, then from its registry.
-func openOne(ctx context.Context, iio *imageio.IO, ref string, publish, remote bool) (*runImage, error) {
+// and, when remote is true, then from its registry. With plat, an image
+// index answers with its image for that platform.
+func openOne(ctx context.Context, iio *imageio.IO, ref string, publish, remote bool, plat *v1.Platform) (*runImage, error) {
 	loc, err := imageio.ParseSource(ref)
 	if err != nil {
 		return nil, fmt.Errorf("run image: %w", err)
@@ -195,7 +199,12 @@ func openOne(ctx context.Context, iio *imageio.IO, ref string, publish, remote b
 	if publish && loc.Kind == imageio.Store {
 		loc.Kind = imageio.Registry
 	}
-	img, err := iio.Open(ctx, loc, remote)
+	var img v1.Image
+	if plat != nil {
+		img, err = iio.OpenPlatform(ctx, loc, remote, *plat)
+	} else {
+		img, err = iio.Open(ctx, loc, remote)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("run image: %w", err)
 	}

@@ -102,6 +102,9 @@ func build(ctx context.Context, r Recipe, program, work string, log io.Writer) e
 	if sde == 0 {
 		sde = DefaultTime.Unix()
 	}
+	if msg := QemuMissing(r.Arch); msg != "" {
+		return errors.New(msg)
+	}
 	if err := runMmdebstrap(ctx, program, r, rootTar, sde, log); err != nil {
 		return err
 	}

@@ -29,6 +29,10 @@ type Options struct {
 	Refresh bool
 	// Mmdebstrap is the program to run (default "mmdebstrap" from PATH).
 	Mmdebstrap string
+	// Arch, when set, is the Debian architecture both images are built
+	// for instead of stack.toml's arch (a foreign one runs under qemu
+	// user emulation).
+	Arch string
 }
 
 // Images are a stack's two images.
@@ -47,6 +51,9 @@ func Build(ctx context.Context, s *Stack, opts Options) (*Images, error) {
 		log = io.Discard
 	}
 	build, run := s.Recipes()
+	if opts.Arch != "" {
+		build.Arch, run.Arch = opts.Arch, opts.Arch
+	}
 	out := &Images{}
 	steps := []struct {
 		table  string
