@@ -62,6 +62,10 @@ type Layer struct {
 	log       *Logger
 }
 
+// sbomExts are the extensions of a layer's SBOM files,
+// <layer>.sbom.<ext> (buildpack.md, §Bills-of-Materials).
+var sbomExts = []string{"cdx.json", "spdx.json", "syft.json"}
+
 // reservedLayerNames are layer names the spec keeps for its own files.
 var reservedLayerNames = map[string]bool{"build": true, "launch": true, "store": true}
 
@@ -191,6 +195,13 @@ func (l *Layer) reset() error {
 	}
 	if err := os.Remove(l.tomlPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("removing old %s: %w", l.tomlPath, err)
+	}
+	// the old contents' SBOM files go with them
+	for _, ext := range sbomExts {
+		p := strings.TrimSuffix(l.tomlPath, ".toml") + ".sbom." + ext
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("removing old %s: %w", p, err)
+		}
 	}
 	if err := os.MkdirAll(l.Path, 0o755); err != nil {
 		return fmt.Errorf("creating layer %s: %w", l.Path, err)

@@ -271,3 +271,40 @@ func TestLayerInfo(t *testing.T) {
 		t.Error("a key using the reserved info name was accepted")
 	}
 }
+
+// TestResetRemovesSBOM: a rebuilt layer loses the SBOM files of its old
+// contents; a reused one keeps them.
+func TestResetRemovesSBOM(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		key      string
+		wantKept bool
+	}{{"rebuilt", "2", false}, {"reused", "1", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.MkdirAll(filepath.Join(dir, "l"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			files := map[string]string{"l.toml": "[types]\ncache = true\n[metadata]\nv = \"1\"\n", "l.sbom.cdx.json": "{}", "l.sbom.spdx.json": "{}"}
+			for n, c := range files {
+				if err := os.WriteFile(filepath.Join(dir, n), []byte(c), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			bc := &BuildContext{LayersDir: dir, Log: NewLogger(&bytes.Buffer{})}
+			l, err := bc.Layer("l", LayerTypes{Cache: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l.Reuse(map[string]string{"v": tc.key}); err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range []string{"l.sbom.cdx.json", "l.sbom.spdx.json"} {
+				_, err := os.Stat(filepath.Join(dir, n))
+				if kept := err == nil; kept != tc.wantKept {
+					t.Errorf("%s kept = %v, want %v", n, kept, tc.wantKept)
+				}
+			}
+		})
+	}
+}

@@ -25,6 +25,9 @@ type BuildFunc func(ctx context.Context, bc *BuildContext) error
 // phase's exit code. SIGINT and SIGTERM cancel the context.
 func Main(detect DetectFunc, build BuildFunc) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	if len(os.Args) > 0 && filepath.Base(os.Args[0]) == "build" {
+		WritableHome(os.Getenv, os.Setenv)
+	}
 	code := Run(ctx, Env{Args: os.Args, Getenv: os.Getenv, Stdout: os.Stdout}, detect, build)
 	stop()
 	os.Exit(code)

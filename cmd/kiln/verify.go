@@ -1,0 +1,67 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/kiln-build/kiln/lifecycle/failure"
+	"github.com/kiln-build/kiln/lifecycle/sign"
+	"github.com/kiln-build/kiln/lifecycle/sign/cosignkey"
+)
+
+func verifyCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "verify",
+		Usage:     "check an image's cosign signature and SLSA provenance attestation, and a policy on the provenance",
+		ArgsUsage: "IMAGE",
+		Description: "Checks, with the public key: a signature of IMAGE's digest (as cosign verify does),\n" +
+			"a signed SLSA v1 provenance attestation (as cosign verify-attestation --type\n" +
+			"slsaprovenance1 does), that the provenance is about IMAGE's digest, and what\n" +
+			"--builder and --source-repo ask of it. Prints each check; exits 90 when one fails.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "key", Required: true, Usage: "cosign public key `FILE` (cosign.pub)"},
+			&cli.StringFlag{Name: "builder", Usage: "the builder image the build must have used: `REF` (name[:tag]), name@sha256:... or sha256:..."},
+			&cli.StringFlag{Name: "source-repo", Usage: "the git remote `URL` the source must come from"},
+		},
+		Action: runVerify,
+	}
+}
+
+func runVerify(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usageError("verify: give exactly one IMAGE")
+	}
+	iio, ref, err := registryImage(c, "verify")
+	if err != nil {
+		return err
+	}
+	v, err := cosignkey.LoadPublicKey(c.String("key"))
+	if err != nil {
+		return failure.New("verify", failure.VerifyFailed, err)
+	}
+	d, err := resolveDigest(c.Context, iio, ref)
+	if err != nil {
+		return failure.New("verify", failure.VerifyFailed, err)
+	}
+	policy := sign.Policy{Builder: c.String("builder"), SourceRepo: c.String("source-repo")}
+	r, err := sign.Verify(c.Context, d, v, policy, sign.WithRemote(iio.RemoteOptions(c.Context)...))
+	if err != nil {
+		return failure.New("verify", failure.VerifyFailed, err)
+	}
+	w := c.App.Writer
+	fmt.Fprintf(w, "Verifying %s with %s\n", d, c.String("key"))
+	for _, ch := range r.Checks {
+		status := "ok    "
+		if !ch.OK {
+			status = "FAILED"
+		}
+		fmt.Fprintf(w, "%s  %s: %s\n", status, ch.Name, ch.Detail)
+	}
+	if !r.OK() {
+		return failure.New("verify", failure.VerifyFailed, fmt.Errorf("%s failed verification: %s", d, strings.Join(r.Failed(), ", ")))
+	}
+	fmt.Fprintf(w, "Verified %s\n", d)
+	return nil
+}
