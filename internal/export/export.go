@@ -60,6 +60,9 @@ type Options struct {
 	// DefaultProcess, when set, must name a buildpack process.
 	DefaultProcess string
 	Project        labels.Project
+	// Builder, when set, is recorded in the io.kiln.builder label
+	// (name@digest of the builder).
+	Builder string
 	// Previous is the app's previous image, for launch layers a buildpack
 	// reuses without restoring their contents.
 	Previous v1.Image
@@ -477,6 +480,9 @@ func setConfig(cfg *v1.ConfigFile, o Options, entrypoint string, md labels.Lifec
 	}
 	for _, l := range o.Metadata.Labels {
 		cfg.Config.Labels[l.Key] = l.Value
+	}
+	if o.Builder != "" {
+		cfg.Config.Labels[labels.KilnBuilder] = o.Builder
 	}
 	for k, v := range map[string]any{
 		labels.LifecycleMetadata: md,

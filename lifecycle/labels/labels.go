@@ -13,6 +13,9 @@ const (
 	LifecycleMetadata = "io.buildpacks.lifecycle.metadata"
 	BuildMetadata     = "io.buildpacks.build.metadata"
 	ProjectMetadata   = "io.buildpacks.project.metadata"
+	// KilnBuilder names the builder (name@digest) kiln built an app
+	// image with.
+	KilnBuilder       = "io.kiln.builder"
 	BuilderMetadata   = "io.buildpacks.builder.metadata"
 	BuildpackOrder    = "io.buildpacks.buildpack.order"
 	BuildpackLayers   = "io.buildpacks.buildpack.layers"

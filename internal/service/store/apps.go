@@ -16,16 +16,21 @@ type App struct {
 	SigningKey    string
 	WebhookSecret string
 	Created       int64 // Unix ms
+	// RebuildOnBuilderChange asks for a rebuild of the app's last
+	// successful source when its builder's image changes.
+	RebuildOnBuilderChange bool
 }
 
-const appCols = `name, image, builder, env, cache_image, signing_key, webhook_secret, created`
+const appCols = `name, image, builder, env, cache_image, signing_key, webhook_secret, created, rebuild_on_builder_change`
 
 func scanApp(r interface{ Scan(...any) error }) (App, error) {
 	var a App
 	var env string
-	if err := r.Scan(&a.Name, &a.Image, &a.Builder, &env, &a.CacheImage, &a.SigningKey, &a.WebhookSecret, &a.Created); err != nil {
+	var rebuild int
+	if err := r.Scan(&a.Name, &a.Image, &a.Builder, &env, &a.CacheImage, &a.SigningKey, &a.WebhookSecret, &a.Created, &rebuild); err != nil {
 		return a, err
 	}
+	a.RebuildOnBuilderChange = rebuild != 0
 	if err := json.Unmarshal([]byte(env), &a.Env); err != nil {
 		return a, fmt.Errorf("app %s: reading its env: %w", a.Name, err)
 	}
@@ -39,8 +44,8 @@ func (q Q) CreateApp(ctx context.Context, a App) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	n, err := q.exec(ctx, `INSERT INTO kiln_apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`,
-		a.Name, a.Image, a.Builder, string(env), a.CacheImage, a.SigningKey, a.WebhookSecret, a.Created)
+	n, err := q.exec(ctx, `INSERT INTO kiln_apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`,
+		a.Name, a.Image, a.Builder, string(env), a.CacheImage, a.SigningKey, a.WebhookSecret, a.Created, flag(a.RebuildOnBuilderChange))
 	if err != nil {
 		return false, fmt.Errorf("creating app %s: %w", a.Name, err)
 	}
@@ -84,8 +89,9 @@ func (q Q) UpdateApp(ctx context.Context, a App) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	n, err := q.exec(ctx, `UPDATE kiln_apps SET image = ?, builder = ?, env = ?, cache_image = ?, signing_key = ?, webhook_secret = ? WHERE name = ?`,
-		a.Image, a.Builder, string(env), a.CacheImage, a.SigningKey, a.WebhookSecret, a.Name)
+	n, err := q.exec(ctx, `UPDATE kiln_apps SET image = ?, builder = ?, env = ?, cache_image = ?, signing_key = ?, webhook_secret = ?,
+		rebuild_on_builder_change = ? WHERE name = ?`,
+		a.Image, a.Builder, string(env), a.CacheImage, a.SigningKey, a.WebhookSecret, flag(a.RebuildOnBuilderChange), a.Name)
 	if err != nil {
 		return false, fmt.Errorf("updating app %s: %w", a.Name, err)
 	}
@@ -101,6 +107,7 @@ func (q Q) DeleteApp(ctx context.Context, name string) (bool, error) {
 		`DELETE FROM kiln_build_credentials WHERE build_id IN (SELECT id FROM kiln_builds WHERE app = ?)`,
 		`DELETE FROM kiln_builds WHERE app = ?`,
 		`DELETE FROM kiln_deploy_tokens WHERE app = ?`,
+		`DELETE FROM kiln_app_sources WHERE app = ?`,
 	} {
 		if _, err := q.exec(ctx, s, name); err != nil {
 			return false, fmt.Errorf("deleting app %s: %w", name, err)
@@ -147,4 +154,51 @@ func (q Q) ReleaseLease(ctx context.Context, app string, build int64) error {
 func (q Q) Lease(ctx context.Context, app string) (build, until int64, err error) {
 	err = q.queryRow(ctx, `SELECT lease_build, lease_until FROM kiln_apps WHERE name = ?`, app).Scan(&build, &until)
 	return build, until, err
+}
+
+func flag(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// AppSource is the source of an app's last successful build, kept for a
+// rebuild: the tarball, or a git URL (without credentials), ref and
+// commit.
+type AppSource struct {
+	App, GitURL, Ref, Commit string
+	BuildID                  int64
+	Data                     []byte
+}
+
+// KeepAppSource records build b's source as its app's last successful
+// one: the tarball the build still holds, or its git URL, ref and commit.
+func (q Q) KeepAppSource(ctx context.Context, b Build) error {
+	if _, err := q.exec(ctx, `DELETE FROM kiln_app_sources WHERE app = ?`, b.App); err != nil {
+		return fmt.Errorf("keeping the source of app %s: %w", b.App, err)
+	}
+	// The tarball (NULL for a git URL build) is copied in the database,
+	// not read out and written back.
+	_, err := q.exec(ctx, `INSERT INTO kiln_app_sources (app, build_id, git_url, ref, commit_sha, data)
+		VALUES (?, ?, ?, ?, ?, (SELECT data FROM kiln_build_sources WHERE build_id = ?))`,
+		b.App, b.ID, b.GitURL, b.Ref, b.Commit, b.ID)
+	if err != nil {
+		return fmt.Errorf("keeping the source of app %s: %w", b.App, err)
+	}
+	return nil
+}
+
+// GetAppSource reads app's kept source; ErrNoRows when none is kept.
+func (q Q) GetAppSource(ctx context.Context, app string) (AppSource, error) {
+	s := AppSource{App: app}
+	err := q.queryRow(ctx, `SELECT build_id, git_url, ref, commit_sha, data FROM kiln_app_sources WHERE app = ?`, app).
+		Scan(&s.BuildID, &s.GitURL, &s.Ref, &s.Commit, &s.Data)
+	return s, err
+}
+
+// DropAppSource forgets app's kept source.
+func (q Q) DropAppSource(ctx context.Context, app string) error {
+	_, err := q.exec(ctx, `DELETE FROM kiln_app_sources WHERE app = ?`, app)
+	return err
 }

@@ -82,6 +82,17 @@ var migrations = []string{
 		name TEXT PRIMARY KEY,
 		value TEXT NOT NULL
 	);`,
+	// 3: apps that are rebuilt when their builder changes, and the source
+	// of each such app's last successful build, kept for that rebuild.
+	`ALTER TABLE kiln_apps ADD COLUMN rebuild_on_builder_change INTEGER NOT NULL DEFAULT 0;
+	CREATE TABLE kiln_app_sources (
+		app TEXT PRIMARY KEY,
+		build_id BIGINT NOT NULL,
+		git_url TEXT NOT NULL DEFAULT '',
+		ref TEXT NOT NULL DEFAULT '',
+		commit_sha TEXT NOT NULL DEFAULT '',
+		data {{BLOB}}
+	);`,
 }
 
 func (q Q) dialectSQL(s string) string {

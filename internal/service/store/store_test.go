@@ -27,7 +27,7 @@ func testDBs(t *testing.T) map[string]*DB {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, tbl := range []string{"kiln_log_chunks", "kiln_build_sources", "kiln_builds", "kiln_deploy_tokens", "kiln_apps"} {
+		for _, tbl := range []string{"kiln_log_chunks", "kiln_build_sources", "kiln_builds", "kiln_deploy_tokens", "kiln_app_sources", "kiln_apps"} {
 			pg.exec(ctx, `DELETE FROM `+tbl)
 		}
 		dbs["postgres"] = pg
@@ -300,5 +300,60 @@ func TestRebind(t *testing.T) {
 	}
 	if got := (Q{d: SQLite}).rebind("a = ?"); got != "a = ?" {
 		t.Error(got)
+	}
+}
+
+// TestAppSources: an app that asks to be rebuilt when its builder changes
+// keeps the source of its last successful build (a tarball, or a git URL
+// without credentials), replaced by the next one and gone with the app.
+func TestAppSources(t *testing.T) {
+	ctx := context.Background()
+	for name, db := range testDBs(t) {
+		t.Run(name, func(t *testing.T) {
+			a := App{Name: "keep", Image: "r.test/keep", Created: 1, RebuildOnBuilderChange: true}
+			if ok, err := db.CreateApp(ctx, a); !ok || err != nil {
+				t.Fatalf("CreateApp: %v %v", ok, err)
+			}
+			got, err := db.GetApp(ctx, "keep")
+			if err != nil || !got.RebuildOnBuilderChange {
+				t.Fatalf("GetApp: %+v %v", got, err)
+			}
+			if _, err := db.GetAppSource(ctx, "keep"); !errors.Is(err, ErrNoRows) {
+				t.Fatalf("no source kept yet: %v", err)
+			}
+			id1, _ := db.InsertBuild(ctx, Build{App: "keep", Status: StatusQueued, Trigger: "api", Created: 1})
+			if err := db.PutSource(ctx, id1, []byte("tarball-1")); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.KeepAppSource(ctx, Build{ID: id1, App: "keep"}); err != nil {
+				t.Fatal(err)
+			}
+			src, err := db.GetAppSource(ctx, "keep")
+			if err != nil || string(src.Data) != "tarball-1" || src.BuildID != id1 {
+				t.Fatalf("kept source %+v %v", src, err)
+			}
+			id2, _ := db.InsertBuild(ctx, Build{App: "keep", Status: StatusQueued, Trigger: "webhook", Created: 2,
+				GitURL: "https://git.example/app.git", Ref: "refs/heads/main", Commit: "abc"})
+			if err := db.KeepAppSource(ctx, Build{ID: id2, App: "keep", GitURL: "https://git.example/app.git", Ref: "refs/heads/main", Commit: "abc"}); err != nil {
+				t.Fatal(err)
+			}
+			src, err = db.GetAppSource(ctx, "keep")
+			if err != nil || src.Data != nil || src.GitURL != "https://git.example/app.git" || src.Commit != "abc" || src.BuildID != id2 {
+				t.Fatalf("kept git source %+v %v", src, err)
+			}
+			a.RebuildOnBuilderChange = false
+			if ok, err := db.UpdateApp(ctx, a); !ok || err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := db.GetApp(ctx, "keep"); got.RebuildOnBuilderChange {
+				t.Error("UpdateApp did not turn the flag off")
+			}
+			if ok, err := db.DeleteApp(ctx, "keep"); !ok || err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.GetAppSource(ctx, "keep"); !errors.Is(err, ErrNoRows) {
+				t.Errorf("the kept source outlived its app: %v", err)
+			}
+		})
 	}
 }
