@@ -291,28 +291,15 @@ func TestServeGit(t *testing.T) {
 	wantContains(t, out, "Authentication failed")
 }
 
-// podmanRun runs podman run with args (podman's flags for these
-// machines: runc, cgroupfs, no default ulimits) and returns its output.
+// podmanRun runs podman run --rm with args (newPodman's setup for these
+// machines) and returns its output.
 func podmanRun(t *testing.T, args ...string) string {
 	t.Helper()
-	if _, err := exec.LookPath("podman"); err != nil {
-		t.Fatalf("podman is not installed (make deps installs it): %v", err)
-	}
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "containers.conf")
-	if err := os.WriteFile(conf, []byte("[containers]\ndefault_ulimits = []\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	base := []string{"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"),
-		"--storage-driver", "overlay", "--runtime", "runc", "--cgroup-manager", "cgroupfs", "--events-backend", "none", "run", "--rm"}
-	cmd := exec.Command("podman", append(base, args...)...)
-	cmd.Env = append(os.Environ(), "CONTAINERS_CONF="+conf)
-	out, err := cmd.CombinedOutput()
-	t.Logf("$ podman run %s\n%s", strings.Join(args, " "), out)
+	out, err := newPodman(t)(append([]string{"run", "--rm"}, args...)...)
 	if err != nil {
 		t.Fatalf("podman run: %v", err)
 	}
-	return string(out)
+	return out
 }
 
 // TestServeWebhook: a GitHub push event signed with the app's secret

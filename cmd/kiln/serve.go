@@ -12,6 +12,7 @@ import (
 	"github.com/kiln-build/kiln/internal/service"
 	"github.com/kiln-build/kiln/internal/service/runner"
 	"github.com/kiln-build/kiln/internal/service/serve"
+	"github.com/kiln-build/kiln/lifecycle/sign/cosignkey"
 )
 
 func serveCommand() *cli.Command {
@@ -37,6 +38,9 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "heartbeat", Value: 5 * time.Second, Usage: "how often a worker records that its build is alive"},
 			&cli.DurationFlag{Name: "stale-after", Value: 30 * time.Second, Usage: "a running build whose worker was not heard of for this long is re-queued or failed"},
 			&cli.IntFlag{Name: "max-attempts", Value: 2, Usage: "runs of a build whose worker is lost, in all"},
+			&cli.DurationFlag{Name: "watch-run-images", Value: 5 * time.Minute, Usage: "how often to check the apps' run images and rebase the apps whose run image moved (0: only on POST /api/rebase)"},
+			&cli.StringFlag{Name: "sign-key", Usage: "sign and attest (SLSA provenance, SBOM) every app's images with this cosign private key `FILE` (password in $COSIGN_PASSWORD)"},
+			&cli.StringFlag{Name: "sign-keys-dir", Usage: "sign an app's images with `DIR`/APP.key when it exists (over --sign-key)"},
 			&cli.BoolFlag{Name: "allow-private-git", Usage: "let builds from git URLs (API, webhooks) clone from loopback, link-local and private addresses (refused by default: the clone runs on the worker's host)"},
 		},
 		Action: runServe,
@@ -85,10 +89,16 @@ func runServe(c *cli.Context) error {
 		return usageError("serve: --no-http with --workers 0 would do nothing")
 	case c.Duration("heartbeat") <= 0 || c.Duration("stale-after") < 2*c.Duration("heartbeat"):
 		return usageError("serve: --stale-after must be at least twice --heartbeat")
+	case c.Duration("watch-run-images") < 0:
+		return usageError("serve: --watch-run-images must not be negative")
 	case c.Int("max-attempts") < 1:
 		return usageError("serve: --max-attempts must be at least 1")
 	}
 	self, err := selfBinary()
+	if err != nil {
+		return err
+	}
+	signKey, err := serveSignKeys(c.String("sign-key"), c.String("sign-keys-dir"))
 	if err != nil {
 		return err
 	}
@@ -111,6 +121,8 @@ func runServe(c *cli.Context) error {
 			MaxAttempts:     c.Int("max-attempts"),
 			AllowPrivateGit: c.Bool("allow-private-git"),
 			Builder:         serveBuilder(self),
+			SignKey:         signKey,
+			WatchRunImages:  c.Duration("watch-run-images"),
 		},
 	})
 }
@@ -118,4 +130,64 @@ func runServe(c *cli.Context) error {
 // serveBuilder runs builds as `kiln build` subprocesses of this binary.
 func serveBuilder(self string) service.Builder {
 	return runner.Kiln{Binary: self, Grace: 30 * time.Second}
+}
+
+// serveSignKeys checks kiln serve's signing keys and returns which key
+// signs an app's images: DIR/KEY.key for the key name the app's settings
+// hold (signing_key), else DIR/APP.key when the dir has one, else the
+// default key (nil when neither flag is given). The default key must
+// decrypt now, so a wrong password stops kiln serve rather than every
+// build.
+func serveSignKeys(def, dir string) (func(app, keyName string) string, error) {
+	if def == "" && dir == "" {
+		return nil, nil
+	}
+	if def != "" {
+		abs, err := filepath.Abs(def)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := cosignkey.LoadPrivateKey(abs, []byte(os.Getenv(cosignkey.PasswordEnv))); err != nil {
+			return nil, usageError("serve: --sign-key: %v", err)
+		}
+		def = abs
+	}
+	if dir != "" {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return nil, err
+		}
+		if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+			return nil, usageError("serve: --sign-keys-dir %s is not a directory", dir)
+		}
+		dir = abs
+	}
+	inDir := func(name string) string {
+		if dir == "" || !service.ValidSigningKeyName(name) {
+			return ""
+		}
+		p := filepath.Join(dir, name+".key")
+		if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() {
+			return p
+		}
+		return ""
+	}
+	return func(app, key string) string {
+		if key != "" {
+			if p := inDir(key); p != "" {
+				return p
+			}
+			// a key the app asks for and this server lacks fails its
+			// builds, naming the file: never an unsigned image instead
+			d := dir
+			if d == "" {
+				d = "(no --sign-keys-dir)"
+			}
+			return filepath.Join(d, key+".key")
+		}
+		if p := inDir(app); p != "" {
+			return p
+		}
+		return def
+	}, nil
 }

@@ -29,10 +29,15 @@ type App struct {
 	// CacheImage keeps the app's layer cache in the registry (default
 	// Image:cache), so a build on any worker restores it.
 	CacheImage string `json:"cache_image"`
-	// SigningKey names the key the app's images are to be signed with.
-	SigningKey       string    `json:"signing_key,omitempty"`
-	HasWebhookSecret bool      `json:"has_webhook_secret"`
-	Created          time.Time `json:"created"`
+	// SigningKey names the key the app's images are signed with: KEY
+	// is kiln serve's --sign-keys-dir/KEY.key (default: APP.key there,
+	// else --sign-key).
+	SigningKey       string `json:"signing_key,omitempty"`
+	HasWebhookSecret bool   `json:"has_webhook_secret"`
+	// RebuildOnBuilderChange: the app's last successful source is built
+	// again when its builder image changes.
+	RebuildOnBuilderChange bool      `json:"rebuild_on_builder_change"`
+	Created                time.Time `json:"created"`
 }
 
 // AppSettings are the settings of an app to create or change; a nil
@@ -44,16 +49,27 @@ type AppSettings struct {
 	CacheImage    *string           `json:"cache_image"`
 	SigningKey    *string           `json:"signing_key"`
 	WebhookSecret *string           `json:"webhook_secret"`
+	// RebuildOnBuilderChange, when true, keeps the source of the app's
+	// last successful build and builds it again when the app's builder
+	// image changes (a new digest under its name).
+	RebuildOnBuilderChange *bool `json:"rebuild_on_builder_change"`
 }
 
 var (
 	appName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 	envKey  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	// signKeyName is a key name in --sign-keys-dir (a file name).
+	signKeyName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 )
 
 // ValidAppName reports whether s is a valid app name: lower-case letters,
 // digits and '-', 1-63 characters, starting with a letter.
 func ValidAppName(s string) bool { return appName.MatchString(s) }
+
+// ValidSigningKeyName reports whether s is a valid signing key name: a
+// file name in kiln serve's --sign-keys-dir (letters, digits, '.', '_',
+// '-', 1-128 characters, not starting with '.', '_' or '-').
+func ValidSigningKeyName(s string) bool { return signKeyName.MatchString(s) }
 
 func invalid(format string, a ...any) error {
 	return fmt.Errorf("%s: %w", fmt.Sprintf(format, a...), ErrInvalid)
@@ -100,10 +116,16 @@ func (set AppSettings) apply(a *store.App) error {
 		a.Env = set.Env
 	}
 	if set.SigningKey != nil {
+		if *set.SigningKey != "" && !ValidSigningKeyName(*set.SigningKey) {
+			return invalid("signing_key %q: want the name of a key in kiln serve's --sign-keys-dir (letters, digits, '.', '_', '-')", *set.SigningKey)
+		}
 		a.SigningKey = *set.SigningKey
 	}
 	if set.WebhookSecret != nil {
 		a.WebhookSecret = *set.WebhookSecret
+	}
+	if set.RebuildOnBuilderChange != nil {
+		a.RebuildOnBuilderChange = *set.RebuildOnBuilderChange
 	}
 	return nil
 }
@@ -114,7 +136,8 @@ func (s *Service) toApp(a store.App) App {
 		env = map[string]string{}
 	}
 	return App{Name: a.Name, Image: a.Image, Builder: a.Builder, Env: env, CacheImage: work.CacheImage(a),
-		SigningKey: a.SigningKey, HasWebhookSecret: a.WebhookSecret != "", Created: time.UnixMilli(a.Created).UTC()}
+		SigningKey: a.SigningKey, HasWebhookSecret: a.WebhookSecret != "", RebuildOnBuilderChange: a.RebuildOnBuilderChange,
+		Created: time.UnixMilli(a.Created).UTC()}
 }
 
 // CreateApp creates app with set (its image defaults to
@@ -189,6 +212,12 @@ func (s *Service) UpdateApp(ctx context.Context, app string, set AppSettings) (A
 		}
 		if ok, err := tx.UpdateApp(ctx, a); err != nil || !ok {
 			return notFound(errOr(err, store.ErrNoRows), "app "+app)
+		}
+		if !a.RebuildOnBuilderChange {
+			// the source was kept for that rebuild only
+			if err := tx.DropAppSource(ctx, app); err != nil {
+				return err
+			}
 		}
 		out = s.toApp(a)
 		return nil

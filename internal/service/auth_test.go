@@ -91,15 +91,16 @@ func TestApps(t *testing.T) {
 	for _, bad := range []AppSettings{
 		{Image: str("Not A Ref")}, {Image: str("r.test/x@sha256:00")}, {Env: map[string]string{"A B": "x"}},
 		{Env: map[string]string{"CNB_USER_ID": "0"}}, {Env: map[string]string{"X": "a\nb"}}, {Builder: str("--evil")},
-		{CacheImage: str("::")},
+		{CacheImage: str("::")}, {SigningKey: str("k8s://ns/key")}, {SigningKey: str("../../etc/shadow")}, {SigningKey: str(".hidden")},
 	} {
 		if _, err := s.UpdateApp(ctx, "web", bad); !errors.Is(err, ErrInvalid) {
 			t.Errorf("UpdateApp(%+v): %v", bad, err)
 		}
 	}
 	app, err = s.UpdateApp(ctx, "web", AppSettings{Image: str("r.test/team/web"), Builder: str("r.test/builder:1"),
-		Env: map[string]string{"A": "1"}, WebhookSecret: str("s3cret"), SigningKey: str("k8s://ns/key")})
-	if err != nil || app.Image != "r.test/team/web" || app.CacheImage != "r.test/team/web:cache" || app.Env["A"] != "1" || !app.HasWebhookSecret {
+		Env: map[string]string{"A": "1"}, WebhookSecret: str("s3cret"), SigningKey: str("team-a"), RebuildOnBuilderChange: func(b bool) *bool { return &b }(true)})
+	if err != nil || app.Image != "r.test/team/web" || app.CacheImage != "r.test/team/web:cache" || app.Env["A"] != "1" || !app.HasWebhookSecret ||
+		app.SigningKey != "team-a" || !app.RebuildOnBuilderChange {
 		t.Errorf("updated app: %+v %v", app, err)
 	}
 	if sec, err := s.WebhookSecret(ctx, "web"); sec != "s3cret" || err != nil {

@@ -228,7 +228,9 @@ func (s *Service) ReadLog(ctx context.Context, id, from int64, max int) ([]byte,
 // build has ended and all of its log is written (or ctx ends), and
 // returns the build as it ended.
 func (s *Service) Follow(ctx context.Context, id int64, offset int64, w io.Writer) (Build, error) {
+	defer s.Ended(id)
 	for {
+		changed := s.Changed(id)
 		b, err := s.GetBuild(ctx, id)
 		if err != nil {
 			return Build{}, err
@@ -255,6 +257,7 @@ func (s *Service) Follow(ctx context.Context, id int64, offset int64, w io.Write
 		select {
 		case <-ctx.Done():
 			return b, ctx.Err()
+		case <-changed:
 		case <-time.After(s.o.Poll):
 		}
 	}

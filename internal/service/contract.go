@@ -8,6 +8,7 @@ import (
 
 	"github.com/kiln-build/kiln/internal/service/runner"
 	"github.com/kiln-build/kiln/internal/service/store"
+	"github.com/kiln-build/kiln/internal/service/work"
 )
 
 // This file is the contract between the build service's core (this
@@ -19,9 +20,11 @@ type Trigger string
 
 // The triggers.
 const (
-	TriggerPush    Trigger = "push"    // git push to /git/APP.git
-	TriggerWebhook Trigger = "webhook" // a GitHub or GitLab push event
-	TriggerAPI     Trigger = "api"     // POST /api/apps/APP/builds
+	TriggerPush    Trigger = "push"             // git push to /git/APP.git
+	TriggerWebhook Trigger = "webhook"          // a GitHub or GitLab push event
+	TriggerAPI     Trigger = "api"              // POST /api/apps/APP/builds
+	TriggerRebase  Trigger = work.TriggerRebase // the app's run image moved (CheckRunImages)
+	TriggerBuilder Trigger = "builder"          // the app's builder changed: its last source again (CheckRunImages)
 )
 
 // Source is what a build builds: an uploaded tar of the source tree, or a

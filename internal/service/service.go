@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/kiln-build/kiln/internal/service/runner"
@@ -68,6 +69,15 @@ type Options struct {
 	// whose host is or resolves to one is refused, and the clone
 	// connects to the address checked.
 	AllowPrivateGit bool
+	// SignKey names the cosign private key file each app's images are
+	// signed and attested with (SLSA provenance and SBOM), given the app's
+	// name and the key name its settings hold (signing_key); nil or ""
+	// means its images are not signed.
+	SignKey func(app, keyName string) string
+	// WatchRunImages, when above zero, is how often every process checks
+	// the apps' run images and rebases the apps whose run image moved
+	// (CheckRunImages); zero checks only when asked (POST /api/rebase).
+	WatchRunImages time.Duration
 	// Resolver looks git hosts up; nil means net.DefaultResolver.
 	Resolver runner.Resolver
 	// Logger gets the service's own messages; nil discards them.
@@ -121,6 +131,7 @@ type Service struct {
 	adminHash [32]byte
 	queue     work.RiverQueue
 	w         *work.Worker
+	wake      wakeup
 
 	stop context.CancelFunc
 	done chan struct{}
@@ -147,7 +158,8 @@ func New(db *store.DB, o Options) (*Service, error) {
 		DB: db, Builder: o.Builder, RegistryPrefix: o.RegistryPrefix, BuildTimeout: o.BuildTimeout,
 		Heartbeat: o.Heartbeat, StaleAfter: o.StaleAfter, MaxAttempts: o.MaxAttempts, Snooze: o.Snooze,
 		LogFlush: o.LogFlush, MaxLogSize: o.MaxLogSize, AllowPrivateGit: o.AllowPrivateGit, Resolver: o.Resolver,
-		WorkerName: o.WorkerName, Logger: o.Logger, Now: o.Now,
+		WorkerName: o.WorkerName, Logger: o.Logger, Now: o.Now, SignKey: o.SignKey,
+		Changed: s.wake.notify,
 	})
 	q, err := work.NewQueue(db, s.w, o.Workers, o.Logger)
 	if err != nil {
@@ -170,7 +182,16 @@ func (s *Service) StartWorkers(ctx context.Context) error {
 	s.stop, s.done = cancel, make(chan struct{})
 	go func() {
 		defer close(s.done)
+		var wg sync.WaitGroup
+		if s.o.WatchRunImages > 0 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.watchRunImages(rctx, s.o.WatchRunImages)
+			}()
+		}
 		s.w.ReapLoop(rctx)
+		wg.Wait()
 	}()
 	return nil
 }

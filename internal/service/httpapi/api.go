@@ -45,6 +45,7 @@ func New(s *service.Service, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET /api/builds/{id}", a.forBuild(a.getBuild))
 	mux.HandleFunc("GET /api/builds/{id}/log", a.forBuild(a.buildLog))
 	mux.HandleFunc("POST /api/builds/{id}/cancel", a.forBuild(a.cancel))
+	mux.HandleFunc("POST /api/rebase", a.admin(a.rebase))
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("no such API call: %s %s: %w", r.Method, r.URL.Path, service.ErrNotFound))
 	})
@@ -279,6 +280,18 @@ func (a *api) deleteApp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// rebase checks every app's run image now (say, after a stack build
+// published a patched one) and queues a rebase of each app whose run
+// image moved.
+func (a *api) rebase(w http.ResponseWriter, r *http.Request) {
+	checks, err := a.s.CheckRunImages(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, checks)
 }
 
 func (a *api) newToken(w http.ResponseWriter, r *http.Request) {

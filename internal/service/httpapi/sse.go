@@ -95,7 +95,9 @@ func (a *api) sse(w http.ResponseWriter, r *http.Request, id, offset int64) {
 	ctx := r.Context()
 	quiet := time.Now()
 	poll := a.s.Options().Poll
+	defer a.s.Ended(id)
 	for {
+		changed := a.s.Changed(id)
 		b, err := a.s.GetBuild(ctx, id)
 		if err != nil {
 			return
@@ -130,6 +132,7 @@ func (a *api) sse(w http.ResponseWriter, r *http.Request, id, offset int64) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-changed:
 		case <-time.After(poll):
 		}
 	}

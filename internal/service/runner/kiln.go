@@ -32,6 +32,14 @@ type Spec struct {
 	Env map[string]string
 	// Timeout stops a build that runs longer; zero is none.
 	Timeout time.Duration
+	// SignKey, when set, is the cosign private key file the published
+	// image is signed and attested with (its password in the
+	// environment's COSIGN_PASSWORD).
+	SignKey string
+	// Rebase makes the run a `kiln rebase` of Image onto the newest
+	// digest of the run image it records, instead of a build (Dir, Env,
+	// Builder and the cache are then unused).
+	Rebase bool
 }
 
 // Phase is one phase of a build and its timing.
@@ -58,7 +66,8 @@ type Kiln struct {
 	// Grace is how long a cancelled build has to clean up after SIGINT
 	// before it is killed; zero means 30 s.
 	Grace time.Duration
-	// Args are added to every kiln build (e.g. --runtime).
+	// Args are added to every kiln build (e.g. --runtime), not to
+	// rebases.
 	Args []string
 }
 
@@ -76,7 +85,12 @@ func (k Kiln) Build(ctx context.Context, spec Spec, log io.Writer) (Report, erro
 		return Report{}, err
 	}
 	reportFile := filepath.Join(tmp, "report.json")
-	args := []string{"build", spec.Image, "--path", spec.Dir, "--publish", "--report", reportFile, "--env-file", envFile}
+	if spec.Rebase {
+		return k.runReported(ctx, rebaseArgs(spec, reportFile), reportFile, log)
+	}
+	// The pushed source is a stranger's: its project.toml may not pick
+	// the builder (the app's, or kiln's default, is used).
+	args := []string{"build", spec.Image, "--path", spec.Dir, "--publish", "--report", reportFile, "--env-file", envFile, "--no-project-builder"}
 	if spec.CacheImage != "" {
 		args = append(args, "--cache-image", spec.CacheImage)
 	}
@@ -89,7 +103,24 @@ func (k Kiln) Build(ctx context.Context, spec Spec, log io.Writer) (Report, erro
 	if spec.Timeout > 0 {
 		args = append(args, "--timeout", spec.Timeout.String())
 	}
-	args = append(args, k.Args...)
+	if spec.SignKey != "" {
+		args = append(args, "--sign-key", spec.SignKey)
+	}
+	return k.runReported(ctx, append(args, k.Args...), reportFile, log)
+}
+
+// rebaseArgs are kiln rebase's arguments for spec.
+func rebaseArgs(spec Spec, reportFile string) []string {
+	args := []string{"rebase", spec.Image, "--publish", "--report", reportFile}
+	if spec.SignKey != "" {
+		args = append(args, "--sign-key", spec.SignKey)
+	}
+	return args
+}
+
+// runReported runs kiln with args and reads the report it wrote to
+// reportFile.
+func (k Kiln) runReported(ctx context.Context, args []string, reportFile string, log io.Writer) (Report, error) {
 	code, err := k.run(ctx, args, log)
 	if err != nil {
 		return Report{}, err

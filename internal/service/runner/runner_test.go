@@ -185,7 +185,7 @@ esac
 func TestKilnBuild(t *testing.T) {
 	ctx := context.Background()
 	spec := Spec{Dir: "/src", Image: "r.test/a:latest", CacheImage: "r.test/a:cache", Builder: "r.test/b",
-		RunImageRepo: "r.test/kiln/run", Env: map[string]string{"SECRET": "s3"}, Timeout: time.Minute}
+		RunImageRepo: "r.test/kiln/run", Env: map[string]string{"SECRET": "s3"}, Timeout: time.Minute, SignKey: "/keys/a.key"}
 
 	bin, argsFile := fakeKiln(t, "ok")
 	var log bytes.Buffer
@@ -195,7 +195,8 @@ func TestKilnBuild(t *testing.T) {
 	}
 	args, _ := os.ReadFile(argsFile)
 	for _, want := range []string{"build\nr.test/a:latest\n", "--publish\n", "--cache-image\nr.test/a:cache\n", "--builder\nr.test/b\n",
-		"--run-image-repo\nr.test/kiln/run\n", "--timeout\n1m0s\n", "--env-file\n", "--path\n/src\n"} {
+		"--run-image-repo\nr.test/kiln/run\n", "--timeout\n1m0s\n", "--env-file\n", "--path\n/src\n",
+		"--sign-key\n/keys/a.key\n", "--no-project-builder\n"} {
 		if !strings.Contains(string(args), want) {
 			t.Errorf("args lack %q:\n%s", want, args)
 		}
@@ -205,6 +206,19 @@ func TestKilnBuild(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "===> DETECTING") {
 		t.Errorf("log %q", log.String())
+	}
+
+	// A rebase runs kiln rebase, with only what a rebase takes.
+	rs := spec
+	rs.Rebase = true
+	k := Kiln{Binary: bin, Args: []string{"--runtime", "runsc"}}
+	if rep, err := k.Build(ctx, rs, &log); err != nil || rep.ExitCode != 0 || rep.Digest != "sha256:11" {
+		t.Fatalf("rebase: %+v %v", rep, err)
+	}
+	args, _ = os.ReadFile(argsFile)
+	if got := strings.Fields(string(args)); len(got) != 7 || got[0] != "rebase" || got[1] != "r.test/a:latest" || got[2] != "--publish" ||
+		got[3] != "--report" || got[5] != "--sign-key" || got[6] != "/keys/a.key" {
+		t.Errorf("rebase args %q", got)
 	}
 
 	bin, _ = fakeKiln(t, "fail")

@@ -123,6 +123,7 @@ func (w *logWriter) flush() {
 		return
 	}
 	w.buf = w.buf[:0]
+	w.s.changed(w.id)
 }
 
 // Close writes out the rest and stops.

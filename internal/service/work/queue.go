@@ -65,7 +65,7 @@ func NewQueue(db *store.DB, w *Worker, concurrency int, logger *slog.Logger) (Ri
 		Workers:              workers,
 		JobTimeout:           -1,
 		RescueStuckJobsAfter: 24 * time.Hour,
-		FetchPollInterval:    100 * time.Millisecond, // SQLite has no LISTEN: a queued build waits at most this long
+		FetchPollInterval:    100 * time.Millisecond, // PostgreSQL's LISTEN wakes a worker sooner
 		Logger:               logger,
 		MaxAttempts:          5,
 	}
@@ -81,8 +81,11 @@ func NewQueue(db *store.DB, w *Worker, concurrency int, logger *slog.Logger) (Ri
 		w.queue = q
 		return q, nil
 	}
-	// SQLite has no LISTEN/NOTIFY: River polls.
+	// SQLite has no LISTEN/NOTIFY: River polls, often enough that a
+	// queued build waits at most 25 ms (a cheap indexed query on a local
+	// file).
 	cfg.PollOnly = true
+	cfg.FetchPollInterval, cfg.FetchCooldown = 25*time.Millisecond, 25*time.Millisecond
 	c, err := river.NewClient(riversqlite.New(db.SQL), cfg)
 	if err != nil {
 		return nil, err

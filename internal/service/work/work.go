@@ -48,6 +48,14 @@ type Config struct {
 	// AllowPrivateGit lets a build clone from loopback, link-local and
 	// private addresses.
 	AllowPrivateGit bool
+	// Changed, when set, is told (by build id) that a build's log grew or
+	// the build ended, so followers in this process need not wait for
+	// their next poll.
+	Changed func(build int64)
+	// SignKey names the cosign key file an app's images are signed and
+	// attested with, given the app's name and the key name its settings
+	// hold ("" or nil: not signed).
+	SignKey func(app, keyName string) string
 	// Resolver looks git hosts up; nil means net.DefaultResolver.
 	Resolver   runner.Resolver
 	WorkerName string

@@ -113,6 +113,7 @@ func (s *Worker) execute(ctx context.Context, b store.Build, app store.App) erro
 	log.Note("%s", finalLine(f))
 	log.Close()
 	f.Finished = s.now()
+	defer s.changed(b.ID)
 	return ignoreGone(s.db.Tx(fctx, func(tx *store.Tx) error {
 		ok, err := tx.Finish(fctx, b.ID, b.RunID, f)
 		if err != nil || !ok {
@@ -123,6 +124,11 @@ func (s *Worker) execute(ctx context.Context, b store.Build, app store.App) erro
 		}
 		if err := tx.ReleaseLease(fctx, b.App, b.ID); err != nil {
 			return err
+		}
+		if f.Status == store.StatusSucceeded && app.RebuildOnBuilderChange && b.Trigger != TriggerRebase {
+			if err := tx.KeepAppSource(fctx, b); err != nil {
+				return err
+			}
 		}
 		return tx.DeleteSource(fctx, b.ID)
 	}))
@@ -187,6 +193,11 @@ func (s *Worker) runImageRepo() string {
 
 // buildIn lays out b's source in a temporary dir and builds it there.
 func (s *Worker) buildIn(ctx context.Context, b store.Build, app store.App, log *logWriter) (runner.Report, error) {
+	if b.Trigger == TriggerRebase {
+		// no source: kiln rebase moves the app's image onto the newest
+		// digest of the run image it records
+		return s.o.Builder.Build(ctx, runner.Spec{Image: ImageRef(app), Rebase: true, SignKey: s.signKey(app), Timeout: s.o.BuildTimeout}, log)
+	}
 	tmp, err := os.MkdirTemp("", "kiln-serve-src-")
 	if err != nil {
 		return runner.Report{}, err
@@ -216,6 +227,7 @@ func (s *Worker) buildIn(ctx context.Context, b store.Build, app store.App, log 
 	return s.o.Builder.Build(ctx, runner.Spec{
 		Dir: dir, Image: ImageRef(app), CacheImage: CacheImage(app), Builder: app.Builder,
 		RunImageRepo: s.runImageRepo(), Env: app.Env, Timeout: s.o.BuildTimeout,
+		SignKey: s.signKey(app),
 	}, log)
 }
 
@@ -299,4 +311,23 @@ func (s *Worker) clone(ctx context.Context, b store.Build, dir string, log *logW
 		return runner.Report{}, err
 	}
 	return runner.Report{}, nil
+}
+
+// signKey is the key file app's images are signed with, if any.
+func (s *Worker) signKey(app store.App) string {
+	if s.o.SignKey == nil {
+		return ""
+	}
+	return s.o.SignKey(app.Name, app.SigningKey)
+}
+
+// TriggerRebase is the trigger of a rebase the service started because
+// the app's run image moved (service.TriggerRebase).
+const TriggerRebase = "rebase"
+
+// changed tells followers in this process that build id moved on.
+func (s *Worker) changed(id int64) {
+	if s.o.Changed != nil {
+		s.o.Changed(id)
+	}
 }
