@@ -46,8 +46,8 @@ func WithLog(w io.Writer) Option { return func(o *options) { o.log = w } }
 // Package compiles every buildpack into dir/<name>/: buildpack.toml,
 // bin/build (static, CGO_ENABLED=0, reproducible: -trimpath, no build
 // ID) and bin/detect, a symlink to build. The static buildpack also gets
-// bin/static-server, its file server; the Node.js and Procfile buildpacks
-// get bin/kiln-exec, which runs shell-style command lines in run images
+// bin/static-server, its file server; the Node.js, Python and Procfile
+// buildpacks get bin/kiln-exec, which runs shell-style command lines in run images
 // without a shell. Existing directories of the same names are replaced.
 func Package(ctx context.Context, dir string, opts ...Option) error {
 	o := options{goBin: "go", goarch: "amd64"}
@@ -95,6 +95,9 @@ func Package(ctx context.Context, dir string, opts ...Option) error {
 		if err := fsutil.CopyFile(filepath.Join(src, "buildpacks", n, "buildpack.toml"), filepath.Join(stage, "buildpack.toml"), 0o644); err != nil {
 			return err
 		}
+		if err := retarget(filepath.Join(stage, "buildpack.toml"), o.goarch); err != nil {
+			return err
+		}
 		if err := os.Rename(filepath.Join(out, n), filepath.Join(stage, "bin", "build")); err != nil {
 			return fmt.Errorf("placing the %s buildpack binary: %w", n, err)
 		}
@@ -109,8 +112,8 @@ func Package(ctx context.Context, dir string, opts ...Option) error {
 			if err := os.Rename(filepath.Join(out, "server"), filepath.Join(stage, "bin", "static-server")); err != nil {
 				return fmt.Errorf("placing the static file server: %w", err)
 			}
-		case "nodejs", "procfile":
-			// both may need to run shell-style command lines in run
+		case "nodejs", "procfile", "python":
+			// each may need to run shell-style command lines in run
 			// images without a shell
 			if err := fsutil.CopyFile(filepath.Join(out, "kiln-exec"), filepath.Join(stage, "bin", "kiln-exec"), 0o755); err != nil {
 				return err
@@ -150,4 +153,21 @@ func (o options) source(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("%s is not the %s module", filepath.Join(dir, "go.mod"), modulePath)
 	}
 	return dir, nil
+}
+
+// retarget makes a buildpack.toml compiled for goarch declare that
+// architecture in its [[targets]] (the sources declare amd64).
+func retarget(p, goarch string) error {
+	if goarch == "amd64" {
+		return nil
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", p, err)
+	}
+	b = bytes.ReplaceAll(b, []byte(`arch = "amd64"`), []byte(`arch = "`+goarch+`"`))
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", p, err)
+	}
+	return nil
 }

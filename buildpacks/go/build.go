@@ -16,7 +16,9 @@ import (
 	"github.com/kiln-build/kiln/buildpacks/internal/fetch"
 	"github.com/kiln-build/kiln/buildpacks/internal/fsutil"
 	"github.com/kiln-build/kiln/buildpacks/internal/gotoolchain"
+	"github.com/kiln-build/kiln/buildpacks/internal/layerbom"
 	"github.com/kiln-build/kiln/buildpacks/sdk"
+	"github.com/kiln-build/kiln/internal/bom"
 )
 
 // Default go build flags; BP_GO_BUILD_FLAGS are added after them, so a
@@ -37,7 +39,7 @@ func build(ctx context.Context, bc *sdk.BuildContext) error {
 
 	// the toolchain runs here, in the build container; the app is built
 	// for the run image's architecture
-	hostOS, hostArch := runtime.GOOS, runtime.GOARCH
+	hostOS, hostArch := toolchainPlatform(bc.Getenv)
 	targetArch := bc.Target.Arch
 	if targetArch == "" {
 		targetArch = hostArch
@@ -112,6 +114,11 @@ func build(ctx context.Context, bc *sdk.BuildContext) error {
 	}
 	defer os.RemoveAll(gopath)
 	environ := goEnv(bc.Getenv, goLayer.Path, modCache.Path, buildCache.Path, gopath, targetArch)
+	if targetArch != runtime.GOARCH || hostArch != runtime.GOARCH {
+		if err := logCrossCompile(ctx, filepath.Join(goLayer.Path, "bin", "go"), environ, targetArch, log); err != nil {
+			return err
+		}
+	}
 
 	// The binaries are built into a cache layer of their own, where the
 	// last build's are: go build finds them up to date and does not link
@@ -161,11 +168,33 @@ func build(ctx context.Context, bc *sdk.BuildContext) error {
 			return fmt.Errorf("copying the binaries into layer %s: %w", app.Name, err)
 		}
 	}
+	if err := writeSBOM(bc, app, outDir, targets); err != nil {
+		return err
+	}
 	for _, p := range procs {
 		bc.Launch.AddProcess(p)
 		log.Detail("process %q runs %s", p.Type, p.Command[0])
 	}
-	return nil
+	if len(targets) > 1 {
+		log.Step("Process web (default) runs %s; BP_GO_TARGETS chooses others", targets[0].Pkg)
+	}
+	return pruneSources(bc)
+}
+
+// writeSBOM writes the SBOM of the app layer: the modules and the Go
+// version of every binary, from their build information. It reads the
+// binaries kept in the go-out layer, which are those of the app layer
+// even when that layer is reused from the previous image.
+func writeSBOM(bc *sdk.BuildContext, app *sdk.Layer, outDir string, targets []target) error {
+	var comps []bom.Component
+	for _, t := range targets {
+		cs, err := layerbom.GoBinary(filepath.Join(outDir, t.Name))
+		if err != nil {
+			return err
+		}
+		comps = append(comps, cs...)
+	}
+	return layerbom.Write(bc, app, comps)
 }
 
 // cacheLayer returns a cache-only layer that is kept as long as it is

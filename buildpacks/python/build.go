@@ -32,6 +32,8 @@ type builder struct {
 
 	python, pip *sdk.Layer
 	environ     []string
+	// site is the packages layer's site-packages, once installed.
+	site string
 }
 
 func build(ctx context.Context, bc *sdk.BuildContext) error {
@@ -57,14 +59,16 @@ func build(ctx context.Context, bc *sdk.BuildContext) error {
 	if err := b.installPython(ctx, cons); err != nil {
 		return err
 	}
+	if err := b.writePythonSBOM(); err != nil {
+		return err
+	}
 	if err := b.installPip(ctx); err != nil {
 		return err
 	}
 	if err := b.installPackages(ctx); err != nil {
 		return err
 	}
-	b.setProcess()
-	return nil
+	return b.setProcess()
 }
 
 // loadIndex fetches the suite's package index once.
@@ -295,6 +299,7 @@ func (b *builder) installPackages(ctx context.Context) error {
 		return err
 	}
 	site := filepath.Join(layer.Path, "site-packages")
+	b.site = site
 	reused, err := layer.Reuse(map[string]string{
 		"requirements-sha256": key,
 		"python":              fmt.Sprint(b.python.Info["version"]),
@@ -342,27 +347,13 @@ func (b *builder) installPackages(ctx context.Context) error {
 		}
 	}
 	log.Step("Installed the packages of %s into layer %s", source, layer.Name)
+	if err := b.writePackagesSBOM(layer, site); err != nil {
+		return err
+	}
 	if err := layer.SharedEnv().PrependPath("PYTHONPATH", site); err != nil {
 		return err
 	}
 	return layer.SharedEnv().PrependPath("PATH", filepath.Join(site, "bin"))
-}
-
-func (b *builder) setProcess() {
-	app := b.bc.AppDir
-	if fsutil.IsFile(filepath.Join(app, "Procfile")) {
-		b.log.Step("A Procfile names the processes; not adding one")
-		return
-	}
-	for _, f := range []string{"app.py", "main.py"} {
-		if fsutil.IsFile(filepath.Join(app, f)) {
-			cmd := []string{"python3", f}
-			b.bc.Launch.AddProcess(sdk.Process{Type: "web", Command: cmd, Default: true})
-			b.log.Step("Process web (default): %s", strings.Join(cmd, " "))
-			return
-		}
-	}
-	b.log.Warn("no app.py or main.py and no Procfile: the image gets no Python process (add a Procfile with a web line)")
 }
 
 // packagesKey is the hash the packages layer is kept by: where the

@@ -212,14 +212,46 @@ func TestSetProcess(t *testing.T) {
 		{map[string]string{"app.py": "", "main.py": ""}, []sdk.Process{{Type: "web", Command: []string{"python3", "app.py"}, Default: true}}},
 		{map[string]string{"main.py": ""}, []sdk.Process{{Type: "web", Command: []string{"python3", "main.py"}, Default: true}}},
 		{map[string]string{"app.py": "", "Procfile": "web: x"}, nil},
-		{map[string]string{"server.py": ""}, nil},
+		{map[string]string{"server.py": ""}, []sdk.Process{{Type: "web", Command: []string{"python3", "server.py"}, Default: true}}},
+		{map[string]string{"svc/__main__.py": ""}, []sdk.Process{{Type: "web", Command: []string{"python3", "-m", "svc"}, Default: true}}},
 	}
 	for _, tt := range tests {
 		bc := &sdk.BuildContext{AppDir: writeApp(t, tt.files), Log: sdk.NewLogger(nil)}
-		(&builder{bc: bc, log: bc.Log}).setProcess()
+		if err := (&builder{bc: bc, log: bc.Log}).setProcess(); err != nil {
+			t.Fatal(err)
+		}
 		if diff := cmp.Diff(tt.want, bc.Launch.Processes); diff != "" {
 			t.Errorf("%v (-want +got):\n%s", tt.files, diff)
 		}
+	}
+}
+
+func TestSetProcessServers(t *testing.T) {
+	layers := t.TempDir()
+	site := filepath.Join(layers, "site")
+	if err := os.MkdirAll(filepath.Join(site, "gunicorn"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bpDir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(bpDir, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bpDir, "bin", "kiln-exec"), []byte("x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bc := &sdk.BuildContext{AppDir: writeApp(t, map[string]string{"wsgi.py": "app = Flask(__name__)\n"}), LayersDir: layers,
+		Buildpack: sdk.Info{Dir: bpDir}, Log: sdk.NewLogger(nil)}
+	if err := (&builder{bc: bc, log: bc.Log, site: site}).setProcess(); err != nil {
+		t.Fatal(err)
+	}
+	if got := bc.Launch.Processes; len(got) != 1 || got[0].Command[1] != "gunicorn --bind 0.0.0.0:${PORT:-8080} wsgi:app" {
+		t.Errorf("processes %+v", got)
+	}
+	// without gunicorn: the build fails asking for a Procfile, naming wsgi.py
+	bc = &sdk.BuildContext{AppDir: writeApp(t, map[string]string{"wsgi.py": ""}), Log: sdk.NewLogger(nil)}
+	err := (&builder{bc: bc, log: bc.Log}).setProcess()
+	if err == nil || !strings.Contains(err.Error(), "gunicorn is not among the dependencies") {
+		t.Errorf("setProcess = %v", err)
 	}
 }
 

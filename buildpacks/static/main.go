@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/kiln-build/kiln/buildpacks/internal/fsutil"
+	"github.com/kiln-build/kiln/buildpacks/internal/layerbom"
 	"github.com/kiln-build/kiln/buildpacks/internal/nodepkg"
 	"github.com/kiln-build/kiln/buildpacks/sdk"
 )
@@ -27,21 +28,31 @@ const serverBinary = "static-server"
 func detect(_ context.Context, dc *sdk.DetectContext) (sdk.BuildPlan, error) {
 	app := dc.AppDir
 	var pkg *nodepkg.Package
+	// after a Node.js build the Node.js buildpack learns from the plan
+	// that the site is served as files: it keeps Node.js and the
+	// dependencies out of the image
+	var plan sdk.BuildPlan
 	if fsutil.IsFile(filepath.Join(app, "package.json")) {
 		if p, err := nodepkg.Read(app); err == nil {
-			if start, ok := nodepkg.StartOf(app, p); ok {
+			reason, static := nodepkg.ServesStatic(app, p)
+			start, hasStart := nodepkg.StartOf(app, p)
+			if hasStart && !static {
 				return sdk.BuildPlan{}, sdk.Fail("Static: a Node.js server app (%s); the Node.js buildpack serves it", start.Source)
 			}
+			if static {
+				dc.Log.Step("Static: %s", reason)
+			}
 			pkg = p
+			plan = sdk.BuildPlan{Requires: []sdk.Require{{Name: "node", Metadata: map[string]any{"serve": "static"}}}}
 		}
 	}
 	if dir, ok := findSite(app, dc.Getenv("BP_STATIC_ROOT")); ok {
 		dc.Log.Step("Static: found %s", filepath.Join(dir, "index.html"))
-		return sdk.BuildPlan{}, nil
+		return plan, nil
 	}
 	if pkg != nil && pkg.Scripts["build"] != "" {
-		dc.Log.Step("Static: package.json has a build script and no start script; expecting index.html in dist/, build/ or public/ after it runs")
-		return sdk.BuildPlan{}, nil
+		dc.Log.Step("Static: expecting index.html in dist/, build/ or public/ after the build script runs")
+		return plan, nil
 	}
 	return sdk.BuildPlan{}, sdk.Fail("Static: no index.html in dist/, build/, public/ or the app root")
 }
@@ -95,6 +106,10 @@ func build(_ context.Context, bc *sdk.BuildContext) error {
 	dst := filepath.Join(layer.Path, "bin", "kiln-static")
 	reused, err := layer.Reuse(map[string]any{"server-sha256": sum})
 	if err != nil {
+		return err
+	}
+	// written on reuse too: SBOM files are not restored
+	if err := layerbom.ToolSBOM(bc, layer, "kiln-static", src, sum); err != nil {
 		return err
 	}
 	if !reused {

@@ -22,6 +22,7 @@ const (
 	KindRootFS  = "root file system"
 	KindWorkDir = "work dir left by a killed build"
 	KindPartial = "partial unpack"
+	KindIndex   = "launch check index of a run image"
 )
 
 // Options say what Run removes.
@@ -122,9 +123,16 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		}
 	}
 	r.apply(ctx, drop, -1)
-	// The dirs that hold the items, and the lock and size files beside
-	// the root file systems, take some space too.
-	fixed := overhead(layers, rootfs)
+	// The launch check's run image indexes go with the root file systems:
+	// all of them with All, those unused for Unused.
+	indexes := filepath.Join(o.CacheDir, "launchcheck")
+	if o.All || o.Unused > 0 {
+		r.pruneIndexes(indexes, o)
+	}
+	// The dirs that hold the items, the lock and size files beside the
+	// root file systems and the launch check's indexes take some space
+	// too.
+	fixed := overhead(layers, rootfs, indexes)
 	r.Size = fixed
 	var left []Item
 	for _, it := range items {
@@ -252,4 +260,25 @@ func Evict(items []Item, max int64, remove func(Item) (int64, error)) (removed [
 		removed = append(removed, Removed{Kind: it.Kind, Path: it.Path, Freed: freed})
 	}
 	return removed, busy, errs
+}
+
+// pruneIndexes removes the launch check's run image indexes in dir that
+// were not used for o.Unused (every one with o.All).
+func (r *Report) pruneIndexes(dir string, o Options) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err != nil || !fi.Mode().IsRegular() || (!o.All && time.Since(fi.ModTime()) <= o.Unused) {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		if err := os.Remove(p); err != nil {
+			r.Errors = append(r.Errors, err)
+			continue
+		}
+		r.Removed = append(r.Removed, Removed{Kind: KindIndex, Path: p, Freed: workdir.DiskBytes(fi)})
+	}
 }

@@ -127,3 +127,39 @@ func TestRunCap(t *testing.T) {
 		}
 	}
 }
+
+// TestRunIndexes: the launch check's run image indexes count toward the
+// cap, and those unused for Unused (all, with All) are removed.
+func TestRunIndexes(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	dir := filepath.Join(root, "launchcheck")
+	os.MkdirAll(dir, 0o755)
+	old, fresh := filepath.Join(dir, "run-index-old.json"), filepath.Join(dir, "run-index-new.json")
+	os.WriteFile(old, make([]byte, 32<<10), 0o644)
+	os.WriteFile(fresh, make([]byte, 32<<10), 0o644)
+	long := time.Now().Add(-30 * 24 * time.Hour)
+	os.Chtimes(old, long, long)
+	r, err := Run(ctx, Options{CacheDir: root})
+	if err != nil || r.Size < 64<<10 {
+		t.Fatalf("the indexes are not counted: size %d, %v", r.Size, err)
+	}
+	if r, err = Run(ctx, Options{CacheDir: root, Unused: 7 * 24 * time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(old); err == nil {
+		t.Error("an index unused for 30 days was kept")
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("a fresh index was removed: %v", err)
+	}
+	if len(r.Removed) != 1 || r.Removed[0].Kind != KindIndex {
+		t.Errorf("removed %+v", r.Removed)
+	}
+	if _, err := Run(ctx, Options{CacheDir: root, All: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(fresh); err == nil {
+		t.Error("--all kept an index")
+	}
+}

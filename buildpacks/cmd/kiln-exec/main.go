@@ -57,8 +57,45 @@ func plan(line string, extra, environ, shells []string) (path string, argv, env 
 		env = setEnv(env, k, v)
 	}
 	argv = append(cmd.Argv, extra...)
-	path, err = lookPath(argv[0], vars["PATH"])
-	return path, argv, env, err
+	if path, err = lookPath(argv[0], vars["PATH"]); err != nil {
+		return "", nil, nil, err
+	}
+	path, argv = viaEnv(path, argv, vars["PATH"])
+	return path, argv, env, nil
+}
+
+// viaEnv runs a script whose first line is "#!/usr/bin/env prog" with
+// prog from PATH when the image has no /usr/bin/env (a distroless run
+// image), as env would: package bins (next, tsx) start that way.
+func viaEnv(path string, argv []string, pathVar string) (string, []string) {
+	f, err := os.Open(path)
+	if err != nil {
+		return path, argv
+	}
+	defer f.Close()
+	head := make([]byte, 256)
+	n, _ := f.Read(head)
+	line, _, _ := strings.Cut(string(head[:n]), "\n")
+	interp, ok := strings.CutPrefix(line, "#!")
+	if !ok {
+		return path, argv
+	}
+	fields := strings.Fields(interp)
+	if len(fields) < 2 || filepath.Base(fields[0]) != "env" || executable(fields[0]) == nil {
+		return path, argv
+	}
+	prog := ""
+	for _, w := range fields[1:] {
+		if !strings.HasPrefix(w, "-") && !strings.Contains(w, "=") {
+			prog = w
+			break
+		}
+	}
+	p, err := lookPath(prog, pathVar)
+	if prog == "" || err != nil {
+		return path, argv
+	}
+	return p, append([]string{prog, path}, argv[1:]...)
 }
 
 func setEnv(env []string, k, v string) []string {

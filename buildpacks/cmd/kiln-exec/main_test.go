@@ -86,3 +86,28 @@ func TestExec(t *testing.T) {
 		t.Errorf("missing command: %v %q", err, out)
 	}
 }
+
+func TestViaEnv(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "next")
+	if err := os.WriteFile(script, []byte("#!/nonexistent/env node\nconsole.log(1)\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	node := filepath.Join(dir, "node")
+	if err := os.WriteFile(node, []byte("x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path, argv := viaEnv(script, []string{"next", "start"}, dir)
+	if diff := cmp.Diff([]string{"node", script, "start"}, argv); diff != "" || path != node {
+		t.Errorf("viaEnv = %s %v (-want +got):\n%s", path, argv, diff)
+	}
+	// a script whose env exists runs as it is
+	if err := os.WriteFile(script, []byte("#!/usr/bin/env node\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat("/usr/bin/env"); err == nil {
+		if path, _ := viaEnv(script, []string{"next"}, dir); path != script {
+			t.Errorf("with /usr/bin/env: path %s", path)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/kiln-build/kiln/buildpacks/internal/fsutil"
+	"github.com/kiln-build/kiln/buildpacks/internal/layerbom"
 	"github.com/kiln-build/kiln/buildpacks/internal/shell"
 	"github.com/kiln-build/kiln/buildpacks/sdk"
 )
@@ -52,8 +53,15 @@ func install(bc *sdk.BuildContext, dst string) error {
 		return err
 	}
 	reused, err := layer.Reuse(map[string]string{"kiln-exec-sha256": sum})
-	if err != nil || reused {
+	if err != nil {
 		return err
+	}
+	// the SBOM is written on reuse too: SBOM files are not restored
+	if err := layerbom.ToolSBOM(bc, layer, Binary, src, sum); err != nil {
+		return err
+	}
+	if reused {
+		return nil
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", filepath.Dir(dst), err)

@@ -137,6 +137,12 @@ func IsFile(p string) bool {
 	return err == nil && fi.Mode().IsRegular()
 }
 
+// IsDir reports whether p is a directory (following symbolic links).
+func IsDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
 // Symlink makes link point at target, replacing whatever link is.
 func Symlink(target, link string) error {
 	if err := os.RemoveAll(link); err != nil {

@@ -19,6 +19,8 @@ type Package struct {
 	Engines         map[string]string `json:"engines"`
 	Dependencies    map[string]string `json:"dependencies"`
 	DevDependencies map[string]string `json:"devDependencies"`
+	// PackageManager is corepack's "packageManager" field: "pnpm@9.9.0".
+	PackageManager string `json:"packageManager"`
 }
 
 // Parse decodes package.json content; name identifies the file in errors.
@@ -38,6 +40,7 @@ func Parse(name string, data []byte) (*Package, error) {
 	}{
 		{"name", &p.Name}, {"main", &p.Main}, {"scripts", &p.Scripts}, {"engines", &p.Engines},
 		{"dependencies", &p.Dependencies}, {"devDependencies", &p.DevDependencies},
+		{"packageManager", &p.PackageManager},
 	}
 	for _, f := range fields {
 		v, ok := raw[f.key]

@@ -1,0 +1,3 @@
+module example.com/realapps/greeter
+
+go 1.22
