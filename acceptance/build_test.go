@@ -205,6 +205,12 @@ func TestBadReferences(t *testing.T) {
 		t.Fatal("build with an unreachable builder succeeded")
 	}
 	wantContains(t, r.out, "127.0.0.1:1/no/builder:latest")
+	// a mistyped builder name: the places tried, and where to look
+	r = kiln(t, "build", "x", "--builder", "kiln-test/no-such-builder", "--path", app)
+	if r.code == 0 {
+		t.Fatal("build with a missing builder succeeded")
+	}
+	wantContains(t, r.out, "kiln-test/no-such-builder:latest is not in the local store", "from its registry", "kiln builder ls lists the builders")
 	r = kiln(t, "build", "127.0.0.1:1/no/app", "--builder", env.builder, "--path", app, "--publish")
 	if r.code != 30 {
 		t.Errorf("push to an unreachable registry: exit %d, want 30 (found before building)", r.code)

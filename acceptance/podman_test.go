@@ -21,23 +21,7 @@ func TestRunsInPodman(t *testing.T) {
 	arch := filepath.Join(t.TempDir(), "app.tar")
 	mustKiln(t, "build", "podman/app:v1", "--builder", env.builder, "--path", appSource(t), "--output", "docker-archive:"+arch)
 
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "containers.conf")
-	// Hybrid cgroups here: no default ulimits, cgroupfs manager.
-	if err := os.WriteFile(conf, []byte("[containers]\ndefault_ulimits = []\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	podman := func(args ...string) (string, error) {
-		base := []string{"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"),
-			"--storage-driver", "overlay", "--runtime", "runc", "--cgroup-manager", "cgroupfs", "--events-backend", "none"}
-		cmd := exec.Command("podman", append(base, args...)...)
-		cmd.Env = append(os.Environ(), "CONTAINERS_CONF="+conf)
-		var buf bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &buf, &buf
-		err := cmd.Run()
-		t.Logf("$ podman %s\n%s", strings.Join(args, " "), buf.String())
-		return buf.String(), err
-	}
+	podman := newPodman(t)
 	if _, err := podman("load", "-i", arch); err != nil {
 		t.Fatalf("podman load: %v", err)
 	}
@@ -57,4 +41,30 @@ func TestRunsInPodman(t *testing.T) {
 		t.Fatalf("podman run id: %v", err)
 	}
 	wantContains(t, out, "1001\n1002")
+}
+
+// newPodman returns a func that runs podman with its own storage in a
+// temp dir, set up as it works here (runc, cgroupfs, no default ulimits:
+// hybrid cgroups), and returns its combined output.
+func newPodman(t testing.TB) func(args ...string) (string, error) {
+	t.Helper()
+	if _, err := exec.LookPath("podman"); err != nil {
+		t.Fatalf("podman is not installed (make deps installs it): %v", err)
+	}
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "containers.conf")
+	if err := os.WriteFile(conf, []byte("[containers]\ndefault_ulimits = []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return func(args ...string) (string, error) {
+		base := []string{"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"),
+			"--storage-driver", "overlay", "--runtime", "runc", "--cgroup-manager", "cgroupfs", "--events-backend", "none"}
+		cmd := exec.Command("podman", append(base, args...)...)
+		cmd.Env = append(os.Environ(), "CONTAINERS_CONF="+conf)
+		var buf bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &buf, &buf
+		err := cmd.Run()
+		t.Logf("$ podman %s\n%s", strings.Join(args, " "), buf.String())
+		return buf.String(), err
+	}
 }

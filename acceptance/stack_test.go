@@ -6,6 +6,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -588,4 +589,100 @@ func runAndGet(t *testing.T, image string, port int) string {
 	}
 	t.Fatalf("no answer on %s within a minute", url)
 	return ""
+}
+
+// TestStackBuildPackageDiff: two recipes that differ by one run image
+// package; `kiln stack build` of the second over the first says which
+// package was added (and, going back, removed), in its output and as
+// JSON, while the unchanged build image keeps its digest and the diff
+// stays out of the images.
+func TestStackBuildPackageDiff(t *testing.T) {
+	cache, err := stackCacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Setenv("KILN_STACK_CACHE", cache) // as shippedStack: built stacks are shared across runs
+	recipe := func(runPackages string) string {
+		dir := filepath.Join(t.TempDir(), "diffstack")
+		os.MkdirAll(dir, 0o755)
+		toml := `id = "io.kiln.test.diff"
+suite = "bookworm"
+uid = 1001
+gid = 1002
+[labels]
+"io.buildpacks.base.maintainer" = "kiln tests"
+[build]
+variant = "essential"
+[run]
+variant = "essential"
+packages = [` + runPackages + `]
+`
+		if err := os.WriteFile(filepath.Join(dir, stack.FileName), []byte(toml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	a, b := recipe(""), recipe(`"netbase"`)
+	build, run := env.reg.Host+"/kiln-test/diff-build:latest", env.reg.Host+"/kiln-test/diff-run:latest"
+	stackBuild := func(dir string, extra ...string) string {
+		return mustKiln(t, append([]string{"stack", "build", dir, "--tag-build", build, "--tag-run", run, "--publish"}, extra...)...)
+	}
+	out := stackBuild(a)
+	wantContains(t, out, "packages: nothing to compare with ("+run+": no image there yet)")
+	buildA := digestRE.FindString(out[strings.Index(out, "build image:"):])
+	runA := pull(t, run)
+
+	jsonPath := filepath.Join(t.TempDir(), "diff.json")
+	out = stackBuild(b, "--diff-json", jsonPath)
+	runADigest, _ := runA.Digest()
+	wantContains(t, out, "packages since "+run+" ("+short(runADigest.String())+"): 1 added, 0 removed, 0 upgraded, 0 downgraded",
+		"packages: unchanged since "+build)
+	var diffs map[string]struct {
+		Previous       string           `json:"previous"`
+		PreviousDigest string           `json:"previousDigest"`
+		Digest         string           `json:"digest"`
+		Added          []debian.Package `json:"added"`
+		Removed        []debian.Package `json:"removed"`
+		Changed        []stack.Change   `json:"changed"`
+	}
+	raw, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &diffs); err != nil {
+		t.Fatalf("--diff-json: %v\n%s", err, raw)
+	}
+	r := diffs["run"]
+	if len(r.Added) != 1 || r.Added[0].Name != "netbase" || r.Added[0].Version == "" || len(r.Removed) != 0 || len(r.Changed) != 0 || r.PreviousDigest != runADigest.String() {
+		t.Errorf("run image diff: %s", raw)
+	}
+	wantContains(t, out, fmt.Sprintf("added      netbase:%s %s", r.Added[0].Architecture, r.Added[0].Version))
+	if bd := diffs["build"]; len(bd.Added)+len(bd.Removed)+len(bd.Changed) != 0 || bd.Digest != buildA || bd.PreviousDigest != buildA {
+		t.Errorf("build image: unchanged packages, want digest %s unchanged: %s", buildA, raw)
+	}
+	runB, _ := pull(t, run).Digest()
+	if r.Digest != runB.String() {
+		t.Errorf("JSON digest %s, registry %s", r.Digest, runB)
+	}
+
+	// Back to the first recipe: netbase is removed, and the image is the
+	// first build's again.
+	out = stackBuild(a)
+	wantContains(t, out, "0 added, 1 removed", "removed    netbase:")
+	if d, _ := pull(t, run).Digest(); d != runADigest {
+		t.Errorf("rebuilding the first recipe gave %s, first %s", d, runADigest)
+	}
+	// With nothing to compare with, the second recipe gives the same
+	// digest: the diff is not in the image.
+	layout := filepath.Join(t.TempDir(), "layout")
+	out = mustKiln(t, "stack", "build", b, "--output-build", "oci:"+layout, "--output-run", "oci:"+layout)
+	wantContains(t, out, "nothing to compare with", runB.String())
+}
+
+// short is a digest's first 12 hex digits, as kiln prints it.
+func short(d string) string {
+	if len(d) > len("sha256:")+12 {
+		return d[:len("sha256:")+12]
+	}
+	return d
 }

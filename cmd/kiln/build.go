@@ -19,14 +19,18 @@ import (
 )
 
 func buildCommand() *cli.Command {
-	return &cli.Command{
+	cmd := &cli.Command{
 		Name:      "build",
 		Usage:     "build an app image from source with buildpacks",
 		ArgsUsage: "NAME",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "builder", Aliases: []string{"B"}, Usage: "builder image (name in the local store or a registry, oci:DIR, docker-archive:FILE); default: kiln's default builder, made in the local store on first use", EnvVars: []string{"KILN_BUILDER"}},
 			&cli.StringFlag{Name: "path", Aliases: []string{"p"}, Value: ".", Usage: "the app's source directory"},
-			&cli.StringSliceFlag{Name: "buildpack", Aliases: []string{"b"}, Usage: "buildpack id[@version] in the builder, or a buildpack directory; replaces the builder's order (repeatable)"},
+			&cli.StringSliceFlag{Name: "buildpack", Aliases: []string{"b"}, Usage: "buildpack: id[@version] or urn:cnb:builder:id[@version] in the builder, a buildpack directory, a .cnb file, docker://IMAGE (a buildpackage), or from=builder (the builder's order, with the buildpacks given before and after it around each group); replaces the builder's order and the project's group (repeatable)"},
+			&cli.StringSliceFlag{Name: "pre-buildpack", Usage: "buildpack (as for --buildpack) to run first in every group (repeatable)"},
+			&cli.StringSliceFlag{Name: "post-buildpack", Usage: "buildpack (as for --buildpack) to run last in every group (repeatable)"},
+			descriptorFlag,
+			noProjectBuilderFlag,
 			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "build-time env var KEY=VALUE, or KEY to copy it from this environment (repeatable)"},
 			&cli.StringSliceFlag{Name: "env-file", Usage: "file of KEY=VALUE lines (repeatable)"},
 			&cli.StringFlag{Name: "run-image", Usage: "run image to use instead of the builder's"},
@@ -43,14 +47,18 @@ func buildCommand() *cli.Command {
 			&cli.StringFlag{Name: "memory", Aliases: []string{"m"}, Value: units.BytesSize(float64(sandbox.DefaultMemory())), Usage: "memory cap of a build container, e.g. 4g (-1: no limit)"},
 			&cli.Float64Flag{Name: "cpus", Usage: "CPU cap of a build container in CPUs, e.g. 1.5 (0: no cap)"},
 			&cli.DurationFlag{Name: "timeout", Usage: "stop a build that runs longer, e.g. 30m (0: no limit)", EnvVars: []string{"KILN_BUILD_TIMEOUT"}},
+			signKeyFlag,
+			buildPlatformFlag,
 			&cli.StringFlag{Name: "report", Usage: "write a JSON report of the build to FILE when it ends: the image and digest, or the failing phase, exit code and message; and each phase's start and duration"},
 		},
 		Action: runBuild,
 	}
+	cmd.Flags = append(cmd.Flags, packBuildFlags()...)
+	return cmd
 }
 
 func runBuild(c *cli.Context) (err error) {
-	timer := create.NewPhaseTimer(create.NewTextLog(c.App.Writer))
+	timer := create.NewPhaseTimer(create.NewTextLog(buildOutput(c)))
 	var res *create.Result
 	if p := c.String("report"); p != "" {
 		defer func() {
@@ -89,7 +97,11 @@ func runBuild(c *cli.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	iio, cache, err := setup()
+	iioOpts := []imageio.Option{imageio.WithInsecureRegistries(c.StringSlice("insecure-registry")...)}
+	if c.Bool("quiet") {
+		iioOpts = append(iioOpts, imageio.WithProgress(nil))
+	}
+	iio, cache, err := setup(iioOpts...)
 	if err != nil {
 		return err
 	}
@@ -105,7 +117,11 @@ func runBuild(c *cli.Context) (err error) {
 	if err != nil {
 		return usageError("build: %v", err)
 	}
-	res, err = create.Run(c.Context, iio, create.Options{
+	signing, err := newBuildSigning(c)
+	if err != nil {
+		return err
+	}
+	opts := create.Options{
 		Isolation:       iso,
 		Name:            name,
 		Output:          out,
@@ -125,12 +141,53 @@ func runBuild(c *cli.Context) (err error) {
 		LauncherVersion: version,
 		CacheDir:        cache,
 		Log:             timer,
-	})
-	autoPrune(c.Context, cache, out, c.App.Writer) // bounded disk, whatever the outcome
+	}
+	if err := applyPackFlags(c, &opts); err != nil {
+		return err
+	}
+	cleanProject, err := buildProject(c, &opts, cache)
+	defer cleanProject()
 	if err != nil {
 		return err
 	}
+	opts.PreBuildpacks = append(opts.PreBuildpacks, c.StringSlice("pre-buildpack")...)
+	opts.PostBuildpacks = append(opts.PostBuildpacks, c.StringSlice("post-buildpack")...)
+	plats, err := buildPlatforms(c)
+	if err != nil {
+		return err
+	}
+	if plats == nil {
+		res, err = create.Run(c.Context, iio, opts)
+	} else {
+		res, err = runPlatformBuilds(c, iio, opts, plats)
+	}
+	autoPrune(c.Context, cache, out, c.App.Writer) // bounded disk, whatever the outcome
+	if err = signing.afterBuild(c, iio, res, err, src, env); err != nil {
+		return err
+	}
+	tags, err := writeTags(c, iio, res)
+	if err != nil {
+		return err
+	}
+	if dir := c.String("sbom-output-dir"); dir != "" {
+		if err := writeSBOMDir(c, iio, dir, res); err != nil {
+			return err
+		}
+	}
+	if dir := c.String("report-output-dir"); dir != "" {
+		if err := writeReportTOML(dir, res, tags); err != nil {
+			return err
+		}
+	}
+	if c.Bool("verbose") {
+		for _, p := range timer.Phases() {
+			fmt.Fprintf(c.App.Writer, "phase %s took %s\n", p.Name, p.Duration)
+		}
+	}
 	fmt.Fprintf(c.App.Writer, "Successfully built %s\n%s\n", name, res.Digest)
+	for _, t := range tags {
+		fmt.Fprintf(c.App.Writer, "Tagged %s\n", t)
+	}
 	return nil
 }
 
@@ -149,8 +206,17 @@ type buildReport struct {
 // p (replacing it whole).
 func writeReport(p string, c *cli.Context, res *create.Result, err error, timer *create.PhaseTimer) error {
 	r := buildReport{Phases: timer.Phases()}
-	switch {
-	case err != nil:
+	if res != nil && err == nil {
+		r.Image, r.Digest = res.Output.Name, res.Digest.String()
+	}
+	return writeReportFile(p, c, r, err)
+}
+
+// writeReportFile completes r with err's exit code, phase and message and
+// writes it to p (replacing it whole).
+func writeReportFile(p string, c *cli.Context, r buildReport, err error) error {
+	if err != nil {
+		r.Image, r.Digest = "", ""
 		r.ExitCode = exitCode(err)
 		if c.Context.Err() != nil {
 			r.ExitCode = failure.Interrupted
@@ -160,8 +226,6 @@ func writeReport(p string, c *cli.Context, res *create.Result, err error, timer 
 		if errors.As(err, &fe) {
 			r.Phase, r.Message = fe.Phase, fe.Err.Error()
 		}
-	case res != nil:
-		r.Image, r.Digest = res.Output.Name, res.Digest.String()
 	}
 	if r.Phases == nil {
 		r.Phases = []create.PhaseTime{}
@@ -181,7 +245,7 @@ func writeReport(p string, c *cli.Context, res *create.Result, err error, timer 
 }
 
 // setup opens the local store and finds the cache dir.
-func setup() (*imageio.IO, string, error) {
+func setup(opts ...imageio.Option) (*imageio.IO, string, error) {
 	store, err := openStore()
 	if err != nil {
 		return nil, "", err
@@ -190,7 +254,8 @@ func setup() (*imageio.IO, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	return imageio.New(store), cache, nil
+	// pushes show their progress on a terminal (nothing when piped)
+	return imageio.New(store, append([]imageio.Option{imageio.WithProgress(os.Stderr)}, opts...)...), cache, nil
 }
 
 // platformEnv merges --env-file files and --env flags (flags win) into

@@ -33,6 +33,7 @@ func builderCommand() *cli.Command {
 					&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: builder.ConfigFile, Usage: "the builder.toml describing the builder"},
 					&cli.BoolFlag{Name: "publish", Usage: "push the builder to its registry"},
 					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the builder to oci:DIR or docker-archive:FILE instead of the local store"},
+					&cli.StringFlag{Name: "platform", Usage: "make one builder per platform (os/arch[,...], each among builder.toml's [[targets]]) from the build image's image for it, written as one OCI image index; every buildpack must declare a target for each"},
 				},
 				Action: runBuilderCreate,
 			},
@@ -75,6 +76,9 @@ func runBuilderCreate(c *cli.Context) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
+	if c.String("platform") != "" {
+		return createPlatformBuilders(c, iio, cfg, out, mt, tmp)
+	}
 	img, err := builder.CreateFromConfig(c.Context, cfg, builder.ConfigOptions{
 		Images:  imageSource(iio),
 		Version: version,

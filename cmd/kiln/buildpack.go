@@ -29,6 +29,7 @@ func buildpackCommand() *cli.Command {
 					&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "package.toml naming the buildpack and its dependencies (default: DIR/package.toml when present)"},
 					&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: `"file" (a .cnb) or "image" (default: file when OUT ends in .cnb, else image)`},
 					&cli.BoolFlag{Name: "publish", Usage: "push the package image to its registry"},
+					&cli.StringFlag{Name: "platform", Usage: "package for these platforms (os/arch[,...]) as one OCI image index, one image each (default: package.toml's [[targets]] when it lists several, else one image)"},
 				},
 				Action: runBuildpackPackage,
 			},
@@ -85,6 +86,16 @@ func runBuildpackPackage(c *cli.Context) error {
 	}
 	defer os.RemoveAll(tmp)
 	r := &buildpackage.Resolver{Images: imageSource(iio), Layers: buildpackage.LayerOptions{ModTime: mt, TempDir: tmp}}
+	plats, err := packagePlatforms(c, cfg)
+	if err != nil {
+		return err
+	}
+	if plats != nil {
+		if format == "file" {
+			return usageError("%s: a .cnb file holds one platform: give one --platform, or --format image for an index", cmd)
+		}
+		return packageIndex(c, iio, cfg, r, loc, mt, plats)
+	}
 	img, err := buildpackage.FromConfig(c.Context, cfg, r, buildpackage.Options{ModTime: mt})
 	if err != nil {
 		return toolFailure(cmd, err)

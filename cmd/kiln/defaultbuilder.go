@@ -24,6 +24,13 @@ func withDefaultBuilder(cmd *cli.Command) *cli.Command {
 	cmd.Action = func(c *cli.Context) error {
 		// Bad arguments are reported by the command itself, before any
 		// builder is made.
+		if c.String("builder") == "" && c.NArg() == 1 && c.Command.Name == "build" {
+			if b := projectBuilder(c); b != "" {
+				if err := c.Set("builder", b); err != nil {
+					return fmt.Errorf("using the project's builder: %w", err)
+				}
+			}
+		}
 		if c.String("builder") == "" && c.NArg() == 1 {
 			iio, cache, err := setup()
 			if err != nil {

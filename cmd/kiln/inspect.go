@@ -21,7 +21,8 @@ func inspectCommand() *cli.Command {
 		ArgsUsage: "IMAGE",
 		Description: "IMAGE is a name in the local store (then its registry), oci:DIR,\n" +
 			"docker-archive:FILE, or a .cnb file.",
-		Flags:  []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"},
+			&cli.StringFlag{Name: "platform", Usage: "of an image index, describe only the image of this platform (os/arch[/variant])"}},
 		Action: runInspect,
 	}
 }
@@ -45,7 +46,16 @@ func runInspect(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		if img, err = iio.Open(c.Context, loc, true); err != nil {
+		if c.String("platform") == "" {
+			idx, one, err := iio.OpenIndex(c.Context, loc, true)
+			if err != nil {
+				return failure.New("inspect", failure.Generic, err)
+			}
+			if idx != nil {
+				return inspectIndex(c, loc, idx)
+			}
+			img = one
+		} else if img, err = openForPlatform(c, iio, loc); err != nil {
 			return failure.New("inspect", failure.Generic, err)
 		}
 	}

@@ -50,18 +50,27 @@ func newApp() *cli.App {
 			buildpackCommand(),
 			imagesCommand(),
 			inspectCommand(),
+			sbomCommand(),
 			runCommand(),
 			rebaseCommand(),
+			fleetCommand(),
 			rmCommand(),
 			pruneCommand(),
 			phaseCommand(),
 			stackCommand(),
 			serveCommand(),
 			serveHookCommand(),
+			signCommand(),
+			verifyCommand(),
+			keyCommand(),
 		},
 		// An unknown command is a usage error (exit 2), said in one line.
 		CommandNotFound: func(c *cli.Context, name string) {
-			fmt.Fprintf(c.App.ErrWriter, "kiln: unknown command %q (kiln --help lists them)\n", name)
+			hint := "kiln --help lists them"
+			if n := nearestCommand(name, c.App.Commands); n != "" {
+				hint = fmt.Sprintf("did you mean %q? kiln --help lists them", n)
+			}
+			fmt.Fprintf(c.App.ErrWriter, "kiln: unknown command %q (%s)\n", name, hint)
 			os.Exit(failure.InvalidInput)
 		},
 	}
@@ -120,4 +129,48 @@ func message(err error, interrupted bool) string {
 		return "interrupted: " + err.Error()
 	}
 	return err.Error()
+}
+
+// nearestCommand is the visible command whose name (or alias) is closest
+// to name, when it is close enough to be a typo: at most a third of its
+// letters differ. "" otherwise.
+func nearestCommand(name string, cmds []*cli.Command) string {
+	best, bestD := "", len(name)/3+1
+	for _, c := range cmds {
+		if c.Hidden {
+			continue
+		}
+		for _, n := range c.Names() {
+			if d := editDistance(name, n); d < bestD {
+				best, bestD = c.Name, d
+			}
+		}
+	}
+	return best
+}
+
+// editDistance is the edit distance between a and b where a swap of two
+// neighbouring letters counts as one edit (optimal string alignment).
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
 }

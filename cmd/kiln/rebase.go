@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/kiln-build/kiln/lifecycle/create"
 	"github.com/kiln-build/kiln/lifecycle/imageio"
 	"github.com/kiln-build/kiln/lifecycle/rebase"
 )
@@ -26,12 +28,27 @@ func rebaseCommand() *cli.Command {
 			&cli.BoolFlag{Name: "publish", Usage: "rebase the image in its registry instead of the local store"},
 			&cli.BoolFlag{Name: "force", Usage: "rebase even when the run image is not known to be compatible"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the result to oci:DIR or docker-archive:FILE instead of back where the image came from"},
+			signKeyFlag,
+			&cli.StringFlag{Name: "report", Usage: "write a JSON report to FILE when it ends: the image and its new digest, or the failing phase, exit code and message (as kiln build --report)"},
 		},
 		Action: runRebase,
 	}
 }
 
-func runRebase(c *cli.Context) error {
+func runRebase(c *cli.Context) (err error) {
+	var res *rebase.RunResult
+	if p := c.String("report"); p != "" {
+		started := time.Now()
+		defer func() {
+			r := buildReport{Phases: []create.PhaseTime{{Name: "rebase", Started: started, Duration: time.Since(started)}}}
+			if res != nil && err == nil {
+				r.Image, r.Digest = res.Output.Name, res.Digest.String()
+			}
+			if werr := writeReportFile(p, c, r, err); werr != nil && err == nil {
+				err = werr
+			}
+		}()
+	}
 	if c.NArg() != 1 {
 		return usageError("rebase: give exactly one image NAME")
 	}
@@ -51,7 +68,12 @@ func runRebase(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := rebase.Run(c.Context, imageio.New(store), rebase.RunOptions{
+	iio := imageio.New(store)
+	signing, err := newRebaseSigning(c, iio, name)
+	if err != nil {
+		return err
+	}
+	res, err = rebase.Run(c.Context, iio, rebase.RunOptions{
 		Image:    name,
 		Publish:  c.Bool("publish"),
 		Output:   out,
@@ -59,6 +81,9 @@ func runRebase(c *cli.Context) error {
 		Force:    c.Bool("force"),
 		Log:      c.App.ErrWriter,
 	})
+	if err == nil {
+		err = signing.afterRebase(c, iio, res)
+	}
 	if err != nil {
 		return err
 	}

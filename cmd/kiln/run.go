@@ -9,11 +9,13 @@ import (
 	"strconv"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/urfave/cli/v2"
 
 	"github.com/kiln-build/kiln/lifecycle/builder"
 	"github.com/kiln-build/kiln/lifecycle/failure"
 	"github.com/kiln-build/kiln/lifecycle/imageio"
+	"github.com/kiln-build/kiln/lifecycle/labels"
 	"github.com/kiln-build/kiln/lifecycle/sandbox"
 	"github.com/kiln-build/kiln/stacks/debian/accounts"
 )
@@ -25,6 +27,7 @@ func runCommand() *cli.Command {
 		ArgsUsage: "NAME [-- ARGS...]",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "process type to start instead of the default"},
+			&cli.StringFlag{Name: "platform", Usage: "run the image of this platform (os/arch[/variant]) of an image index; a foreign one runs under qemu user emulation (default: the host's)"},
 			&cli.StringFlag{Name: "entrypoint", Usage: "program to start instead of the image's entrypoint"},
 			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "env var KEY=VALUE for the app (repeatable)"},
 			&cli.StringFlag{Name: "runtime", Value: "runc", Usage: "OCI runtime (runc, crun, runsc)", EnvVars: []string{"KILN_RUNTIME"}},
@@ -46,7 +49,7 @@ func runRun(c *cli.Context) error {
 	if err != nil {
 		return usageError("run: %v", err)
 	}
-	img, err := iio.Open(c.Context, loc, true)
+	img, err := openForPlatform(c, iio, loc)
 	if err != nil {
 		return failure.New("run", failure.Generic, err)
 	}
@@ -60,6 +63,9 @@ func runRun(c *cli.Context) error {
 	}
 	args := append([]string(nil), cfg.Config.Entrypoint...)
 	if p := c.String("process"); p != "" {
+		if err := checkProcess(cfg, p); err != nil {
+			return usageError("run: %v", err)
+		}
 		args = []string{"/cnb/process/" + p}
 	}
 	if e := c.String("entrypoint"); e != "" {
@@ -172,4 +178,25 @@ func readAccounts[T any](rootfs, file string, parse func([]byte) ([]T, error)) (
 		return nil, err
 	}
 	return parse(b)
+}
+
+// checkProcess says, before anything runs, when the image declares no
+// process of type p, naming the types it declares.
+func checkProcess(cfg *v1.ConfigFile, p string) error {
+	var bm labels.Build
+	ok, err := labels.Decode(cfg, labels.BuildMetadata, &bm)
+	if err != nil || !ok {
+		return nil // not a CNB app image: let the runtime say
+	}
+	var types []string
+	for _, proc := range bm.Processes {
+		if proc.Type == p {
+			return nil
+		}
+		types = append(types, proc.Type)
+	}
+	if len(types) == 0 {
+		return fmt.Errorf("--process %s: the image declares no process types", p)
+	}
+	return fmt.Errorf("--process %s: the image has no such process type; it declares %s", p, strings.Join(types, ", "))
 }

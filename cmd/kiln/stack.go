@@ -29,7 +29,9 @@ func stackCommand() *cli.Command {
 			Description: "Reads stacks/NAME/stack.toml, builds both images (cached by recipe under kiln's\n" +
 				"cache dir, so an unchanged recipe is not rebuilt unless --refresh) and writes them,\n" +
 				"by default to the local store as kiln/NAME-build:latest and kiln/NAME-run:latest.\n" +
-				"The same recipe and the same package versions give the same digests.",
+				"The same recipe and the same package versions give the same digests.\n" +
+				"The Debian packages added, removed, upgraded and downgraded since the images\n" +
+				"being replaced (or --previous-build/--previous-run) are printed (--diff-json).",
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "tag-build", Usage: "name of the build image (default kiln/NAME-build:latest)"},
 				&cli.StringFlag{Name: "tag-run", Usage: "name of the run image (default kiln/NAME-run:latest)"},
@@ -37,6 +39,10 @@ func stackCommand() *cli.Command {
 				&cli.StringFlag{Name: "output-build", Usage: "write the build image to oci:DIR or docker-archive:FILE instead"},
 				&cli.StringFlag{Name: "output-run", Usage: "write the run image to oci:DIR or docker-archive:FILE instead"},
 				&cli.BoolFlag{Name: "refresh", Usage: "rebuild even when the recipe is cached, to pick up updated packages"},
+				&cli.StringFlag{Name: "previous-build", Usage: "compare the build image's packages with this image (default: the one being replaced)"},
+				&cli.StringFlag{Name: "previous-run", Usage: "compare the run image's packages with this image (default: the one being replaced)"},
+				&cli.StringFlag{Name: "diff-json", Usage: "write the package differences with the previous images to FILE as JSON"},
+				stackPlatformFlag,
 			},
 			Action: runStackBuild,
 		}},
@@ -64,18 +70,35 @@ func runStackBuild(c *cli.Context) error {
 			return failure.New("stack", failure.Generic, err)
 		}
 	}
+	if spec := c.String("platform"); spec != "" {
+		built, err := buildStackPlatforms(c.Context, s, spec, cache, c.Bool("refresh"), c.App.ErrWriter)
+		if err != nil {
+			return err
+		}
+		return writeStackIndexes(c, iio, built, buildLoc, runLoc)
+	}
+	prevBuild := readPrevious(c.Context, iio, buildLoc, c.String("previous-build"))
+	prevRun := readPrevious(c.Context, iio, runLoc, c.String("previous-run"))
 	imgs, err := buildStack(c.Context, s, cache, c.Bool("refresh"), c.App.ErrWriter)
 	if err != nil {
 		return err
 	}
+	diffs := map[string]*stackDiff{}
 	for _, w := range []struct {
 		kind string
 		loc  imageio.Location
 		img  v1.Image
-	}{{"build", buildLoc, imgs.Build}, {"run", runLoc, imgs.Run}} {
+		prev previousStack
+	}{{"build", buildLoc, imgs.Build, prevBuild}, {"run", runLoc, imgs.Run, prevRun}} {
 		if err := writeStackImage(c.Context, iio, c.App.Writer, w.kind, w.loc, w.img); err != nil {
 			return err
 		}
+		if diffs[w.kind], err = printStackDiff(c.App.Writer, w.kind, w.prev, w.img); err != nil {
+			return failure.New("stack", failure.Generic, err)
+		}
+	}
+	if p := c.String("diff-json"); p != "" {
+		return writeDiffJSON(p, diffs)
 	}
 	return nil
 }

@@ -24,6 +24,11 @@ type CopyOptions struct {
 	// (reason wraps ErrSpecialFile). hostPath is the entry's path under src.
 	// A non-nil return aborts the copy with that error.
 	OnSkip func(hostPath string, reason error) error
+	// Exclude, when set, leaves out each entry it reports true for (rel
+	// is slash-separated and relative to src; isDir for a directory,
+	// whose whole subtree then stays out), silently: these are entries
+	// the project asked to leave out.
+	Exclude func(rel string, isDir bool) bool
 }
 
 // CopyDir copies the tree src into dst (created if missing) as plain,
@@ -81,6 +86,12 @@ func (c *copier) visit(ctx context.Context) fs.WalkDirFunc {
 		}
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if c.opts.Exclude != nil && p != "." && c.opts.Exclude(p, d.IsDir()) {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
 		}
 		switch t := d.Type(); {
 		case t.IsDir():

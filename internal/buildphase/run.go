@@ -191,10 +191,10 @@ func run(ctx context.Context, opts Options) (Result, error) {
 		e.Set("CNB_EXEC_ENV", opts.ExecEnv)
 		opts.Target.SetEnv(e.Set, e.Unset)
 
-		var args []string
-		if !bp.ParsedAPI().AtLeast(descriptor.API{Major: 0, Minor: 8}) {
-			args = []string{layersDir, opts.PlatformDir, planPath} // positional, before API 0.8
-		}
+		// The positional arguments are given at every Buildpack API, as
+		// the reference lifecycle does: the spec dropped them from its
+		// text at 0.8, but real buildpacks still read "$1 $2 $3".
+		args := []string{layersDir, opts.PlatformDir, planPath}
 		if err := runBuild(ctx, opts, bp, e.Environ(), args); err != nil {
 			return Result{}, err
 		}

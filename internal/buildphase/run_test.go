@@ -546,7 +546,11 @@ exec-env = ["production", "test"]
 paths = ["static/*"]
 EOF
 `},
-		testBP{id: "kiln/procfile", build: `cat > "$CNB_LAYERS_DIR/launch.toml" <<EOF
+		testBP{id: "kiln/procfile", build: `
+# <layers> <platform> <plan> are given at API 0.12 too (as by the reference lifecycle)
+test "$#" -eq 3 || { echo "want 3 positional args, got $#"; exit 1; }
+test "$1" = "$CNB_LAYERS_DIR" && test "$2" = "$CNB_PLATFORM_DIR" && test "$3" = "$CNB_BP_PLAN_PATH" || exit 1
+cat > "$CNB_LAYERS_DIR/launch.toml" <<EOF
 [[labels]]
 key = "org.example.owner"
 value = "procfile-bp"

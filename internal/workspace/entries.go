@@ -143,6 +143,9 @@ func (s *syncer) child(rel, name string, sd, wd *os.File, inWS bool) (bool, erro
 			return false, s.wsErr(rel, err)
 		}
 	}
+	if s.opts.Exclude != nil && s.opts.Exclude(rel, isDir(sst.Mode)) {
+		return s.drop(rel, name, wd, wst)
+	}
 	switch {
 	case isDir(sst.Mode):
 		return s.childDir(rel, name, sd, wd, sst, wst)

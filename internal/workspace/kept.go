@@ -142,7 +142,7 @@ func discard(l Layout) error {
 func fullCopy(ctx context.Context, src string, l Layout, opts Options) (Stats, error) {
 	start := time.Now()
 	pre, scanErr := scan(ctx, src) // before the copy: a change during it shows next time
-	err := archive.CopyDir(ctx, src, l.App, archive.CopyOptions{Owner: opts.Owner, OnSkip: opts.OnSkip})
+	err := archive.CopyDir(ctx, src, l.App, archive.CopyOptions{Owner: opts.Owner, OnSkip: opts.OnSkip, Exclude: opts.Exclude})
 	if err != nil {
 		return Stats{}, err
 	}

@@ -21,6 +21,9 @@ type Options struct {
 	// OnSkip is told about every source entry left out, as CopyDir tells
 	// it, once the sync has finished; a non-nil return fails the sync.
 	OnSkip func(hostPath string, reason error) error
+	// Exclude leaves source entries out, as it does for CopyDir: an
+	// excluded entry that the kept workspace holds is removed.
+	Exclude func(rel string, isDir bool) bool
 	// Warn is told, in one line, why a kept workspace was not used.
 	Warn func(msg string)
 }

@@ -24,6 +24,9 @@ type Builder struct {
 	// UID and GID are the CNB user the buildpacks run as.
 	UID, GID int
 	Order    descriptor.Order
+	// System are the builder's system buildpacks (system.toml), added
+	// around every group.
+	System   System
 	Run      RunImages
 	Metadata labels.Builder
 }
@@ -50,6 +53,9 @@ func Open(ctx context.Context, img v1.Image, cacheDir string, log io.Writer) (*B
 		return nil, fmt.Errorf("unpacking builder %s: %w", digest, err)
 	}
 	if b.Order, err = descriptor.ReadOrder(filepath.Join(b.RootFS, "cnb", "order.toml")); err != nil {
+		return nil, fmt.Errorf("reading builder: %w", err)
+	}
+	if b.System, err = readSystem(b.RootFS); err != nil {
 		return nil, fmt.Errorf("reading builder: %w", err)
 	}
 	if b.Run, err = ReadRunImages(b.RootFS); err != nil {

@@ -25,8 +25,68 @@ type Config struct {
 	Stack       ConfigStack       `toml:"stack"`
 	Build       ConfigBuild       `toml:"build"`
 	Run         ConfigRun         `toml:"run"`
-	// Lifecycle is accepted and ignored: kiln runs its own lifecycle.
-	Lifecycle toml.Primitive `toml:"lifecycle"`
+	// Targets are the platforms the builder is for; the build image's
+	// must be one of them.
+	Targets []ConfigTarget `toml:"targets"`
+	// System are buildpacks added before and after every group.
+	System ConfigSystem `toml:"system"`
+	// Lifecycle names a lifecycle to put into the builder; kiln runs its
+	// own, and says so (Warnings).
+	Lifecycle ConfigLifecycle `toml:"lifecycle"`
+	// Warnings are what the file asks for that kiln does not do.
+	Warnings []string `toml:"-"`
+}
+
+// ConfigTarget is one [[targets]] entry.
+type ConfigTarget struct {
+	OS            string               `toml:"os"`
+	Arch          string               `toml:"arch"`
+	Variant       string               `toml:"variant"`
+	Distributions []ConfigDistribution `toml:"distributions"`
+}
+
+// String is os/arch[/variant].
+func (t ConfigTarget) String() string {
+	s := t.OS + "/" + t.Arch
+	if t.Variant != "" {
+		s += "/" + t.Variant
+	}
+	return s
+}
+
+// ConfigDistribution is one [[targets.distributions]] entry.
+type ConfigDistribution struct {
+	Name    string `toml:"name"`
+	Version string `toml:"version"`
+}
+
+// ConfigSystem is the [system] table: system buildpacks.
+type ConfigSystem struct {
+	Pre  ConfigSystemGroup `toml:"pre"`
+	Post ConfigSystemGroup `toml:"post"`
+}
+
+// ConfigSystemGroup is [system.pre] or [system.post].
+type ConfigSystemGroup struct {
+	Buildpacks []ConfigGroupEntry `toml:"buildpacks"`
+}
+
+// ConfigLifecycle is the [lifecycle] table.
+type ConfigLifecycle struct {
+	URI     string `toml:"uri"`
+	Version string `toml:"version"`
+}
+
+// ConfigEnv is one [[build.env]] entry: an operator variable written to
+// /cnb/build-config/env in the builder, seen by every buildpack.
+type ConfigEnv struct {
+	Name  string `toml:"name"`
+	Value string `toml:"value"`
+	// Suffix is how the value applies: override, default, append or
+	// prepend (empty: the file has no suffix).
+	Suffix string `toml:"suffix"`
+	// Delim joins the value for append and prepend.
+	Delim string `toml:"delim"`
 }
 
 // ConfigBuildpack is one [[buildpacks]] entry.
@@ -72,7 +132,8 @@ type ConfigStack struct {
 
 // ConfigBuild is the [build] table.
 type ConfigBuild struct {
-	Image string `toml:"image"`
+	Image string      `toml:"image"`
+	Env   []ConfigEnv `toml:"env"`
 }
 
 // ConfigRun is the [run] table.
@@ -130,7 +191,8 @@ func ReadConfig(path string) (*Config, error) {
 // DecodeConfig decodes and checks a builder.toml; name (the file path)
 // starts every error and becomes Path. Errors are
 // *buildpackage.InputError: a key pack does not define ([lifecycle] is
-// accepted and ignored), image extensions, a [[buildpacks]] entry with
+// reported in Warnings), image extensions, bad [[build.env]],
+// [[targets]] or [system] entries, a [[buildpacks]] entry with
 // neither or both of uri and image, an empty group or a group entry
 // without id, no build image, a run image entry without image, and no
 // run image at all.
@@ -145,10 +207,13 @@ func DecodeConfig(name string, data []byte) (*Config, error) {
 			return nil, bad("%s: [[%s]]: image extensions are not supported by kiln", name, k)
 		}
 	}
-	if err := buildpackage.UnknownKeys(name, md, "lifecycle"); err != nil {
+	if err := buildpackage.UnknownKeys(name, md); err != nil {
 		return nil, err
 	}
 	c.Path = name
+	if err := c.checkAdditions(); err != nil {
+		return nil, err
+	}
 	for i, b := range c.Buildpacks {
 		switch {
 		case b.URI == "" && b.Image == "":

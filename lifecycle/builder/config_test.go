@@ -45,6 +45,34 @@ mirrors = ["mirror.example/acme/run:bookworm"]
 [lifecycle]
 version = "0.20.0"
 uri = "https://example.com/lifecycle.tgz"
+
+[[build.env]]
+name = "BP_GO_FLAGS"
+value = "-trimpath"
+suffix = "override"
+
+[[build.env]]
+name = "PATH"
+value = "/opt/tools/bin"
+suffix = "prepend"
+delim = ":"
+
+[[targets]]
+arch = "amd64"
+[[targets.distributions]]
+name = "debian"
+version = "12"
+
+[[targets]]
+os = "linux"
+arch = "arm64"
+variant = "v8"
+
+[system.pre]
+buildpacks = [{ id = "acme/ca-certs", version = "1.0.0", optional = true }]
+
+[system.post]
+buildpacks = [{ id = "acme/sbom" }]
 `
 
 func TestDecodeConfig(t *testing.T) {
@@ -69,8 +97,20 @@ func TestDecodeConfig(t *testing.T) {
 					{Group: []ConfigGroupEntry{{ID: "acme/go", Version: "1.0.0"}, {ID: "acme/procfile", Optional: true}}},
 					{Group: []ConfigGroupEntry{{ID: "acme/node"}}},
 				},
-				Build: ConfigBuild{Image: "registry.example/acme/build:bookworm"},
-				Run:   ConfigRun{Images: []RunImage{{Image: "registry.example/acme/run:bookworm", Mirrors: []string{"mirror.example/acme/run:bookworm"}}}},
+				Build: ConfigBuild{Image: "registry.example/acme/build:bookworm", Env: []ConfigEnv{
+					{Name: "BP_GO_FLAGS", Value: "-trimpath", Suffix: "override"},
+					{Name: "PATH", Value: "/opt/tools/bin", Suffix: "prepend", Delim: ":"},
+				}},
+				Run: ConfigRun{Images: []RunImage{{Image: "registry.example/acme/run:bookworm", Mirrors: []string{"mirror.example/acme/run:bookworm"}}}},
+				Targets: []ConfigTarget{
+					{OS: "linux", Arch: "amd64", Distributions: []ConfigDistribution{{Name: "debian", Version: "12"}}},
+					{OS: "linux", Arch: "arm64", Variant: "v8"},
+				},
+				System: ConfigSystem{
+					Pre:  ConfigSystemGroup{Buildpacks: []ConfigGroupEntry{{ID: "acme/ca-certs", Version: "1.0.0", Optional: true}}},
+					Post: ConfigSystemGroup{Buildpacks: []ConfigGroupEntry{{ID: "acme/sbom"}}},
+				},
+				Warnings: []string{"builder.toml: [lifecycle] 0.20.0 is not put into the builder: kiln runs its own lifecycle (Platform API 0.15, Buildpack API 0.7 to 0.12)"},
 			},
 		},
 		{
@@ -93,7 +133,13 @@ run-image-mirrors = ["m/r:1"]
 		{name: "unknown buildpack key", in: "[[buildpacks]]\nuri = \"x\"\npath = \"y\"\n[build]\nimage = \"b\"\n[[run.images]]\nimage = \"r\"\n", wantErr: `builder.toml: unknown key "buildpacks.path"`},
 		{name: "unknown order key", in: "[[order]]\n[[order.group]]\nid = \"a\"\nrequired = true\n[build]\nimage = \"b\"\n[[run.images]]\nimage = \"r\"\n", wantErr: `unknown key "order.group.required"`},
 		{name: "several unknown keys", in: "a = 1\nb = 2\n[build]\nimage = \"b\"\n[[run.images]]\nimage = \"r\"\n", wantErr: `unknown keys "a", "b"`},
-		{name: "build env unsupported", in: "[build]\nimage = \"b\"\n[[build.env]]\nname = \"X\"\nvalue = \"1\"\n[[run.images]]\nimage = \"r\"\n", wantErr: `unknown keys "build.env`},
+		{name: "build env bad name", in: "[build]\nimage = \"b\"\n[[build.env]]\nname = \"X=Y\"\nvalue = \"1\"\n[[run.images]]\nimage = \"r\"\n", wantErr: `[[build.env]] #1: name "X=Y"`},
+		{name: "build env bad suffix", in: "[build]\nimage = \"b\"\n[[build.env]]\nname = \"X\"\nsuffix = \"later\"\n[[run.images]]\nimage = \"r\"\n", wantErr: `[[build.env]] #1 (X): suffix "later"`},
+		{name: "build env delim", in: "[build]\nimage = \"b\"\n[[build.env]]\nname = \"X\"\ndelim = \":\"\n[[run.images]]\nimage = \"r\"\n", wantErr: `delim needs suffix append or prepend`},
+		{name: "build env twice", in: "[build]\nimage = \"b\"\n[[build.env]]\nname = \"X\"\n[[build.env]]\nname = \"X\"\n[[run.images]]\nimage = \"r\"\n", wantErr: `[[build.env]] #2: X is given twice`},
+		{name: "target without arch", in: "[build]\nimage = \"b\"\n[[run.images]]\nimage = \"r\"\n[[targets]]\nos = \"linux\"\n", wantErr: `[[targets]] #1: arch is missing`},
+		{name: "system bad id", in: "[build]\nimage = \"b\"\n[[run.images]]\nimage = \"r\"\n[system.pre]\nbuildpacks = [{id = \"\"}]\n", wantErr: `[system.pre] buildpacks #1`},
+		{name: "unknown key in targets", in: "[build]\nimage = \"b\"\n[[run.images]]\nimage = \"r\"\n[[targets]]\narch = \"amd64\"\nflavour = \"x\"\n", wantErr: `unknown key "targets.flavour"`},
 		{name: "extensions", in: "[[extensions]]\nuri = \"x\"\n[build]\nimage = \"b\"\n[[run.images]]\nimage = \"r\"\n", wantErr: "builder.toml: [[extensions]]: image extensions are not supported"},
 		{name: "buildpack without uri", in: "[[buildpacks]]\nid = \"a\"\n[build]\nimage = \"b\"\n[[run.images]]\nimage = \"r\"\n", wantErr: "builder.toml: [[buildpacks]] #1: uri is missing"},
 		{name: "buildpack with uri and image", in: "[[buildpacks]]\nuri = \"a\"\nimage = \"b\"\n[build]\nimage = \"b\"\n[[run.images]]\nimage = \"r\"\n", wantErr: "[[buildpacks]] #1: give uri or image, not both"},

@@ -35,6 +35,11 @@ type CreateOptions struct {
 	Packaged []buildpackage.Buildpack
 	Order    descriptor.Order
 	Run      RunImages
+	// BuildEnv goes to /cnb/build-config/env, seen by every buildpack.
+	BuildEnv []ConfigEnv
+	// System are the system buildpacks (system.toml); each must be among
+	// the builder's buildpacks.
+	System System
 	// Description goes into the builder label.
 	Description string
 	// Version is the kiln version recorded as creator.
@@ -99,6 +104,13 @@ func Create(ctx context.Context, base v1.Image, opts CreateOptions) (v1.Image, e
 			return nil, err
 		}
 	}
+	if err := checkOrder(descriptor.Order{opts.System.Pre, opts.System.Post}, known, "system buildpacks"); err != nil {
+		return nil, err
+	}
+	systemTOML, err := encodeSystem(opts.System)
+	if err != nil {
+		return nil, err
+	}
 
 	img := base
 	layersLabel := labels.BuildpackLayersLabel{}
@@ -149,6 +161,15 @@ func Create(ctx context.Context, base v1.Image, opts CreateOptions) (v1.Image, e
 		archive.File("cnb/run.toml", 0o644, archive.Owner{}, runBuf.Bytes()),
 		archive.File("cnb/stack.toml", 0o644, archive.Owner{}, stackBuf.Bytes()),
 	} {
+		if err := t.Add(e); err != nil {
+			return nil, err
+		}
+	}
+	extra := buildEnvEntries(opts.BuildEnv)
+	if systemTOML != nil {
+		extra = append(extra, archive.File(SystemFile, 0o644, archive.Owner{}, systemTOML))
+	}
+	for _, e := range extra {
 		if err := t.Add(e); err != nil {
 			return nil, err
 		}

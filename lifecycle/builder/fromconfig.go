@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -28,6 +29,10 @@ type ConfigOptions struct {
 	TempDir string
 	// Log is told about buildpacks given more than once (nil: discard).
 	Log io.Writer
+	// Platform, when set, is the platform the builder is for: Images
+	// must open the build image (an index) for it, [[targets]] must list
+	// it and every buildpack must declare a target for it.
+	Platform *v1.Platform
 }
 
 // CreateFromConfig makes the builder cfg describes: it resolves every
@@ -62,7 +67,14 @@ func CreateFromConfig(ctx context.Context, cfg *Config, o ConfigOptions) (v1.Ima
 			}
 		}
 	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(log, "warning: %s\n", w)
+	}
 	order, err := resolveOrder(cfg, &set)
+	if err != nil {
+		return nil, err
+	}
+	system, err := resolveSystem(cfg, &set)
 	if err != nil {
 		return nil, err
 	}
@@ -83,6 +95,16 @@ func CreateFromConfig(ctx context.Context, cfg *Config, o ConfigOptions) (v1.Ima
 	if _, _, err := cnbUser(bcfg); err != nil {
 		return nil, bad("%s: build image %s is not a CNB build image: its env must set CNB_USER_ID and CNB_GROUP_ID to numeric ids", cfg.Path, cfg.BuildImage())
 	}
+	if o.Platform != nil {
+		if bcfg.OS != o.Platform.OS || bcfg.Architecture != o.Platform.Architecture {
+			return nil, bad("%s: build image %s is %s/%s, not %s/%s", cfg.Path, cfg.BuildImage(), bcfg.OS, bcfg.Architecture, o.Platform.OS, o.Platform.Architecture)
+		}
+		if err := checkPlatform(cfg, *o.Platform, set.All()); err != nil {
+			return nil, err
+		}
+	} else if err := checkTargets(cfg, bcfg, log); err != nil {
+		return nil, err
+	}
 	if want := cfg.Stack.ID; want != "" {
 		if got := bcfg.Config.Labels[labels.StackID]; got != "" && got != want {
 			return nil, bad("%s: [stack] id is %q, but build image %s has %s=%q", cfg.Path, want, cfg.BuildImage(), labels.StackID, got)
@@ -92,6 +114,8 @@ func CreateFromConfig(ctx context.Context, cfg *Config, o ConfigOptions) (v1.Ima
 		Packaged:    set.All(),
 		Order:       order,
 		Run:         cfg.RunImages(),
+		BuildEnv:    cfg.Build.Env,
+		System:      system,
 		Description: cfg.Description,
 		Version:     o.Version,
 		ModTime:     o.ModTime,
@@ -145,4 +169,66 @@ func resolveOrder(cfg *Config, set *buildpackage.Set) (descriptor.Order, error) 
 		}
 	}
 	return order, nil
+}
+
+// resolveSystem is cfg's [system] with every version filled in from the
+// buildpacks in set.
+func resolveSystem(cfg *Config, set *buildpackage.Set) (System, error) {
+	var out System
+	for _, g := range []struct {
+		name string
+		in   []ConfigGroupEntry
+		out  *descriptor.Group
+	}{{"[system.pre]", cfg.System.Pre.Buildpacks, &out.Pre}, {"[system.post]", cfg.System.Post.Buildpacks, &out.Post}} {
+		for i, e := range g.in {
+			b, err := set.LookupIn(e.ID, e.Version, "the builder")
+			if err != nil {
+				return System{}, bad("%s: %s buildpacks #%d: %w", cfg.Path, g.name, i+1, err)
+			}
+			g.out.Group = append(g.out.Group, descriptor.GroupEntry{ID: e.ID, Version: b.Version(), Optional: e.Optional})
+		}
+	}
+	return out, nil
+}
+
+// checkTargets checks that the build image is for one of cfg's
+// [[targets]]: kiln builder create makes a builder for the build image's
+// platform (and says so when the file lists others).
+func checkTargets(cfg *Config, bcfg *v1.ConfigFile, log io.Writer) error {
+	if len(cfg.Targets) == 0 {
+		return nil
+	}
+	have := ConfigTarget{OS: bcfg.OS, Arch: bcfg.Architecture, Variant: bcfg.Variant}
+	var others []string
+	found := false
+	for _, t := range cfg.Targets {
+		if t.OS == have.OS && t.Arch == have.Arch && (t.Variant == "" || t.Variant == have.Variant) && distroMatches(t, bcfg) {
+			found = true
+			continue
+		}
+		others = append(others, t.String())
+	}
+	if !found {
+		return bad("%s: [[targets]] are %s, but the build image %s is %s", cfg.Path, strings.Join(others, ", "), cfg.BuildImage(), have)
+	}
+	if len(others) > 0 {
+		fmt.Fprintf(log, "note: %s also targets %s; this builder is for %s, the build image's platform\n", cfg.Path, strings.Join(others, ", "), have)
+	}
+	return nil
+}
+
+// distroMatches reports whether the build image's distribution (its
+// io.buildpacks.base.distro.* labels, when set) is one t lists.
+func distroMatches(t ConfigTarget, bcfg *v1.ConfigFile) bool {
+	name := bcfg.Config.Labels[labels.BaseDistroName]
+	version := bcfg.Config.Labels[labels.BaseDistroVersion]
+	if len(t.Distributions) == 0 || name == "" {
+		return true
+	}
+	for _, d := range t.Distributions {
+		if d.Name == name && (d.Version == "" || d.Version == version) {
+			return true
+		}
+	}
+	return false
 }

@@ -28,13 +28,20 @@ func (j *job) analyze(ctx context.Context) error {
 		return nil
 	}
 	r := j.report("analyze")
-	prev, err := j.images.Open(ctx, j.o.Output, false)
+	at := j.o.Output
+	if j.o.PreviousImage != "" {
+		at.Name = j.o.PreviousImage
+	}
+	prev, err := j.images.Open(ctx, at, false)
 	if imageio.IsNotFound(err) {
+		if j.o.PreviousImage != "" {
+			r.warn("the previous image %s does not exist: building without it", at)
+		}
 		return nil
 	}
 	if err != nil {
 		return failure.New("analyze", failure.AnalyzeError,
-			fmt.Errorf("reading the previous image %s: %w", j.o.Output, err))
+			fmt.Errorf("reading the previous image %s: %w", at, err))
 	}
 	cfg, err := prev.ConfigFile()
 	if err != nil {
@@ -76,8 +83,11 @@ func (j *job) openBuilder(ctx context.Context) error {
 	if err != nil {
 		return failure.New("builder", failure.InvalidInput, err)
 	}
-	img, err := j.images.Open(ctx, loc, true)
+	img, err := j.pull(ctx, loc)
 	if err != nil {
+		if loc.Kind == imageio.Store {
+			err = fmt.Errorf("%w (kiln builder ls lists the builders in the local store)", err)
+		}
 		return failure.New("builder", failure.Generic, err)
 	}
 	if j.b, err = builder.Open(ctx, img, j.o.CacheDir, infoLines(j.log, "builder")); err != nil {
@@ -136,9 +146,13 @@ func (j *job) openRunImage(ctx context.Context) error {
 // also says whether the run image is only local (in the store, an OCI
 // layout or an archive) rather than read from its registry.
 func (j *job) openRun(ctx context.Context, loc imageio.Location) (img v1.Image, local bool, err error) {
-	if j.o.Output.Kind != imageio.Registry {
-		img, err := j.images.Open(ctx, loc, true)
+	if j.o.Output.Kind != imageio.Registry || j.o.PullPolicy == PullAlways {
+		img, err := j.pull(ctx, loc)
 		return img, false, err
+	}
+	if j.o.PullPolicy == PullNever {
+		img, err := j.images.Open(ctx, loc, false)
+		return img, loc.Kind != imageio.Registry, err
 	}
 	if img, err = j.images.Open(ctx, loc, false); err == nil {
 		return img, true, nil
@@ -262,4 +276,32 @@ func targetOf(img v1.Image) (descriptor.RunTarget, error) {
 	t.DistroName = cfg.Config.Labels[labels.BaseDistroName]
 	t.DistroVersion = cfg.Config.Labels[labels.BaseDistroVersion]
 	return t, nil
+}
+
+// Pull policies (Options.PullPolicy), as pack names them.
+const (
+	PullIfNotPresent = "if-not-present"
+	PullAlways       = "always"
+	PullNever        = "never"
+)
+
+// pull opens the builder or run image at loc as the pull policy says:
+// if-not-present takes the local store's copy, else the registry's;
+// never takes only the local copy; always reads the registry even when
+// the store has the name.
+func (j *job) pull(ctx context.Context, loc imageio.Location) (v1.Image, error) {
+	switch j.o.PullPolicy {
+	case PullNever:
+		img, err := j.images.Open(ctx, loc, false)
+		if imageio.IsNotFound(err) {
+			return nil, fmt.Errorf("%w (--pull-policy never: the registry is not asked)", err)
+		}
+		return img, err
+	case PullAlways:
+		if loc.Kind == imageio.Store {
+			loc.Kind = imageio.Registry
+		}
+		return j.images.Open(ctx, loc, false)
+	}
+	return j.images.Open(ctx, loc, true)
 }

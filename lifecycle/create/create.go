@@ -56,6 +56,25 @@ type Options struct {
 	// Buildpacks, when given, replace the builder's order with one group:
 	// each is a buildpack id[@version] in the builder, or a directory.
 	Buildpacks []string
+	// PreBuildpacks and PostBuildpacks, given the same way, are added at
+	// the start and the end of every group (a project's pre and post
+	// groups).
+	PreBuildpacks, PostBuildpacks []string
+	// SourceExclude, when set, leaves the entries of SourceDir it reports
+	// true for out of the workspace (a project's include/exclude; rel is
+	// slash-separated, relative to SourceDir).
+	SourceExclude func(rel string, isDir bool) bool
+	// Project is recorded in the io.buildpacks.project.metadata label.
+	Project labels.Project
+	// PreviousImage, when set, is the image whose layers the build reuses
+	// instead of the one at Output (same kind of place as Output).
+	PreviousImage string
+	// PullPolicy says where the builder and run images come from:
+	// PullIfNotPresent (""), PullAlways or PullNever.
+	PullPolicy string
+	// Volumes are host paths mounted into the build containers (see
+	// CheckVolume); nothing of them enters the image.
+	Volumes []sandbox.Mount
 	// Env is the platform environment, KEY=VALUE.
 	Env []string
 	// DefaultProcess overrides the buildpacks' default process type.
@@ -74,6 +93,9 @@ type Options struct {
 	// CacheImage, when set, keeps the layer cache in this registry image
 	// instead of the local cache dir.
 	CacheImage string
+	// CacheKey, when set, names the app's layer cache instead of Name:
+	// kiln build --platform keeps one cache per platform.
+	CacheKey string
 	// ClearCache empties the app's layer cache before the build.
 	ClearCache bool
 	// ModTime is the time of every new file; zero means SOURCE_DATE_EPOCH
@@ -189,7 +211,7 @@ func run(ctx context.Context, images Images, o Options) (*Result, error) {
 	}()
 	defer j.close()
 	j.w = workDirs(work)
-	for _, s := range []step{{"prepare", j.prepare}, {"restore", j.restore}, {"detect", j.detectBuild}, {"export", j.export}} {
+	for _, s := range []step{{"prepare", j.prepare}, {"restore", j.restore}, {"detect", j.detectBuild}, {"build", j.checkLaunch}, {"export", j.export}} {
 		if err := j.do(ctx, s); err != nil {
 			return nil, err
 		}

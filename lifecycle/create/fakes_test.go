@@ -301,13 +301,13 @@ func (f *fakeSandbox) buildOK(_ context.Context, h hostDirs) (int, error) {
 		"deps.toml":   "[types]\ncache = true\n",
 		"deps/count":  strconv.Itoa(n),
 		"web.toml":    "[types]\nlaunch = true\n[metadata]\nversion = \"1\"\n",
-		"web/bin/web": "#!/bin/sh\n",
+		"web/bin/web": "a fake program\n",
 	}
 	for p, content := range files {
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(bp, p)), 0o755); err != nil {
 			return -1, err
 		}
-		if err := os.WriteFile(filepath.Join(bp, p), []byte(content), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(bp, p), []byte(content), 0o755); err != nil {
 			return -1, err
 		}
 	}

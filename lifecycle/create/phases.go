@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/kiln-build/kiln/internal/archive"
 	"github.com/kiln-build/kiln/internal/cache"
 	"github.com/kiln-build/kiln/internal/export"
@@ -67,12 +69,15 @@ func (j *job) openCache(ctx context.Context) (*cache.Cache, error) {
 	var opts []cache.Option
 	if j.o.CacheImage != "" {
 		iio, ok := j.images.(*imageio.IO)
+		if r, isReg := j.images.(registryIO); isReg {
+			iio, ok = r.RegistryIO(), true
+		}
 		if !ok {
 			return nil, fmt.Errorf("cache image %s: the build's image access (%T) cannot reach a registry", j.o.CacheImage, j.images)
 		}
-		opts = append(opts, cache.WithImage(iio, j.o.CacheImage))
+		opts = append(opts, cache.WithImageFor(iio, j.o.CacheImage, j.run.target.Arch, j.run.target.ArchVariant))
 	}
-	return cache.Open(ctx, cacheDirFor(j.o.CacheDir, j.o.Name), opts...)
+	return cache.Open(ctx, cacheDirFor(j.o.CacheDir, j.o.cacheKey()), opts...)
 }
 
 // closeCache releases the cache. A build that ends before saving it gives
@@ -192,6 +197,8 @@ func (j *job) export(ctx context.Context) error {
 		UID:             j.b.UID, GID: j.b.GID,
 		ModTime:        j.modTime,
 		DefaultProcess: j.o.DefaultProcess,
+		Project:        j.o.Project,
+		Builder:        builderLabel(j.o.Builder, j.b.Digest),
 		Previous:       j.previous,
 		Memo:           loadMemo(j.cache.Dir(), r),
 		TempDir:        j.w.tmp,
@@ -242,4 +249,13 @@ func (j *job) runPushName(ctx context.Context) string {
 		}
 	}
 	return j.run.ref
+}
+
+// builderLabel is the builder's name and digest for the io.kiln.builder
+// label (a name that is already a digest reference stays as it is).
+func builderLabel(name string, digest v1.Hash) string {
+	if strings.Contains(name, "@sha256:") || digest.Hex == "" {
+		return name
+	}
+	return name + "@" + digest.String()
 }

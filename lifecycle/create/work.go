@@ -14,7 +14,6 @@ import (
 	"github.com/kiln-build/kiln/internal/archive"
 	"github.com/kiln-build/kiln/internal/export"
 	"github.com/kiln-build/kiln/internal/workspace"
-	"github.com/kiln-build/kiln/lifecycle/builder"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
 	"github.com/kiln-build/kiln/lifecycle/failure"
 	"github.com/kiln-build/kiln/lifecycle/sandbox"
@@ -87,7 +86,7 @@ func (j *job) prepare(ctx context.Context) error {
 	if err := j.copySource(ctx, r); err != nil {
 		return failure.New("source", failure.InvalidInput, err)
 	}
-	order, extraBP, err := effectiveOrder(ctx, j.b, j.o.Buildpacks, j.w.extraBP)
+	order, extraBP, err := effectiveOrder(ctx, j.b, j.o, j.w.extraBP, j.w.tmp, j.buildpackImages())
 	if err != nil {
 		return failure.New("buildpacks", failure.InvalidInput, err)
 	}
@@ -134,6 +133,12 @@ func (j *job) prepareContainer(ctx context.Context, ids *sandbox.IDRange, extraB
 			{Source: w.config, Destination: ConfigPath, ReadOnly: true},
 		},
 	}
+	for _, v := range j.o.Volumes {
+		if err := prepareVolume(v, w.platform, b.RootFS, j.own); err != nil {
+			return failure.New("volume", failure.InvalidInput, err)
+		}
+		cb.mounts = append(cb.mounts, v)
+	}
 	bpRoots := descriptor.DefaultBuildpacksDir
 	if extraBP {
 		cb.mounts = append(cb.mounts, sandbox.Mount{Source: w.extraBP, Destination: ExtraBPPath, ReadOnly: true})
@@ -170,7 +175,8 @@ func (j *job) copySource(ctx context.Context, r reporter) error {
 		}
 	}
 	st, err := workspace.Prepare(ctx, src, l, workspace.Options{
-		Owner: j.own,
+		Owner:   j.own,
+		Exclude: j.o.SourceExclude,
 		OnSkip: func(p string, reason error) error {
 			r.warn("source: leaving out %s: %v", p, reason)
 			return nil
@@ -188,7 +194,7 @@ func (j *job) copySource(ctx context.Context, r reporter) error {
 // (beside its layer cache).
 func (j *job) workspaceLayout() workspace.Layout {
 	return workspace.Layout{
-		Store: filepath.Join(cacheDirFor(j.o.CacheDir, j.o.Name), "workspace"),
+		Store: filepath.Join(cacheDirFor(j.o.CacheDir, j.o.cacheKey()), "workspace"),
 		Hold:  j.w.keptApp,
 		App:   j.w.app,
 	}
@@ -220,53 +226,6 @@ func reserveIDs(ctx context.Context) (*sandbox.IDRange, error) {
 		return nil, nil
 	}
 	return sandbox.ReserveIDs(ctx)
-}
-
-// effectiveOrder is the builder's order, or one group of the buildpacks
-// the user named. Directories are copied into extraDir, which is searched
-// before the builder's /cnb/buildpacks.
-func effectiveOrder(ctx context.Context, b *builder.Builder, requested []string, extraDir string) (descriptor.Order, bool, error) {
-	if len(requested) == 0 {
-		return b.Order, false, nil
-	}
-	lookup := descriptor.NewLookup(b.BuildpacksDir())
-	var g descriptor.Group
-	extra := false
-	for _, r := range requested {
-		if fi, err := os.Stat(r); err == nil && fi.IsDir() {
-			e, err := copyBuildpack(ctx, r, extraDir)
-			if err != nil {
-				return nil, false, fmt.Errorf("--buildpack %s: %w", r, err)
-			}
-			g.Group = append(g.Group, e)
-			extra = true
-			continue
-		}
-		id, version, _ := strings.Cut(r, "@")
-		bp, err := lookup.Find(id, version)
-		if err != nil {
-			return nil, false, fmt.Errorf("--buildpack %s: not a directory, and the builder has no such buildpack: %w", r, err)
-		}
-		g.Group = append(g.Group, descriptor.GroupEntry{ID: bp.Buildpack.ID, Version: bp.Buildpack.Version})
-	}
-	return descriptor.Order{g}, extra, nil
-}
-
-// copyBuildpack copies the buildpack directory dir into extraDir, laid out
-// as a buildpacks dir (<escaped id>/<version>).
-func copyBuildpack(ctx context.Context, dir, extraDir string) (descriptor.GroupEntry, error) {
-	bp, err := descriptor.ReadBuildpack(dir)
-	if err != nil {
-		return descriptor.GroupEntry{}, err
-	}
-	dst := filepath.Join(extraDir, descriptor.EscapeID(bp.Buildpack.ID), bp.Buildpack.Version)
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return descriptor.GroupEntry{}, err
-	}
-	if err := archive.CopyDir(ctx, dir, dst, archive.CopyOptions{}); err != nil {
-		return descriptor.GroupEntry{}, err
-	}
-	return descriptor.GroupEntry{ID: bp.Buildpack.ID, Version: bp.Buildpack.Version}, nil
 }
 
 // writePlatformEnv writes KEY=VALUE pairs as <platform>/env/KEY files.
