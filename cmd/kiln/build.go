@@ -31,6 +31,7 @@ func buildCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "post-buildpack", Usage: "buildpack (as for --buildpack) to run last in every group (repeatable)"},
 			descriptorFlag,
 			noProjectBuilderFlag,
+			untrustedSourceFlag,
 			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "build-time env var KEY=VALUE, or KEY to copy it from this environment (repeatable)"},
 			&cli.StringSliceFlag{Name: "env-file", Usage: "file of KEY=VALUE lines (repeatable)"},
 			&cli.StringFlag{Name: "run-image", Usage: "run image to use instead of the builder's"},

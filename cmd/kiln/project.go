@@ -23,6 +23,10 @@ var descriptorFlag = &cli.StringFlag{Name: "descriptor", Usage: "the project des
 // (kiln serve builds strangers' sources with the builder it chose).
 var noProjectBuilderFlag = &cli.BoolFlag{Name: "no-project-builder", Usage: "ignore the builder the project descriptor names"}
 
+// untrustedSourceFlag marks a source tree someone else made (kiln serve
+// sets it): kiln then reads no host file the tree points at.
+var untrustedSourceFlag = &cli.BoolFlag{Name: "untrusted-source", Usage: "the source came from someone else (kiln serve sets it): its git metadata is read only from a .git directory inside it, never through a .git file, a link or a worktree's common dir, and its provenance names the tree's digest, not the commit it claims"}
+
 // readProject reads the project descriptor kiln build uses: --descriptor
 // (which must exist), else src/project.toml when there is one. It returns
 // nil without a descriptor.
@@ -64,7 +68,7 @@ func projectBuilder(c *cli.Context) string {
 // groups, the build env (under --env-file and --env) and the project
 // metadata label. Inline buildpacks are written under tmp.
 func applyProject(c *cli.Context, d *project.Descriptor, o *create.Options, tmp string) error {
-	o.Project = projectLabel(o.SourceDir, d)
+	o.Project = projectLabel(o.SourceDir, d, c.Bool(untrustedSourceFlag.Name))
 	if d == nil {
 		return nil
 	}
@@ -122,8 +126,12 @@ func mergeEnv(base, over []string) []string {
 // projectLabel is the io.buildpacks.project.metadata label: the git
 // commit and remote of a checkout, else the version and source URL the
 // descriptor declares.
-func projectLabel(src string, d *project.Descriptor) labels.Project {
-	if s := project.GitSource(src); s != nil {
+func projectLabel(src string, d *project.Descriptor, untrusted bool) labels.Project {
+	gitSource := project.GitSource
+	if untrusted {
+		gitSource = project.UntrustedGitSource
+	}
+	if s := gitSource(src); s != nil {
 		return labels.Project{Source: s}
 	}
 	if d == nil || (d.Project.Version == "" && d.Project.SourceURL == "") {

@@ -39,7 +39,7 @@ func TestProjectLabel(t *testing.T) {
 			labels.Project{Source: &labels.ProjectSource{Type: "project", Version: map[string]any{"declared": "1.2"}, Metadata: map[string]any{"url": "https://example.com/src"}}}},
 	}
 	for _, tt := range tests {
-		if diff := cmp.Diff(tt.want, projectLabel(src, tt.d)); diff != "" {
+		if diff := cmp.Diff(tt.want, projectLabel(src, tt.d, false)); diff != "" {
 			t.Errorf("projectLabel (-want +got):\n%s", diff)
 		}
 	}

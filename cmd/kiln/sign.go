@@ -179,13 +179,14 @@ func (s *publishSigning) afterBuild(c *cli.Context, iio *imageio.IO, res *create
 		return err
 	}
 	b := provenance.Build{
-		BuilderRef:  c.String("builder"),
-		SourceDir:   src,
-		RunImage:    c.String("run-image"),
-		Buildpacks:  c.StringSlice("buildpack"),
-		StartedOn:   s.started,
-		FinishedOn:  time.Now(),
-		KilnVersion: version,
+		BuilderRef:      c.String("builder"),
+		SourceDir:       src,
+		UntrustedSource: c.Bool(untrustedSourceFlag.Name),
+		RunImage:        c.String("run-image"),
+		Buildpacks:      c.StringSlice("buildpack"),
+		StartedOn:       s.started,
+		FinishedOn:      time.Now(),
+		KilnVersion:     version,
 	}
 	for _, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")

@@ -8,11 +8,13 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
 
+	"github.com/kiln-build/kiln/internal/beneath"
 	"github.com/kiln-build/kiln/lifecycle/labels"
 )
 
@@ -26,23 +28,53 @@ var commitRE = regexp.MustCompile(`^[0-9a-f]{40}([0-9a-f]{24})?$`)
 // branch, and the origin remote's URL with any credentials in it removed.
 // It reads .git's files only (HEAD, the ref, packed-refs, config); it
 // returns nil when dir is not the root of a git checkout or HEAD cannot be
-// resolved.
+// resolved. A .git file ("gitdir: PATH", a worktree or submodule) is
+// followed wherever it points: use it on a source tree the user owns.
 func GitSource(dir string) *labels.ProjectSource {
-	gitDir, ok := findGitDir(dir)
+	g, ok := hostGitDir(dir)
 	if !ok {
 		return nil
 	}
-	head, err := readSmall(filepath.Join(gitDir, "HEAD"))
+	return gitSource(g)
+}
+
+// UntrustedGitSource is GitSource for a source tree someone else made (a
+// tarball kiln serve was sent): only a .git directory inside dir is read,
+// through no symlink, never a .git file's gitdir, a worktree's common dir
+// or anything else outside dir, so a hostile tree cannot make kiln copy
+// a host repository's commit or remote into an image.
+func UntrustedGitSource(dir string) *labels.ProjectSource {
+	root := beneath.New(dir, nil)
+	if err := root.CheckDir(".git"); err != nil {
+		return nil
+	}
+	return gitSource(gitDir{read: func(name string) ([]byte, error) {
+		return root.ReadFile(path.Join(".git", name), maxGitFile)
+	}})
+}
+
+// gitDir reads files of one .git directory by their slash-separated
+// names, and of the common dir of a worktree (common is nil otherwise).
+type gitDir struct {
+	read   func(name string) ([]byte, error)
+	common func(name string) ([]byte, error)
+	// parentConfig reads the config beside a bare-style gitdir (a
+	// submodule's), when the gitdir's own has none.
+	parentConfig func() ([]byte, error)
+}
+
+func gitSource(g gitDir) *labels.ProjectSource {
+	head, err := g.read("HEAD")
 	if err != nil {
 		return nil
 	}
 	h := strings.TrimSpace(string(head))
 	var commit, branch string
 	if ref, ok := strings.CutPrefix(h, "ref: "); ok {
-		if !strings.HasPrefix(ref, "refs/") || strings.Contains(ref, "..") {
+		if !validRef(ref) {
 			return nil
 		}
-		commit = resolveRef(gitDir, ref)
+		commit = resolveRef(g, ref)
 		branch = strings.TrimPrefix(ref, "refs/heads/")
 	} else {
 		commit = h
@@ -55,7 +87,7 @@ func GitSource(dir string) *labels.ProjectSource {
 	if branch != "" {
 		md["refs"] = []any{branch}
 	}
-	if remote := originURL(gitDir); remote != "" {
+	if remote := originURL(g); remote != "" {
 		md["repository"] = remote
 	}
 	if len(md) > 0 {
@@ -64,52 +96,72 @@ func GitSource(dir string) *labels.ProjectSource {
 	return src
 }
 
-// findGitDir finds dir/.git: a directory, or a file "gitdir: PATH" (a
-// worktree or submodule).
-func findGitDir(dir string) (string, bool) {
+// validRef accepts a ref name below refs/ with no step out of .git.
+func validRef(ref string) bool {
+	if !strings.HasPrefix(ref, "refs/") || strings.Contains(ref, "..") || strings.Contains(ref, "\\") {
+		return false
+	}
+	for _, part := range strings.Split(ref, "/") {
+		if part == "" || part == "." {
+			return false
+		}
+	}
+	return true
+}
+
+// hostGitDir finds dir/.git: a directory, or a file "gitdir: PATH" (a
+// worktree or submodule), with the worktree's common dir.
+func hostGitDir(dir string) (gitDir, bool) {
 	p := filepath.Join(dir, ".git")
 	fi, err := os.Lstat(p)
 	switch {
 	case err != nil:
-		return "", false
+		return gitDir{}, false
 	case fi.IsDir():
-		return p, true
 	case !fi.Mode().IsRegular():
-		return "", false
+		return gitDir{}, false
+	default:
+		b, err := readSmall(p)
+		if err != nil {
+			return gitDir{}, false
+		}
+		g, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "gitdir: ")
+		if !ok || g == "" {
+			return gitDir{}, false
+		}
+		if !filepath.IsAbs(g) {
+			g = filepath.Join(dir, g)
+		}
+		if fi, err := os.Stat(g); err != nil || !fi.IsDir() {
+			return gitDir{}, false
+		}
+		p = g
 	}
-	b, err := readSmall(p)
-	if err != nil {
-		return "", false
+	in := func(d string) func(string) ([]byte, error) {
+		return func(name string) ([]byte, error) { return readSmall(filepath.Join(d, filepath.FromSlash(name))) }
 	}
-	g, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "gitdir: ")
-	if !ok || g == "" {
-		return "", false
-	}
-	if !filepath.IsAbs(g) {
-		g = filepath.Join(dir, g)
-	}
-	if fi, err := os.Stat(g); err != nil || !fi.IsDir() {
-		return "", false
+	g := gitDir{read: in(p), parentConfig: func() ([]byte, error) { return readSmall(filepath.Join(filepath.Dir(p), "config")) }}
+	if c, err := readSmall(filepath.Join(p, "commondir")); err == nil {
+		cd := strings.TrimSpace(string(c))
+		if !filepath.IsAbs(cd) {
+			cd = filepath.Join(p, cd)
+		}
+		g.common = in(cd)
 	}
 	return g, true
 }
 
 // resolveRef reads ref from its loose file or packed-refs (also in the
 // common dir of a worktree).
-func resolveRef(gitDir, ref string) string {
-	dirs := []string{gitDir}
-	if c, err := readSmall(filepath.Join(gitDir, "commondir")); err == nil {
-		cd := strings.TrimSpace(string(c))
-		if !filepath.IsAbs(cd) {
-			cd = filepath.Join(gitDir, cd)
+func resolveRef(g gitDir, ref string) string {
+	for _, read := range []func(string) ([]byte, error){g.read, g.common} {
+		if read == nil {
+			continue
 		}
-		dirs = append(dirs, cd)
-	}
-	for _, d := range dirs {
-		if b, err := readSmall(filepath.Join(d, filepath.FromSlash(ref))); err == nil {
+		if b, err := read(ref); err == nil {
 			return strings.TrimSpace(string(b))
 		}
-		if b, err := readSmall(filepath.Join(d, "packed-refs")); err == nil {
+		if b, err := read("packed-refs"); err == nil {
 			for _, line := range strings.Split(string(b), "\n") {
 				if sha, name, ok := strings.Cut(strings.TrimSpace(line), " "); ok && name == ref {
 					return sha
@@ -122,13 +174,16 @@ func resolveRef(gitDir, ref string) string {
 
 // originURL reads remote "origin"'s url from the config, without
 // credentials.
-func originURL(gitDir string) string {
-	b, err := readSmall(filepath.Join(gitDir, "config"))
+func originURL(g gitDir) string {
+	b, err := g.read("config")
+	if err != nil && g.common != nil {
+		b, err = g.common("config")
+	}
+	if err != nil && g.parentConfig != nil {
+		b, err = g.parentConfig()
+	}
 	if err != nil {
-		b, err = readSmall(filepath.Join(filepath.Dir(gitDir), "config"))
-		if err != nil {
-			return ""
-		}
+		return ""
 	}
 	in := false
 	sc := bufio.NewScanner(bytes.NewReader(b))

@@ -25,6 +25,9 @@ type Build struct {
 	BuilderDigest v1.Hash
 	// SourceDir is the app's source directory.
 	SourceDir string
+	// UntrustedSource says SourceDir came from someone else: it is
+	// described with DescribeUntrusted.
+	UntrustedSource bool
 	// EnvNames are the names of the build-time env (--env, --env-file);
 	// values are never recorded.
 	EnvNames []string
@@ -39,9 +42,9 @@ type Build struct {
 
 // New makes the provenance of img from what the build knew (b) and the
 // image's CNB labels (run image and buildpacks). The source is described
-// with Describe(ctx, b.SourceDir).
+// with Describe(ctx, b.SourceDir), or DescribeUntrusted.
 func New(ctx context.Context, b Build, img v1.Image) (*Predicate, error) {
-	src, err := Describe(ctx, b.SourceDir)
+	src, err := describe(ctx, b.SourceDir, !b.UntrustedSource)
 	if err != nil {
 		return nil, err
 	}

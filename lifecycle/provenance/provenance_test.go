@@ -240,3 +240,33 @@ func TestNewBuilderDigestFromLabel(t *testing.T) {
 		t.Errorf("builder dependency (-want +got):\n%s", diff)
 	}
 }
+
+// An untrusted tree is described by its digest, whatever .git it holds:
+// a gitdir pointing at a host repository leaks nothing of it.
+func TestDescribeUntrusted(t *testing.T) {
+	host := t.TempDir()
+	git(t, host, "init", "-q")
+	writeFile(t, filepath.Join(host, "f"), "x")
+	git(t, host, "add", ".")
+	git(t, host, "commit", "-qm", "host")
+	git(t, host, "remote", "add", "origin", "https://git.example/secret/host.git")
+	src := t.TempDir()
+	writeFile(t, filepath.Join(src, "main.go"), "package main\n")
+	writeFile(t, filepath.Join(src, ".git"), "gitdir: "+filepath.Join(host, ".git")+"\n")
+
+	trusted, err := Describe(context.Background(), src)
+	if err != nil || trusted.Git == nil {
+		t.Fatalf("Describe followed no gitdir (%+v, %v): the test plants nothing", trusted, err)
+	}
+	got, err := DescribeUntrusted(context.Background(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Git != nil || len(got.Digest["sha256"]) != 64 {
+		t.Errorf("DescribeUntrusted = %+v, want only the tree digest", got)
+	}
+	d, _ := TreeDigest(src)
+	if got.Digest["sha256"] != d {
+		t.Errorf("digest %s, want TreeDigest's %s", got.Digest["sha256"], d)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 )
 
 // Describe says what source dir holds: the checked-out commit and origin
@@ -21,8 +22,27 @@ import (
 // sha256 digest of the tree (see TreeDigest). An empty dir describes
 // nothing.
 func Describe(ctx context.Context, dir string) (Source, error) {
+	return describe(ctx, dir, true)
+}
+
+// DescribeUntrusted is Describe for a source tree someone else made (a
+// tarball kiln serve was sent): it is described by its tree digest only.
+// git is not run on it, since a .git it holds may point anywhere on this
+// host, and what it claims about its commit is not evidence.
+func DescribeUntrusted(ctx context.Context, dir string) (Source, error) {
+	return describe(ctx, dir, false)
+}
+
+func describe(ctx context.Context, dir string, git bool) (Source, error) {
 	if dir == "" {
 		return Source{}, nil
+	}
+	if !git {
+		d, err := TreeDigest(dir)
+		if err != nil {
+			return Source{}, err
+		}
+		return Source{Digest: map[string]string{"sha256": d}}, nil
 	}
 	if g, ok := gitSource(ctx, dir); ok {
 		return Source{Git: g}, nil
@@ -136,11 +156,15 @@ func TreeDigest(dir string) (string, error) {
 }
 
 func fileSHA(p string) (string, error) {
-	f, err := os.Open(p)
+	// Not through a link, and never waiting on a FIFO swapped in.
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("%s is no longer a regular file", p)
+	}
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
 		return "", fmt.Errorf("reading %s: %w", p, err)

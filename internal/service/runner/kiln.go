@@ -90,7 +90,7 @@ func (k Kiln) Build(ctx context.Context, spec Spec, log io.Writer) (Report, erro
 	}
 	// The pushed source is a stranger's: its project.toml may not pick
 	// the builder (the app's, or kiln's default, is used).
-	args := []string{"build", spec.Image, "--path", spec.Dir, "--publish", "--report", reportFile, "--env-file", envFile, "--no-project-builder"}
+	args := []string{"build", spec.Image, "--path", spec.Dir, "--publish", "--report", reportFile, "--env-file", envFile, "--no-project-builder", "--untrusted-source"}
 	if spec.CacheImage != "" {
 		args = append(args, "--cache-image", spec.CacheImage)
 	}

@@ -196,7 +196,7 @@ func TestKilnBuild(t *testing.T) {
 	args, _ := os.ReadFile(argsFile)
 	for _, want := range []string{"build\nr.test/a:latest\n", "--publish\n", "--cache-image\nr.test/a:cache\n", "--builder\nr.test/b\n",
 		"--run-image-repo\nr.test/kiln/run\n", "--timeout\n1m0s\n", "--env-file\n", "--path\n/src\n",
-		"--sign-key\n/keys/a.key\n", "--no-project-builder\n"} {
+		"--sign-key\n/keys/a.key\n", "--no-project-builder\n", "--untrusted-source\n"} {
 		if !strings.Contains(string(args), want) {
 			t.Errorf("args lack %q:\n%s", want, args)
 		}
