@@ -3,11 +3,13 @@ package env
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 )
 
 // Action is an environment modification rule.
@@ -80,16 +82,12 @@ func readVarFiles(dir, what string) ([]varFile, error) {
 			continue
 		}
 		p := filepath.Join(dir, ent.Name())
-		fi, err := os.Stat(p)
+		b, ok, err := readVarFile(p)
 		if err != nil {
 			return nil, fmt.Errorf("reading %s file %s: %w", what, p, err)
 		}
-		if !fi.Mode().IsRegular() {
+		if !ok {
 			continue
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return nil, fmt.Errorf("reading %s file %s: %w", what, p, err)
 		}
 		if strings.IndexByte(string(b), 0) >= 0 {
 			return nil, fmt.Errorf("%s file %s: value contains a NUL byte", what, p)
@@ -97,6 +95,42 @@ func readVarFiles(dir, what string) ([]varFile, error) {
 		files = append(files, varFile{path: p, name: ent.Name(), value: string(b)})
 	}
 	return files, nil
+}
+
+// MaxFileSize bounds one env file: a value is a path list or a setting,
+// and a build's multi-gigabyte file must not be read into memory.
+const MaxFileSize = 4 << 20
+
+// readVarFile reads the env file p when it is a regular file (following
+// a link, as the spec allows, but never waiting on a FIFO); ok is false
+// for anything else, which names no variable.
+func readVarFile(p string) (b []byte, ok bool, err error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, false, nil // a dangling link names nothing
+		}
+		return nil, false, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, false, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, false, nil
+	}
+	if fi.Size() > MaxFileSize {
+		return nil, false, fmt.Errorf("%d bytes: an env file holds at most %d", fi.Size(), MaxFileSize)
+	}
+	b, err = io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, false, err
+	}
+	if len(b) > MaxFileSize {
+		return nil, false, fmt.Errorf("over %d bytes: an env file holds at most %d", MaxFileSize, MaxFileSize)
+	}
+	return b, true, nil
 }
 
 // readEnvDir reads the files of the env directory dir (see readVarFiles),
