@@ -110,7 +110,11 @@ func ChildFor(idx v1.ImageIndex, p v1.Platform, what string) (v1.Image, error) {
 			continue
 		}
 		if PlatformMatches(p, *d.Platform) {
-			return idx.Image(d.Digest)
+			img, err := idx.Image(d.Digest)
+			if err != nil {
+				return nil, err
+			}
+			return checkBounds(img, what+" ("+PlatformString(*d.Platform)+")")
 		}
 		have = append(have, PlatformString(*d.Platform))
 	}
@@ -212,6 +216,10 @@ func (o *IO) remoteIndex(ctx context.Context, ref string) (v1.ImageIndex, v1.Ima
 		return idx, nil, err
 	}
 	img, err := desc.Image()
+	if err != nil {
+		return nil, nil, err
+	}
+	img, err = checkBounds(img, ref)
 	return nil, img, err
 }
 

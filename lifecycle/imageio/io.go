@@ -155,7 +155,7 @@ func (o *IO) Open(ctx context.Context, loc Location, remoteFallback bool) (v1.Im
 		if err != nil {
 			return nil, fmt.Errorf("opening %s: %w", loc, err)
 		}
-		return img, nil
+		return checkBounds(img, loc.String())
 	case Archive:
 		return openArchive(loc)
 	case Store:
@@ -235,7 +235,7 @@ func (o *IO) Remote(ctx context.Context, ref string) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pulling %s from registry %s: %w", ref, r.Context().RegistryStr(), o.registryError(err, r))
 	}
-	return img, nil
+	return checkBounds(img, ref)
 }
 
 // CheckWritable fails early when loc is a registry kiln cannot push to
