@@ -16,7 +16,7 @@ import (
 // rawManifest is a manifest put as is, whatever it declares.
 type rawManifest struct{ b []byte }
 
-func (r rawManifest) RawManifest() ([]byte, error)         { return r.b, nil }
+func (r rawManifest) RawManifest() ([]byte, error)        { return r.b, nil }
 func (r rawManifest) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
 
 // A registry's manifest that declares a huge config, or thousands of
