@@ -64,6 +64,22 @@ func (q Q) GetApp(ctx context.Context, name string) (App, error) {
 	return scanApp(q.queryRow(ctx, `SELECT `+appCols+` FROM kiln_apps WHERE name = ?`, name))
 }
 
+// LockApp holds app's row until the transaction ends, so that processes
+// deciding what to queue for one app (supersede a queued build, skip a
+// rebase because a build is unfinished) take turns instead of both
+// seeing nothing queued. An unknown app is ErrNoRows. Outside a
+// transaction it locks nothing.
+func (q Q) LockApp(ctx context.Context, name string) error {
+	lock := ""
+	if q.d == Postgres {
+		lock = " FOR UPDATE"
+	}
+	// SQLite's transactions already take turns: they begin immediate,
+	// on one connection (Open).
+	var n int64
+	return q.queryRow(ctx, `SELECT 1 FROM kiln_apps WHERE name = ?`+lock, name).Scan(&n)
+}
+
 // ListApps reads every app, by name.
 func (q Q) ListApps(ctx context.Context) ([]App, error) {
 	rs, err := q.query(ctx, `SELECT `+appCols+` FROM kiln_apps ORDER BY name`)

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -353,6 +355,68 @@ func TestAppSources(t *testing.T) {
 			}
 			if _, err := db.GetAppSource(ctx, "keep"); !errors.Is(err, ErrNoRows) {
 				t.Errorf("the kept source outlived its app: %v", err)
+			}
+		})
+	}
+}
+
+// TestLockApp: a second transaction locking an app waits for the first
+// to end, so two processes cannot both decide nothing is queued.
+func TestLockApp(t *testing.T) {
+	ctx := context.Background()
+	for name, db := range testDBs(t) {
+		t.Run(name, func(t *testing.T) {
+			if ok, err := db.CreateApp(ctx, App{Name: "web", Image: "r.test/web", Created: 1}); !ok || err != nil {
+				t.Fatal(ok, err)
+			}
+			if err := db.Tx(ctx, func(tx *Tx) error { return tx.LockApp(ctx, "nope") }); !errors.Is(err, ErrNoRows) {
+				t.Errorf("LockApp of an unknown app: %v, want ErrNoRows", err)
+			}
+			locked, release := make(chan struct{}), make(chan struct{})
+			var once sync.Once
+			defer once.Do(func() { close(release) }) // a failing test must not leave the first hanging
+			var mu sync.Mutex                        // the database orders the two; the race detector sees only Go's locks
+			var order []string
+			note := func(s string) { mu.Lock(); order = append(order, s); mu.Unlock() }
+			first := make(chan error, 1)
+			go func() {
+				first <- db.Tx(ctx, func(tx *Tx) error {
+					if err := tx.LockApp(ctx, "web"); err != nil {
+						return err
+					}
+					close(locked)
+					<-release
+					note("first ends")
+					return nil
+				})
+			}()
+			<-locked
+			second := make(chan error, 1)
+			go func() {
+				second <- db.Tx(ctx, func(tx *Tx) error {
+					if err := tx.LockApp(ctx, "web"); err != nil {
+						return err
+					}
+					note("second holds")
+					return nil
+				})
+			}()
+			select {
+			case err := <-second:
+				t.Fatalf("the second transaction ended (%v) while the first held the app", err)
+			case <-time.After(300 * time.Millisecond):
+			}
+			once.Do(func() { close(release) })
+			if err := <-first; err != nil {
+				t.Fatal(err)
+			}
+			if err := <-second; err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if diff := cmp.Diff([]string{"first ends", "second holds"}, order); diff != "" {
+				t.Errorf("order (-want +got):\n%s", diff)
 			}
 		})
 	}
