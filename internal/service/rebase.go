@@ -43,7 +43,7 @@ func (s *Service) CheckRunImages(ctx context.Context) ([]RunImageCheck, error) {
 	var refs []string
 	byRef := map[string]store.App{}
 	for _, a := range apps {
-		ok, err := s.hasImage(ctx, a.Name)
+		ok, err := s.db.HasSucceeded(ctx, a.Name)
 		if err != nil {
 			return nil, err
 		}
@@ -179,21 +179,6 @@ func unfinished(ctx context.Context, q store.Q, app string) (*store.Build, error
 		}
 	}
 	return nil, nil
-}
-
-// hasImage says whether app has published an image (a build of it
-// succeeded).
-func (s *Service) hasImage(ctx context.Context, app string) (bool, error) {
-	bs, err := s.db.ListBuilds(ctx, app, 50)
-	if err != nil {
-		return false, err
-	}
-	for _, b := range bs {
-		if b.Status == string(StatusSucceeded) {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 // startRebase queues a rebase of app unless a build or rebase of it is

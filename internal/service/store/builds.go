@@ -104,6 +104,17 @@ func (q Q) HasNewer(ctx context.Context, app string, id int64) (bool, error) {
 	return n > 0, nil
 }
 
+// HasSucceeded reports whether a build of app ever succeeded (published
+// an image), however many builds came after it.
+func (q Q) HasSucceeded(ctx context.Context, app string) (bool, error) {
+	var n int
+	err := q.queryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM kiln_builds WHERE app = ? AND status = 'succeeded' LIMIT 1) AS s`, app).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("reading the builds of %s: %w", app, err)
+	}
+	return n > 0, nil
+}
+
 // EndQueued moves build id from queued to the final status (superseded,
 // canceled) at time now; false when it was not queued any more.
 func (q Q) EndQueued(ctx context.Context, id int64, status, reason string, now int64) (bool, error) {

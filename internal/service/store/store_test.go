@@ -421,3 +421,34 @@ func TestLockApp(t *testing.T) {
 		})
 	}
 }
+
+// TestHasSucceeded: an app's one success is found behind any number of
+// failures after it.
+func TestHasSucceeded(t *testing.T) {
+	ctx := context.Background()
+	for name, db := range testDBs(t) {
+		t.Run(name, func(t *testing.T) {
+			db.CreateApp(ctx, App{Name: "web", Image: "r.test/web", Created: 1})
+			if ok, err := db.HasSucceeded(ctx, "web"); ok || err != nil {
+				t.Fatalf("no builds: %v %v", ok, err)
+			}
+			for i, status := range append([]string{"succeeded"}, func() []string {
+				var f []string
+				for range 60 {
+					f = append(f, "failed")
+				}
+				return f
+			}()...) {
+				if _, err := db.InsertBuild(ctx, Build{App: "web", Status: status, Trigger: "push", Created: int64(i)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if ok, err := db.HasSucceeded(ctx, "web"); !ok || err != nil {
+				t.Errorf("one success behind 60 failures: %v %v", ok, err)
+			}
+			if ok, err := db.HasSucceeded(ctx, "other"); ok || err != nil {
+				t.Errorf("unknown app: %v %v", ok, err)
+			}
+		})
+	}
+}
