@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/kiln-build/kiln/internal/extract"
 )
@@ -101,6 +102,13 @@ type CloneOptions struct {
 	// or git:// URL's host (checked by CheckGitHost), so a second lookup
 	// cannot lead elsewhere; redirects are not followed either way.
 	Pin netip.Addr
+	// MaxBytes and MaxEntries bound what the clone writes (default
+	// MaxSourceBytes and MaxSourceEntries, as for a tarball): the fetched
+	// .git is watched while it grows, and the commit's tree is counted
+	// before it is checked out. Past either, Clone fails with an error
+	// wrapping extract.ErrTooLarge.
+	MaxBytes   int64
+	MaxEntries int
 }
 
 // Clone fetches o's commit into dir, shallow, checks it out and removes
@@ -111,6 +119,15 @@ func Clone(ctx context.Context, o CloneOptions, dir string, log io.Writer) (stri
 		return "", errors.New("git: a URL, ref or commit may not start with '-'")
 	}
 	env := cloneEnv(o)
+	lim := o.limits()
+	ctx, stop := watchGitDir(ctx, dir, lim.bytes, 250*time.Millisecond)
+	defer stop()
+	tooLarge := func(err error) error {
+		if c := context.Cause(ctx); errors.Is(c, extract.ErrTooLarge) {
+			return c
+		}
+		return err
+	}
 	git := func(args ...string) error {
 		cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...)
 		cmd.Env = env
@@ -141,10 +158,13 @@ func Clone(ctx context.Context, o CloneOptions, dir string, log io.Writer) (stri
 		err = git("fetch", "-q", "--depth", "1", "--", url, ref)
 	}
 	if err != nil {
-		return "", err
+		return "", tooLarge(err)
+	}
+	if err := checkTreeSize(ctx, dir, "FETCH_HEAD", env, lim); err != nil {
+		return "", tooLarge(err)
 	}
 	if err := git("checkout", "-q", "FETCH_HEAD"); err != nil {
-		return "", err
+		return "", tooLarge(err)
 	}
 	out, err := exec.CommandContext(ctx, "git", "-C", dir, "rev-parse", "HEAD").Output()
 	if err != nil {
