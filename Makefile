@@ -85,9 +85,13 @@ lint: vet staticcheck
 
 # The unit tests run with the race detector, which needs cgo. A race binary
 # sleeps 1 s when it exits (to let late reports through); the sandbox tests
-# re-execute theirs for every container, so GORACE turns that off.
+# re-execute theirs for every container, so GORACE turns that off. A few
+# packages run mmdebstrap (stacks/debian builds a root file system twice
+# to prove it reproducible): on a cold, busy machine, beside the
+# acceptance tests' stack builds, they need more than go test's default
+# 10 minutes.
 unit: deps
-	CGO_ENABLED=1 GORACE=atexit_sleep_ms=0 $(GO) test -race -count=1 ./...
+	CGO_ENABLED=1 GORACE=atexit_sleep_ms=0 $(GO) test -race -count=1 -timeout 30m ./...
 
 acceptance: deps build
 	KILN_BIN=$(CURDIR)/$(BIN)/kiln $(GO) test -count=1 -tags acceptance -timeout 60m -v ./acceptance/... 2>&1 | tee /tmp/kiln-acceptance.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go' ; exit $${PIPESTATUS[0]}
