@@ -276,7 +276,9 @@ func blockUntilDone(ctx context.Context, _ phaseFunc, _ hostDirs) (int, error) {
 
 func TestRunTimeout(t *testing.T) {
 	f := newFixture(t)
-	f.o.Timeout = 50 * time.Millisecond
+	// The phases before build are fakes, but a loaded machine (-race,
+	// beside the acceptance tests) took over 50 ms for them once.
+	f.o.Timeout = 2 * time.Second
 	f.sb.phases["build"] = func(ctx context.Context, h hostDirs) (int, error) { return blockUntilDone(ctx, nil, h) }
 	_, err := f.run(bg)
 	checkFailure(t, err, failure.TimedOut, "build", "longer than its timeout")

@@ -84,7 +84,9 @@ func TestStalledPushFails(t *testing.T) {
 	})
 	b.releaseAtEnd(t)
 	img, _ := random.Image(4<<20, 1) // more than the socket buffers take
-	const timeout = 300 * time.Millisecond
+	// Long enough that a loaded machine's in-process registry answers
+	// every other call in time (-race beside the acceptance tests).
+	const timeout = time.Second
 	iio := New(nil, WithKeychain(authn.NewMultiKeychain()), WithTimeout(timeout))
 	start := time.Now()
 	err := iio.Write(context.Background(), Location{Kind: Registry, Name: host + "/team/app:v1"}, img)
@@ -97,7 +99,7 @@ func TestStalledPushFails(t *testing.T) {
 	if took > 10*timeout {
 		t.Errorf("the push failed after %s, timeout %s", took, timeout)
 	}
-	for _, want := range []string{"pushing " + host + "/team/app:v1 to registry " + host, "uploading a blob to team/app", "no answer from " + host + " for 300ms"} {
+	for _, want := range []string{"pushing " + host + "/team/app:v1 to registry " + host, "uploading a blob to team/app", "no answer from " + host + " for 1s"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
@@ -128,7 +130,7 @@ func TestStalledDownloadFails(t *testing.T) {
 		})
 	})
 	b.releaseAtEnd(t)
-	iio := New(nil, WithKeychain(authn.NewMultiKeychain()), WithTimeout(300*time.Millisecond))
+	iio := New(nil, WithKeychain(authn.NewMultiKeychain()), WithTimeout(time.Second))
 	ref := host + "/team/app:v1"
 	if err := iio.Write(context.Background(), Location{Kind: Registry, Name: ref}, img); err != nil {
 		t.Fatal(err)
@@ -179,7 +181,7 @@ func (s *slowReader) Read(p []byte) (int, error) {
 // is not the registry's: only waits on the network count.
 func TestSlowCallerIsNoStall(t *testing.T) {
 	host := serveRegistry(t, noWrap)
-	const timeout = 200 * time.Millisecond
+	const timeout = time.Second
 	// One blob at a time: the in-process registry holds a lock while it
 	// reads an upload, so a second upload would rightly stall.
 	iio := New(nil, WithKeychain(authn.NewMultiKeychain()), WithTimeout(timeout), WithJobs(1))
