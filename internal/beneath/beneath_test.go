@@ -228,3 +228,35 @@ func TestRenameOut(t *testing.T) {
 		}
 	}
 }
+
+func TestReadDir(t *testing.T) {
+	r, _ := tree(t)
+	entries, err := r.ReadDir(".", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name()+":"+e.Type().String())
+	}
+	want := "big:----------,bp:d---------,dirlink:L---------,fifo:p---------,inside:L---------,link:L---------"
+	if strings.Join(got, ",") != want {
+		t.Errorf("ReadDir(.) = %s\nwant %s (links listed, not followed)", strings.Join(got, ","), want)
+	}
+	for _, tc := range []struct {
+		rel  string
+		max  int
+		want string
+	}{
+		{rel: ".", max: 5, want: "more than 5 entries"},
+		{rel: "dirlink", max: 10, want: ErrSymlink.Error()},
+		{rel: "inside", max: 10, want: ErrSymlink.Error()},
+		{rel: "big", max: 10, want: ErrNotDir.Error()},
+		{rel: "../", max: 10, want: "outside"},
+		{rel: "nope", max: 10, want: fs.ErrNotExist.Error()},
+	} {
+		if _, err := r.ReadDir(tc.rel, tc.max); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ReadDir(%s, %d) = %v, want an error saying %q", tc.rel, tc.max, err, tc.want)
+		}
+	}
+}

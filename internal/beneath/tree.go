@@ -3,9 +3,11 @@ package beneath
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 
 	"golang.org/x/sys/unix"
 )
@@ -57,4 +59,25 @@ func (r *Root) CheckShape(depth, maxEntries int) error {
 		return nil
 	}
 	return err
+}
+
+// ReadDir lists the directory rel, reached without following a link, in
+// name order; a directory of more than max entries is an error. The
+// entries' types are as the directory records them: a symlink is listed
+// as one, never followed.
+func (r *Root) ReadDir(rel string, max int) ([]fs.DirEntry, error) {
+	d, err := r.open(rel, unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	entries, err := d.ReadDir(max + 1)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, r.fail(rel, err)
+	}
+	if len(entries) > max {
+		return nil, r.fail(rel, fmt.Errorf("holds more than %d entries", max))
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	return entries, nil
 }

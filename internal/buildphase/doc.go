@@ -5,7 +5,10 @@
 // files. After each buildpack the package checks what it wrote (layer
 // metadata, reserved names, SBOM formats, launch.toml, build.toml,
 // store.toml), hides its ignored layers, and finally merges all processes,
-// labels and slices into <layers>/config/metadata.toml.
+// labels and slices into <layers>/config/metadata.toml and copies the
+// build-time SBOMs (build.sbom.<ext>, the SBOMs of layers that are not
+// launch layers, build.toml's legacy [[bom]]) to <layers>/sbom/build (see
+// internal/buildsbom).
 //
 // It only does file and process work; images and registries are the
 // exporter's business. A buildpack that exits non-zero stops the build with

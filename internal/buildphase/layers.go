@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kiln-build/kiln/internal/buildsbom"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
 	"github.com/kiln-build/kiln/lifecycle/launch"
 )
@@ -24,23 +25,34 @@ var reservedLayerNames = map[string]bool{"build": true, "launch": true, "store":
 // ignoreSuffix is appended to the directory of a layer with no types.
 const ignoreSuffix = ".ignore"
 
+// layerScan is what checkLayers found in a buildpack's layers directory.
+type layerScan struct {
+	// buildDirs are the directories of the build = true layers, in name
+	// order.
+	buildDirs []string
+	// buildSBOMs are build.sbom.<ext> and the SBOMs of the layers that
+	// are not launch layers (a build-time SBOM, never in the image).
+	buildSBOMs []buildsbom.Source
+}
+
 // checkLayers validates what a buildpack left in its layers directory dir
 // after bin/build:
 //   - no layer directory is named build, launch or store;
-//   - every <layer>.toml parses, keeps its flags under [types] and has a
-//     well-formed metadata.exec-env;
+//   - every <layer>.toml names a layer (not "", "." or ".."), parses,
+//     keeps its flags under [types] and has a well-formed
+//     metadata.exec-env;
 //   - a cache = true layer has a directory;
 //   - every <name>.sbom.<ext> file is in a format the buildpack declares
 //     in sbom-formats.
 //
 // It then renames the directory of every layer whose types are all false
 // (or that has no <layer>.toml) to <layer>.ignore, so later buildpacks
-// cannot depend on it, and returns the directories of the build = true
-// layers, in name order.
-func checkLayers(dir string, bp *descriptor.Buildpack) ([]string, error) {
+// cannot depend on it, and returns the build = true layers and the build
+// SBOM files.
+func checkLayers(dir string, bp *descriptor.Buildpack) (layerScan, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("reading layers directory %s: %w", dir, err)
+		return layerScan{}, fmt.Errorf("reading layers directory %s: %w", dir, err)
 	}
 	dirs := map[string]bool{}
 	var tomls, sboms []string
@@ -52,7 +64,7 @@ func checkLayers(dir string, bp *descriptor.Buildpack) ([]string, error) {
 				continue
 			}
 			if reservedLayerNames[name] {
-				return nil, fmt.Errorf("%s: a layer may not be named %q (reserved)", filepath.Join(dir, name), name)
+				return layerScan{}, fmt.Errorf("%s: a layer may not be named %q (reserved)", filepath.Join(dir, name), name)
 			}
 			dirs[name] = true
 		case strings.Contains(name, ".sbom."):
@@ -62,13 +74,44 @@ func checkLayers(dir string, bp *descriptor.Buildpack) ([]string, error) {
 		}
 	}
 	if err := checkSBOMs(dir, sboms, bp); err != nil {
-		return nil, err
+		return layerScan{}, err
 	}
+	types, err := readLayerTypes(dir, tomls, dirs)
+	if err != nil {
+		return layerScan{}, err
+	}
+	scan := layerScan{buildSBOMs: buildSBOMs(dir, sboms, bp.Buildpack.ID, types)}
+	names := make([]string, 0, len(dirs))
+	for n := range dirs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		p := filepath.Join(dir, n)
+		t := types[n]
+		if t.None() {
+			if err := hideLayer(p); err != nil {
+				return layerScan{}, err
+			}
+			continue
+		}
+		if t.Build {
+			scan.buildDirs = append(scan.buildDirs, p)
+		}
+	}
+	return scan, nil
+}
 
+// readLayerTypes reads the <layer>.toml files tomls of dir, whose layer
+// directories are dirs, and returns each layer's types.
+func readLayerTypes(dir string, tomls []string, dirs map[string]bool) (map[string]launch.LayerTypes, error) {
 	types := map[string]launch.LayerTypes{}
 	for _, t := range tomls {
 		name := strings.TrimSuffix(t, ".toml")
 		p := filepath.Join(dir, t)
+		if name == "" || name == "." || name == ".." {
+			return nil, fmt.Errorf("%s: %q cannot name a layer", p, name)
+		}
 		l, err := launch.ReadLayer(p)
 		if err != nil {
 			return nil, err
@@ -81,27 +124,30 @@ func checkLayers(dir string, bp *descriptor.Buildpack) ([]string, error) {
 		}
 		types[name] = l.Types
 	}
+	return types, nil
+}
 
-	var buildDirs []string
-	names := make([]string, 0, len(dirs))
-	for n := range dirs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		p := filepath.Join(dir, n)
-		t := types[n]
-		if t.None() {
-			if err := hideLayer(p); err != nil {
-				return nil, err
-			}
+// buildSBOMs picks the build-time SBOMs among the SBOM files sboms of
+// dir (checked by checkSBOMs): build.sbom.<ext>, and <layer>.sbom.<ext>
+// of a layer with a <layer>.toml that is not a launch layer, as the
+// reference lifecycle does. launch.sbom.<ext> and launch layers' SBOMs
+// go into the image instead (see internal/export).
+func buildSBOMs(dir string, sboms []string, id string, types map[string]launch.LayerTypes) []buildsbom.Source {
+	var out []buildsbom.Source
+	for _, f := range sboms {
+		i := strings.LastIndex(f, ".sbom.")
+		name, ext := f[:i], f[i+len(".sbom."):]
+		src := buildsbom.Source{BuildpackID: id, Ext: ext, Path: filepath.Join(dir, f)}
+		switch t, isLayer := types[name]; {
+		case name == "build":
+		case isLayer && !t.Launch:
+			src.Layer = name
+		default:
 			continue
 		}
-		if t.Build {
-			buildDirs = append(buildDirs, p)
-		}
+		out = append(out, src)
 	}
-	return buildDirs, nil
+	return out
 }
 
 // hideLayer renames the layer directory p to p.ignore, replacing an older

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/kiln-build/kiln/internal/beneath"
 	"io"
 	"os"
 	"os/exec"
@@ -13,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kiln-build/kiln/internal/beneath"
+	"github.com/kiln-build/kiln/internal/buildsbom"
 	"github.com/kiln-build/kiln/internal/env"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
 	"github.com/kiln-build/kiln/lifecycle/failure"
@@ -156,6 +157,8 @@ func run(ctx context.Context, opts Options) (Result, error) {
 	plans := newPlanSplitter(opts.Plan)
 	merge := &merger{appDir: opts.AppDir}
 	var done [][]string // build layer directories of each built buildpack
+	var sboms []buildsbom.Source
+	var legacy []buildsbom.LegacyEntry
 	meta := launch.Metadata{Buildpacks: []launch.MetadataBuildpack{}}
 
 	for i, entry := range opts.Group {
@@ -199,42 +202,27 @@ func run(ctx context.Context, opts Options) (Result, error) {
 			return Result{}, err
 		}
 
-		// Layer dirs and their TOML, SBOM files: only directories and
-		// regular files, never links or FIFOs (the host refuses them too).
-		shape := beneath.New(layersDir, func(rel string) string { return filepath.Join(layersDir, rel) })
-		if err := shape.CheckShape(1, maxBuildpackEntries); err != nil {
-			return Result{}, fmt.Errorf("output of %s: %w", entry.Ref(), err)
-		}
-		buildDirs, err := checkLayers(layersDir, bp)
+		o, err := readOutput(opts, layersDir, bp, plans, a)
 		if err != nil {
 			return Result{}, fmt.Errorf("output of %s: %w", entry.Ref(), err)
 		}
-		bt, err := launch.ReadBuild(filepath.Join(layersDir, buildTOML))
-		if err != nil {
-			return Result{}, fmt.Errorf("output of %s: %w", entry.Ref(), err)
+		merge.add(contribution{buildpackID: bp.Buildpack.ID, api: bp.ParsedAPI(), launch: o.launch})
+		done = append(done, o.scan.buildDirs)
+		sboms = append(sboms, o.scan.buildSBOMs...)
+		for _, b := range o.build.BOM {
+			legacy = append(legacy, buildsbom.LegacyEntry{BOMEntry: b, Buildpack: buildsbom.Buildpack{ID: bp.Buildpack.ID, Version: bp.Buildpack.Version}})
 		}
-		if err := plans.settle(a, bt.Unmet, filepath.Join(layersDir, buildTOML)); err != nil {
-			return Result{}, fmt.Errorf("output of %s: %w", entry.Ref(), err)
-		}
-		if _, err := launch.ReadStore(filepath.Join(layersDir, storeTOML)); err != nil {
-			return Result{}, fmt.Errorf("output of %s: %w", entry.Ref(), err)
-		}
-		lpath := filepath.Join(layersDir, launchTOML)
-		lt, err := launch.ReadLaunch(lpath)
-		if err != nil {
-			return Result{}, fmt.Errorf("output of %s: %w", entry.Ref(), err)
-		}
-		if err := checkSlices(lpath, opts.AppDir, lt.Slices); err != nil {
-			return Result{}, fmt.Errorf("output of %s: %w", entry.Ref(), err)
-		}
-		merge.add(contribution{buildpackID: bp.Buildpack.ID, api: bp.ParsedAPI(), launch: lt})
-		done = append(done, buildDirs)
 		meta.Buildpacks = append(meta.Buildpacks, launch.MetadataBuildpack{
 			ID:       bp.Buildpack.ID,
 			Version:  bp.Buildpack.Version,
 			API:      bp.API,
 			Homepage: bp.Buildpack.Homepage,
 		})
+	}
+	// Build-time SBOMs go where a platform reads them, as the reference
+	// lifecycle puts them: they describe the build, not the image.
+	if err := buildsbom.Write(opts.LayersDir, sboms, legacy); err != nil {
+		return Result{}, err
 	}
 
 	meta.BuildpackDefaultProcessType = merge.defaultType
@@ -250,6 +238,48 @@ func run(ctx context.Context, opts Options) (Result, error) {
 		return Result{}, err
 	}
 	return Result{Metadata: meta, MetadataPath: path}, nil
+}
+
+// output is what one buildpack's bin/build left, checked.
+type output struct {
+	scan   layerScan
+	build  launch.Build
+	launch launch.Launch
+}
+
+// readOutput checks and reads what bp left in layersDir: the layers, its
+// SBOM files, build.toml (settling its unmet plan entries a), store.toml
+// and launch.toml.
+func readOutput(opts Options, layersDir string, bp *descriptor.Buildpack, plans *planSplitter, a assignment) (output, error) {
+	// Layer dirs and their TOML, SBOM files: only directories and
+	// regular files, never links or FIFOs (the host refuses them too).
+	shape := beneath.New(layersDir, func(rel string) string { return filepath.Join(layersDir, rel) })
+	if err := shape.CheckShape(1, maxBuildpackEntries); err != nil {
+		return output{}, err
+	}
+	var o output
+	var err error
+	if o.scan, err = checkLayers(layersDir, bp); err != nil {
+		return output{}, err
+	}
+	bpath := filepath.Join(layersDir, buildTOML)
+	if o.build, err = launch.ReadBuild(bpath); err != nil {
+		return output{}, err
+	}
+	if err := plans.settle(a, o.build.Unmet, bpath); err != nil {
+		return output{}, err
+	}
+	if _, err := launch.ReadStore(filepath.Join(layersDir, storeTOML)); err != nil {
+		return output{}, err
+	}
+	lpath := filepath.Join(layersDir, launchTOML)
+	if o.launch, err = launch.ReadLaunch(lpath); err != nil {
+		return output{}, err
+	}
+	if err := checkSlices(lpath, opts.AppDir, o.launch.Slices); err != nil {
+		return output{}, err
+	}
+	return o, nil
 }
 
 // buildEnv assembles the environment of bp's bin/build: the build image's

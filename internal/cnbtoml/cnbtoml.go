@@ -73,9 +73,20 @@ type Unmet struct {
 	Name string `toml:"name"`
 }
 
+// BOMEntry is a [[bom]] entry of build.toml: the legacy, unstructured
+// bill of materials (deprecated since Buildpack API 0.7, still read).
+// Version is only there to be refused: a version belongs in metadata.
+type BOMEntry struct {
+	Name     string         `toml:"name" json:"name"`
+	Version  string         `toml:"version,omitempty" json:"-"`
+	Metadata map[string]any `toml:"metadata,omitempty" json:"metadata"`
+}
+
 // Build is build.toml.
 type Build struct {
 	Unmet []Unmet `toml:"unmet,omitempty"`
+	// BOM is the legacy build bill of materials.
+	BOM []BOMEntry `toml:"bom,omitempty"`
 }
 
 var processTypeRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)

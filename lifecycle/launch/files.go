@@ -28,6 +28,8 @@ type (
 	Unmet = cnbtoml.Unmet
 	// Build is build.toml.
 	Build = cnbtoml.Build
+	// BOMEntry is a legacy [[bom]] entry of build.toml.
+	BOMEntry = cnbtoml.BOMEntry
 )
 
 // Store is store.toml: buildpack data persisted through the app image.
@@ -60,7 +62,9 @@ func ReadLaunch(path string) (Launch, error) {
 func WriteLaunch(path string, l Launch) error { return descriptor.WriteTOMLFile(path, l) }
 
 // ReadBuild reads build.toml at path. A missing file is an empty Build. An
-// unmet entry without a name is an error.
+// unmet entry without a name is an error, and so is a legacy [[bom]] entry
+// with a top-level version (as the reference lifecycle says: it goes in
+// metadata.version).
 func ReadBuild(path string) (Build, error) {
 	var b Build
 	if _, err := descriptor.ReadTOMLFile(path, &b); err != nil {
@@ -72,6 +76,11 @@ func ReadBuild(path string) (Build, error) {
 	for i, u := range b.Unmet {
 		if u.Name == "" {
 			return Build{}, fmt.Errorf("%s: unmet entry %d has no name", path, i)
+		}
+	}
+	for _, e := range b.BOM {
+		if e.Version != "" {
+			return Build{}, fmt.Errorf("%s: bom entry %q has a top-level version; put it in metadata.version", path, e.Name)
 		}
 	}
 	return b, nil

@@ -134,7 +134,7 @@ func TestRoundTrips(t *testing.T) {
 		t.Errorf("launch.toml (-want +got):\n%s", diff)
 	}
 
-	b := Build{Unmet: []Unmet{{Name: "node"}, {Name: "go"}}}
+	b := Build{Unmet: []Unmet{{Name: "node"}, {Name: "go"}}, BOM: []BOMEntry{{Name: "gcc", Metadata: map[string]any{"version": "12.2"}}}}
 	p = filepath.Join(dir, "build.toml")
 	if err := WriteBuild(p, b); err != nil {
 		t.Fatal(err)
@@ -172,6 +172,23 @@ func TestReadBuildUnnamedUnmet(t *testing.T) {
 	p := write(t, t.TempDir(), "build.toml", "[[unmet]]\n")
 	if _, err := ReadBuild(p); err == nil || !strings.Contains(err.Error(), p) {
 		t.Errorf("err = %v, want one naming %s", err, p)
+	}
+}
+
+func TestReadBuildLegacyBOM(t *testing.T) {
+	dir := t.TempDir()
+	p := write(t, dir, "build.toml", "[[bom]]\nname = \"gcc\"\n[bom.metadata]\nversion = \"12.2\"\n[[bom]]\nname = \"make\"\n")
+	got, err := ReadBuild(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Build{BOM: []BOMEntry{{Name: "gcc", Metadata: map[string]any{"version": "12.2"}}, {Name: "make"}}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	p = write(t, dir, "bad.toml", "[[bom]]\nname = \"gcc\"\nversion = \"12.2\"\n")
+	if _, err := ReadBuild(p); err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "top-level version") {
+		t.Errorf("a bom entry with a top-level version: err = %v, want one naming %s", err, p)
 	}
 }
 
