@@ -16,15 +16,17 @@ import (
 )
 
 // TestPackBuildFlags covers pack build's flags: --tag, --report-output-dir,
-// --creation-time, --volume (a service binding whose secret reaches the
-// buildpack but no layer), --timestamps, --verbose, -q, --previous-image
-// and --pull-policy.
+// --sbom-output-dir (launch and build SBOMs where pack puts them, the build
+// ones in no image layer), --creation-time, --volume (a service binding
+// whose secret reaches the buildpack but no layer), --timestamps,
+// --verbose, -q, --previous-image and --pull-policy.
 func TestPackBuildFlags(t *testing.T) {
 	root := t.TempDir()
 	const secret = "npm-token-5ecr3t-value"
 	files := map[string]string{
-		"bp/buildpack.toml": "api = \"0.10\"\n[buildpack]\nid = \"test/binding\"\nversion = \"1.0.0\"\n",
-		"bp/bin/detect":     "#!/bin/sh\nexit 0\n",
+		"bp/buildpack.toml": "api = \"0.10\"\n[buildpack]\nid = \"test/binding\"\nversion = \"1.0.0\"\n" +
+			"sbom-formats = [\"application/vnd.cyclonedx+json\", \"application/spdx+json\"]\n",
+		"bp/bin/detect": "#!/bin/sh\nexit 0\n",
 		"bp/bin/build": `#!/bin/sh
 set -e
 b="$2/bindings/npm"
@@ -34,6 +36,12 @@ mkdir -p "$1/web"
 printf '[types]\nlaunch = true\n' > "$1/web.toml"
 echo hello > "$1/web/hello.txt"
 printf '[[processes]]\ntype = "web"\ncommand = ["cat", "%s/web/hello.txt"]\ndefault = true\n' "$1" > "$1/launch.toml"
+echo '{"sbom":"web-launch-layer"}' > "$1/web.sbom.cdx.json"
+mkdir -p "$1/tools"
+printf '[types]\nbuild = true\n' > "$1/tools.toml"
+echo '{"sbom":"tools-build-layer"}' > "$1/tools.sbom.spdx.json"
+echo '{"sbom":"whole-build"}' > "$1/build.sbom.cdx.json"
+printf '[[bom]]\nname = "legacy-bom-entry"\n[bom.metadata]\nversion = "12.2"\n' > "$1/build.toml"
 `,
 		"binding/type":  "npmrc",
 		"binding/token": secret,
@@ -48,11 +56,11 @@ printf '[[processes]]\ntype = "web"\ncommand = ["cat", "%s/web/hello.txt"]\ndefa
 		}
 	}
 	repo := env.reg.Host + "/kiln-test/flags"
-	report := filepath.Join(root, "report")
+	report, sbomDir := filepath.Join(root, "report"), filepath.Join(root, "sbom")
 	out := mustKiln(t, "build", repo+":latest", "--builder", env.builder, "--path", appSource(t), "--publish",
 		"--buildpack", filepath.Join(root, "bp"),
 		"-t", repo+":v1", "-t", repo+":v2",
-		"--report-output-dir", report,
+		"--report-output-dir", report, "--sbom-output-dir", sbomDir,
 		"--creation-time", "1700000000",
 		"--volume", filepath.Join(root, "binding")+":/platform/bindings/npm",
 		"--timestamps", "--verbose")
@@ -74,8 +82,12 @@ printf '[[processes]]\ntype = "web"\ncommand = ["cat", "%s/web/hello.txt"]\ndefa
 			ManifestSize int      `toml:"manifest-size"`
 		} `toml:"image"`
 	}
-	if _, err := toml.DecodeFile(filepath.Join(report, "report.toml"), &rep); err != nil {
+	md, err := toml.DecodeFile(filepath.Join(report, "report.toml"), &rep)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if md.IsDefined("build") {
+		t.Error("report.toml has a [build] table: Platform API 0.15 has none (the legacy build BOM is in build/sbom.legacy.json)")
 	}
 	raw, _ := pull(t, repo+":latest").RawManifest()
 	if rep.Image.Digest != digest || rep.Image.ManifestSize != len(raw) || strings.Join(rep.Image.Tags, ",") != repo+":latest,"+repo+":v1,"+repo+":v2" {
@@ -86,15 +98,30 @@ printf '[[processes]]\ntype = "web"\ncommand = ["cat", "%s/web/hello.txt"]\ndefa
 	if !cfg.Created.Time.Equal(time.Unix(1700000000, 0)) {
 		t.Errorf("created %s, want --creation-time", cfg.Created.Time)
 	}
-	// the binding's secret is in no layer of the image, nor in the cache
+	checkSBOMOutput(t, sbomDir)
+	// the binding's secret is in no layer of the image, nor in the cache;
+	// nor are the build SBOMs (the launch one is, in the SBOM layer)
 	layers, _ := img.Layers()
+	launchSBOM := false
 	for _, l := range layers {
 		walkLayer(t, l, func(name string, h *tar.Header, tr *tar.Reader) {
 			b, _ := io.ReadAll(tr)
 			if strings.Contains(string(b), secret) || strings.Contains(name, "bindings") {
 				t.Errorf("layer entry %s holds the binding", name)
 			}
+			if strings.Contains(name, "sbom/build") || strings.Contains(name, "sbom.legacy") {
+				t.Errorf("layer entry %s is a build SBOM", name)
+			}
+			for _, build := range []string{"tools-build-layer", "whole-build", "legacy-bom-entry"} {
+				if strings.Contains(string(b), build) {
+					t.Errorf("layer entry %s holds a build SBOM (%s)", name, build)
+				}
+			}
+			launchSBOM = launchSBOM || strings.Contains(string(b), "web-launch-layer")
 		})
+	}
+	if !launchSBOM {
+		t.Error("no image layer holds the launch layer's SBOM")
 	}
 	filepath.Walk(os.Getenv("KILN_CACHE"), func(p string, fi os.FileInfo, err error) error {
 		if err == nil && fi.Mode().IsRegular() && fi.Size() < 64<<20 {
@@ -136,6 +163,38 @@ printf '[[processes]]\ntype = "web"\ncommand = ["cat", "%s/web/hello.txt"]\ndefa
 		t.Error("--pull-policy never pulled the builder")
 	}
 	wantContains(t, r.out, "--pull-policy never")
+}
+
+// checkSBOMOutput checks what --sbom-output-dir wrote for the test
+// buildpack: its launch layer's SBOM under launch/, its build layer's and
+// build SBOMs and its legacy build BOM under build/, as pack lays them out.
+func checkSBOMOutput(t *testing.T, dir string) {
+	t.Helper()
+	got := map[string]string{}
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			b, _ := os.ReadFile(p)
+			rel, _ := filepath.Rel(dir, p)
+			got[rel] = strings.TrimSpace(string(b))
+		}
+		return err
+	})
+	want := map[string]string{
+		"launch/test_binding/web/sbom.cdx.json":   `{"sbom":"web-launch-layer"}`,
+		"build/test_binding/sbom.cdx.json":        `{"sbom":"whole-build"}`,
+		"build/test_binding/tools/sbom.spdx.json": `{"sbom":"tools-build-layer"}`,
+		"build/sbom.legacy.json":                  `[{"name":"legacy-bom-entry","metadata":{"version":"12.2"},"buildpack":{"id":"test/binding","version":"1.0.0"}}]`,
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("--sbom-output-dir %s = %q, want %q", k, got[k], v)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok && !strings.HasPrefix(k, "launch/") {
+			t.Errorf("--sbom-output-dir wrote %s", k)
+		}
+	}
 }
 
 // TestActionableErrors: a mistyped command, process type or buildpack id

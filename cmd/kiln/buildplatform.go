@@ -122,7 +122,11 @@ func runPlatformBuilds(c *cli.Context, iio *imageio.IO, opts create.Options, pla
 		}
 		imgs = append(imgs, imageio.PlatformImage{Platform: b.platform, Image: b.res.Image})
 	}
-	return writePlatformImages(c.Context, iio, opts.Output, imgs, true)
+	res, err := writePlatformImages(c.Context, iio, opts.Output, imgs, true)
+	if err == nil && len(builds) == 1 {
+		res.BuildSBOM = builds[0].res.BuildSBOM
+	}
+	return res, err
 }
 
 // writePlatformImages writes imgs at loc: an index of them, or one image

@@ -25,8 +25,8 @@ import (
 func packBuildFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringSliceFlag{Name: "tag", Aliases: []string{"t"}, Usage: "also write the image under this name, in the same place (the registry with --publish, else the local store) (repeatable)"},
-		&cli.StringFlag{Name: "report-output-dir", Usage: "write report.toml (the platform spec's: the image's tags, digest and manifest size) into `DIR`"},
-		&cli.StringFlag{Name: "sbom-output-dir", Usage: "write the buildpacks' launch SBOM files into `DIR` (launch/<buildpack>/[<layer>/]sbom.<ext>, as pack does)"},
+		&cli.StringFlag{Name: "report-output-dir", Usage: "write report.toml (Platform API 0.15's: [image] tags, digest and manifest-size) into `DIR`"},
+		&cli.StringFlag{Name: "sbom-output-dir", Usage: "write the buildpacks' SBOM files into `DIR`, as pack does: the image's under launch/<buildpack>/[<layer>/]sbom.<ext>, the build's (never in the image) under build/<buildpack>/[<layer>/]sbom.<ext>, with build.toml's legacy BOM in build/sbom.legacy.json"},
 		&cli.StringFlag{Name: "previous-image", Usage: "reuse the layers of this image rather than those of NAME's last build"},
 		&cli.StringFlag{Name: "creation-time", Usage: "the image's creation time and every new file's: epoch seconds or \"now\" (default: $SOURCE_DATE_EPOCH, else 1980-01-01, so builds are reproducible)"},
 		&cli.StringSliceFlag{Name: "volume", Usage: "mount HOST:TARGET[:ro|rw] into the build containers, read-only unless rw; TARGET may not be under /workspace, /layers, /cnb or /tmp, so nothing of it enters the image (repeatable)"},
@@ -98,6 +98,7 @@ func applyPackFlags(c *cli.Context, o *create.Options) error {
 		}
 		o.Volumes = append(o.Volumes, m)
 	}
+	o.KeepBuildSBOM = c.String("sbom-output-dir") != ""
 	if len(c.StringSlice("tag")) > 0 && o.Output.Kind != imageio.Store && o.Output.Kind != imageio.Registry {
 		return usageError("build: --tag needs the image in the local store or a registry (not --output)")
 	}
@@ -198,8 +199,8 @@ func written(c *cli.Context, iio *imageio.IO, res *create.Result) (v1.Image, err
 	return img, nil
 }
 
-// writeSBOMDir writes the built image's buildpack SBOM files into dir
-// (--sbom-output-dir).
+// writeSBOMDir writes the buildpack SBOM files into dir (--sbom-output-dir):
+// the built image's launch SBOMs and the build's.
 func writeSBOMDir(c *cli.Context, iio *imageio.IO, dir string, res *create.Result) error {
 	img, err := written(c, iio, res)
 	if err != nil {
@@ -209,11 +210,14 @@ func writeSBOMDir(c *cli.Context, iio *imageio.IO, dir string, res *create.Resul
 	if err != nil {
 		return fmt.Errorf("--sbom-output-dir: %w", err)
 	}
-	return sbom.WriteFiles(dir, files)
+	return sbom.WriteFiles(dir, append(files, res.BuildSBOM...))
 }
 
-// writeReportTOML writes report.toml into dir, as the platform spec lays
-// it out: [image] tags, digest and manifest-size.
+// writeReportTOML writes report.toml into dir, as Platform API 0.15 lays
+// it out: [image] tags, digest and manifest-size. There is no [build]
+// table: since Platform API 0.9 the legacy build BOM it held goes to the
+// build SBOMs (--sbom-output-dir's build/sbom.legacy.json), and the
+// reference lifecycle writes none either.
 func writeReportTOML(dir string, res *create.Result, tags []string) error {
 	raw, err := res.Image.RawManifest()
 	if err != nil {

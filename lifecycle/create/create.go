@@ -20,6 +20,7 @@ import (
 	"github.com/kiln-build/kiln/lifecycle/labels"
 	"github.com/kiln-build/kiln/lifecycle/launch"
 	"github.com/kiln-build/kiln/lifecycle/sandbox"
+	"github.com/kiln-build/kiln/lifecycle/sbom"
 )
 
 // Paths inside the build container.
@@ -98,6 +99,9 @@ type Options struct {
 	CacheKey string
 	// ClearCache empties the app's layer cache before the build.
 	ClearCache bool
+	// KeepBuildSBOM collects the build-time SBOM files the buildpacks
+	// wrote (never in the image) into Result.BuildSBOM.
+	KeepBuildSBOM bool
 	// ModTime is the time of every new file; zero means SOURCE_DATE_EPOCH
 	// or the CNB constant.
 	ModTime time.Time
@@ -130,6 +134,10 @@ type Result struct {
 	Image  v1.Image
 	Digest v1.Hash
 	Output imageio.Location
+	// BuildSBOM are the build-time SBOM files, with Options.KeepBuildSBOM:
+	// paths build/<buildpack>/[<layer>/]sbom.<ext> and
+	// build/sbom.legacy.json, as pack's --sbom-output-dir lays them out.
+	BuildSBOM []sbom.File
 }
 
 // errTimedOut is the cause of a build context ended by Options.Timeout.
@@ -185,6 +193,7 @@ type job struct {
 	group    []descriptor.GroupEntry // detect
 	saved    bool
 	md       launch.Metadata // build
+	bsbom    []sbom.File     // and its build SBOMs, if kept
 	result   *Result         // export
 	exported map[string]v1.Layer
 }

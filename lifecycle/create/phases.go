@@ -10,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/kiln-build/kiln/internal/archive"
+	"github.com/kiln-build/kiln/internal/buildsbom"
 	"github.com/kiln-build/kiln/internal/cache"
 	"github.com/kiln-build/kiln/internal/export"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
@@ -132,7 +133,20 @@ func (j *job) detectBuild(ctx context.Context) error {
 		return failure.New("build", failure.BuildError, err)
 	}
 	j.md = md
+	if j.o.KeepBuildSBOM {
+		if j.bsbom, err = buildsbom.Read(j.out.layers, groupIDs(group)); err != nil {
+			return failure.New("build", failure.BuildError, err)
+		}
+	}
 	return nil
+}
+
+func groupIDs(group []descriptor.GroupEntry) []string {
+	ids := make([]string, len(group))
+	for i, g := range group {
+		ids[i] = g.ID
+	}
+	return ids
 }
 
 // failedPhase says which phase an exit code of the detect-build
@@ -216,7 +230,7 @@ func (j *job) export(ctx context.Context) error {
 	}
 	r.step("IMAGE %s@%s (%s)", j.o.Name, digest, j.o.Output.Kind)
 	saveMemo(j.cache.Dir(), res.Memo, r)
-	j.result = &Result{Image: res.Image, Digest: digest, Output: j.o.Output}
+	j.result = &Result{Image: res.Image, Digest: digest, Output: j.o.Output, BuildSBOM: j.bsbom}
 	j.exported = res.LaunchCache
 	return nil
 }
