@@ -14,6 +14,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/kiln-build/kiln/internal/progress"
 )
 
 // maxIndexEntries bounds the run image's file index (a hostile image with
@@ -98,8 +100,10 @@ func writeIndexFile(file string, ix Index) error {
 }
 
 // BuildIndex reads the tar headers of img's layers, in order, applying
-// OCI whiteouts.
+// OCI whiteouts. Layers read from a registry show as a pull on a terminal
+// (progress.Track).
 func BuildIndex(img v1.Image) (Index, error) {
+	defer progress.Track(img, nil)()
 	layers, err := img.Layers()
 	if err != nil {
 		return nil, fmt.Errorf("reading the run image layers: %w", err)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kiln-build/kiln/internal/archive"
 	"github.com/kiln-build/kiln/internal/flock"
+	"github.com/kiln-build/kiln/internal/progress"
 	"github.com/kiln-build/kiln/internal/workdir"
 )
 
@@ -103,7 +104,10 @@ func unpackLocked(ctx context.Context, img v1.Image, dir, hex string, log io.Wri
 		return err
 	}
 	defer workdir.RemoveAll(tmp)
-	if err := archive.ExtractImage(ctx, img, tmp, archive.ExtractOptions{PreserveOwner: os.Geteuid() == 0}); err != nil {
+	end := progress.Track(img, nil) // layers from a registry show as a pull on a terminal
+	err = archive.ExtractImage(ctx, img, tmp, archive.ExtractOptions{PreserveOwner: os.Geteuid() == 0})
+	end()
+	if err != nil {
 		return err
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {

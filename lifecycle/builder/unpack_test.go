@@ -1,14 +1,19 @@
 package builder
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/random"
+
+	"github.com/kiln-build/kiln/internal/progress"
 )
 
 func TestUnpackInUseIsNotRemoved(t *testing.T) {
@@ -119,5 +124,36 @@ func TestRemoveRootFSUsesRecordedSize(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("left in %s: %v", dir, entries)
+	}
+}
+
+// TestUnpackShowsPull: unpacking an image whose layers come from a
+// registry (counted by a progress.Meter) shows the pull on a terminal,
+// after the "Unpacking" line; an unpacked image is not pulled again.
+func TestUnpackShowsPull(t *testing.T) {
+	defer func(f func(io.Writer) bool) { progress.IsTerminal = f }(progress.IsTerminal)
+	progress.IsTerminal = func(io.Writer) bool { return true }
+	img, err := random.Image(3<<20, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var term, log bytes.Buffer
+	pulled := progress.NewMeter(&term).Image(img, "reg.example/builder:1")
+	dir := t.TempDir()
+	if _, err := Unpack(context.Background(), pulled, dir, &log); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "Unpacking image") {
+		t.Errorf("log %q", log.String())
+	}
+	if out := term.String(); !strings.Contains(out, "Pulling reg.example/builder:1: ") || !strings.Contains(out, "(100%") || !strings.HasSuffix(out, "\n") {
+		t.Errorf("progress %q", out)
+	}
+	term.Reset()
+	if _, err := Unpack(context.Background(), pulled, dir, &log); err != nil {
+		t.Fatal(err)
+	}
+	if term.Len() != 0 {
+		t.Errorf("a second unpack drew %q", term.String())
 	}
 }

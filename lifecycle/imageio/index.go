@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/kiln-build/kiln/internal/progress"
 )
 
 // HostPlatform is the platform kiln runs on (linux/GOARCH, with arm64's
@@ -213,14 +215,16 @@ func (o *IO) remoteIndex(ctx context.Context, ref string) (v1.ImageIndex, v1.Ima
 	}
 	if desc.MediaType.IsIndex() {
 		idx, err := desc.ImageIndex()
-		return idx, nil, err
+		return o.meter.Index(idx, ref), nil, err
 	}
 	img, err := desc.Image()
 	if err != nil {
 		return nil, nil, err
 	}
-	img, err = checkBounds(img, ref)
-	return nil, img, err
+	if img, err = checkBounds(img, ref); err != nil {
+		return nil, nil, err
+	}
+	return nil, o.meter.Image(img, ref), nil
 }
 
 // OpenPlatform returns the image for platform p at loc: the matching
@@ -409,6 +413,7 @@ func (o *IO) StageImage(ctx context.Context, loc Location, img v1.Image) (v1.Ima
 			return nil, err
 		}
 		defer unlock()
+		defer progress.Track(img, o.store.hasBlob)()
 		return stageInLayout(layout.Path(o.store.dir), img, d)
 	case Layout:
 		p, err := openLayout(loc)

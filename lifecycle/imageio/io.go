@@ -30,7 +30,8 @@ type IO struct {
 	timeoutErr error // an unusable KILN_REGISTRY_TIMEOUT
 	transport  *stallTransport
 	insecure   map[string]bool // registries reached over plain HTTP
-	progress   io.Writer       // where pushes show their progress (a terminal)
+	progress   io.Writer       // where pushes and pulls show their progress (a terminal)
+	meter      *progress.Meter // counts the bytes pulled (nil off a terminal)
 }
 
 // Option configures an IO.
@@ -70,8 +71,10 @@ func WithInsecureRegistries(hosts ...string) Option {
 	}
 }
 
-// WithProgress shows the progress of pushes to a registry on w, when w is
-// a terminal (package progress: bytes, rate; nothing on a pipe or file).
+// WithProgress shows the progress of pushes to a registry, and of pulls
+// of an image's layers from one (into the local store, an OCI layout or an
+// archive, or unpacked: see progress.Track), on w when w is a terminal
+// (package progress: bytes, rate; nothing on a pipe or file).
 func WithProgress(w io.Writer) Option { return func(o *IO) { o.progress = w } }
 
 // ParseReference parses an image reference as kiln does everywhere (weak
@@ -95,6 +98,7 @@ func New(store *LocalStore, opts ...Option) *IO {
 		opt(o)
 	}
 	o.transport = &stallTransport{base: baseTransport, timeout: o.timeout, err: o.timeoutErr}
+	o.meter = progress.NewMeter(o.progress)
 	return o
 }
 
@@ -225,7 +229,9 @@ func archiveHasTag(path string, tag name.Tag) bool {
 	return false
 }
 
-// Remote returns the image ref from its registry. Layers are fetched lazily.
+// Remote returns the image ref from its registry. Layers are fetched
+// lazily; on a terminal (WithProgress) their reads are counted, for Write
+// and progress.Track to show.
 func (o *IO) Remote(ctx context.Context, ref string) (v1.Image, error) {
 	r, err := o.ParseReference(ref)
 	if err != nil {
@@ -235,7 +241,10 @@ func (o *IO) Remote(ctx context.Context, ref string) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pulling %s from registry %s: %w", ref, r.Context().RegistryStr(), o.registryError(err, r))
 	}
-	return checkBounds(img, ref)
+	if img, err = checkBounds(img, ref); err != nil {
+		return nil, err
+	}
+	return o.meter.Image(img, ref), nil
 }
 
 // CheckWritable fails early when loc is a registry kiln cannot push to
@@ -255,13 +264,15 @@ func (o *IO) CheckWritable(ctx context.Context, loc Location) error {
 }
 
 // Write puts img at loc. Nothing is visible at loc until every blob is in
-// place.
+// place. Layers read from a registry on the way (into the store, a layout
+// or an archive) show as a pull on a terminal.
 func (o *IO) Write(ctx context.Context, loc Location, img v1.Image) error {
 	switch loc.Kind {
 	case Store:
 		if o.store == nil {
 			return errors.New("no local store configured")
 		}
+		defer progress.Track(img, o.store.hasBlob)()
 		return o.store.Put(ctx, loc.Name, img)
 	case Registry:
 		r, err := o.ParseReference(loc.Name)
@@ -292,8 +303,10 @@ func (o *IO) Write(ctx context.Context, loc Location, img v1.Image) error {
 		}
 		return nil
 	case Layout:
+		defer progress.Track(img, hasBlobIn(loc.Path))()
 		return writeLayout(ctx, loc, img)
 	case Archive:
+		defer progress.Track(img, nil)()
 		return writeArchive(loc, img)
 	}
 	return fmt.Errorf("writing %s: unknown kind %v", loc, loc.Kind)

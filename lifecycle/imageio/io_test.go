@@ -265,3 +265,61 @@ func TestPushProgress(t *testing.T) {
 		t.Errorf("progress on a pipe: %q", buf.String())
 	}
 }
+
+// TestPullProgress: a registry image's layers written into the local store
+// show as a pull on a terminal, once (blobs the store has are not pulled
+// again), and not at all when piped.
+func TestPullProgress(t *testing.T) {
+	defer func(f func(io.Writer) bool) { progress.IsTerminal = f }(progress.IsTerminal)
+	progress.IsTerminal = func(io.Writer) bool { return true }
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	img, err := random.Image(6<<20, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := strings.TrimPrefix(srv.URL, "http://") + "/run:latest"
+	ctx := context.Background()
+	if err := New(nil).Write(ctx, Location{Kind: Registry, Name: ref}, img); err != nil {
+		t.Fatal(err)
+	}
+	pullInto := func(store *LocalStore, w io.Writer) {
+		t.Helper()
+		o := New(store, WithProgress(w))
+		got, err := o.Open(ctx, Location{Kind: Store, Name: ref}, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := o.Write(ctx, Location{Kind: Store, Name: "app:latest"}, got); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	pullInto(store, &buf)
+	if out := buf.String(); !strings.Contains(out, "Pulling "+ref+": ") || !strings.Contains(out, "(100%") || !strings.HasSuffix(out, "\n") {
+		t.Errorf("progress %q", out)
+	}
+	buf.Reset()
+	pullInto(store, &buf) // the store has every blob now
+	if buf.Len() != 0 {
+		t.Errorf("a pull of blobs the store has drew %q", buf.String())
+	}
+	if _, err := store.Image("app:latest"); err != nil {
+		t.Errorf("the store lacks the image: %v", err)
+	}
+
+	// not a terminal: nothing
+	progress.IsTerminal = func(io.Writer) bool { return false }
+	store, err = OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pullInto(store, &buf)
+	if buf.Len() != 0 {
+		t.Errorf("progress on a pipe: %q", buf.String())
+	}
+}

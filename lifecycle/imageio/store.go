@@ -101,6 +101,17 @@ func (s *LocalStore) Put(ctx context.Context, name string, img v1.Image) error {
 	})
 }
 
+// hasBlob says whether the store holds the blob h (a write skips it).
+func (s *LocalStore) hasBlob(h v1.Hash) bool { return hasBlobIn(s.dir)(h) }
+
+// hasBlobIn says whether the OCI layout at dir holds a blob.
+func hasBlobIn(dir string) func(v1.Hash) bool {
+	return func(h v1.Hash) bool {
+		fi, err := os.Stat(filepath.Join(dir, "blobs", h.Algorithm, h.Hex))
+		return err == nil && fi.Mode().IsRegular()
+	}
+}
+
 // update runs fn on the store's layout under the write lock, with name
 // normalized.
 func (s *LocalStore) update(ctx context.Context, name string, fn func(p layout.Path, n string) error) error {
