@@ -37,6 +37,9 @@ type Buildpack struct {
 
 	// Dir is the absolute buildpack directory, set by ReadBuildpack.
 	Dir string `toml:"-"`
+	// Kind is KindExtension for an image extension (read from
+	// extension.toml, see DecodeExtension), else KindBuildpack.
+	Kind Kind `toml:"-"`
 }
 
 // BuildpackInfo is the [buildpack] table.

@@ -3,7 +3,10 @@
 // 0.12 and Platform API 0.15 of the Cloud Native Buildpacks spec:
 //
 //   - buildpack.toml (the buildpack descriptor, [Buildpack], [ReadBuildpack]);
-//   - order.toml ([Order], [ReadOrder]) and group.toml ([ReadGroup]);
+//   - extension.toml (an image extension's descriptor, read into the same
+//     [Buildpack] type with Kind [KindExtension], [ReadExtension]);
+//   - order.toml with its [[order-extensions]] ([Orders], [ReadOrders]) and
+//     group.toml with its [[group-extensions]] ([Groups], [ReadGroups]);
 //   - the build plan a bin/detect writes at CNB_BUILD_PLAN_PATH
 //     ([BuildPlan], [DecodeBuildPlan]);
 //   - the platform's plan.toml written after detect ([Plan], [ReadPlan]);

@@ -162,3 +162,17 @@ func FuzzDecodeBuildpackPlan(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeExtension(f *testing.F) {
+	f.Add([]byte("api = \"0.10\"\n[extension]\nid = \"samples/curl\"\nversion = \"0.0.1\"\n[[targets]]\nos = \"linux\"\n"))
+	f.Add([]byte("api = \"0.12\"\n[extension]\nid = \"e\"\nversion = \"1\"\n[[order]]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := DecodeExtension("fuzz", data)
+		if err != nil {
+			return
+		}
+		if !e.IsExtension() || ValidateID(e.Buildpack.ID) != nil || ValidateVersion(e.Buildpack.Version) != nil {
+			t.Fatalf("decoded an invalid extension: %+v", e)
+		}
+	})
+}

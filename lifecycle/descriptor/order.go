@@ -40,26 +40,30 @@ func (e GroupEntry) String() string { return e.Ref() }
 
 // validate checks that every entry names an id. An empty version is
 // accepted: it resolves to the only version installed (see Lookup).
-func (o Order) validate() error {
+func (o Order) validate() error { return o.validateAs("order") }
+
+// validateAs is validate naming the table (order, order-extensions).
+func (o Order) validateAs(table string) error {
 	for i, g := range o {
 		if len(g.Group) == 0 {
-			return fmt.Errorf("[[order]] #%d: empty group", i+1)
+			return fmt.Errorf("[[%s]] #%d: empty group", table, i+1)
 		}
 		for j, e := range g.Group {
+			at := fmt.Sprintf("[[%s]] #%d, [[%s.group]] #%d", table, i+1, table, j+1)
 			if e.ID == "" {
-				return fmt.Errorf("[[order]] #%d, [[order.group]] #%d: id is missing", i+1, j+1)
+				return fmt.Errorf("%s: id is missing", at)
 			}
 			if err := ValidateID(e.ID); err != nil {
-				return fmt.Errorf("[[order]] #%d, [[order.group]] #%d: %w", i+1, j+1, err)
+				return fmt.Errorf("%s: %w", at, err)
 			}
 			if e.Version != "" {
 				if err := ValidateVersion(e.Version); err != nil {
-					return fmt.Errorf("[[order]] #%d, [[order.group]] #%d (%s): %w", i+1, j+1, e.ID, err)
+					return fmt.Errorf("%s (%s): %w", at, e.ID, err)
 				}
 			}
 			for _, x := range e.ExecEnv {
 				if err := validateExecEnv(x); err != nil {
-					return fmt.Errorf("[[order]] #%d, [[order.group]] #%d (%s): %w", i+1, j+1, e.ID, err)
+					return fmt.Errorf("%s (%s): %w", at, e.ID, err)
 				}
 			}
 		}
@@ -68,32 +72,65 @@ func (o Order) validate() error {
 }
 
 type orderFile struct {
-	Order Order `toml:"order"`
+	Order      Order `toml:"order"`
+	Extensions Order `toml:"order-extensions,omitempty"`
 }
 
-// DecodeOrder decodes and validates the content of an order.toml.
-// [[order-extensions]] are ignored. name identifies the file in errors.
-func DecodeOrder(name string, data []byte) (Order, error) {
+// Orders is the content of an order.toml: the buildpacks' [[order]] and
+// the image extensions' [[order-extensions]] (platform.md, order.toml).
+type Orders struct {
+	Buildpacks Order
+	// Extensions are tried before every group of Buildpacks, each of
+	// them optional (buildpack.md, Order Resolution).
+	Extensions Order
+}
+
+// DecodeOrders decodes and validates the content of an order.toml, both
+// tables. name identifies the file in errors.
+func DecodeOrders(name string, data []byte) (Orders, error) {
 	var f orderFile
 	if _, err := decodeTOML(name, data, &f); err != nil {
-		return nil, err
+		return Orders{}, err
 	}
 	if err := f.Order.validate(); err != nil {
-		return nil, fmt.Errorf("invalid %s: %w", name, err)
+		return Orders{}, fmt.Errorf("invalid %s: %w", name, err)
 	}
-	return f.Order, nil
+	if err := f.Extensions.validateAs("order-extensions"); err != nil {
+		return Orders{}, fmt.Errorf("invalid %s: %w", name, err)
+	}
+	return Orders{Buildpacks: f.Order, Extensions: f.Extensions}, nil
 }
 
-// ReadOrder reads and validates an order.toml.
-func ReadOrder(path string) (Order, error) {
+// DecodeOrder decodes and validates the content of an order.toml and
+// returns its buildpacks' order (DecodeOrders has both).
+func DecodeOrder(name string, data []byte) (Order, error) {
+	o, err := DecodeOrders(name, data)
+	return o.Buildpacks, err
+}
+
+// ReadOrders reads and validates an order.toml.
+func ReadOrders(path string) (Orders, error) {
 	data, err := readFile(path)
 	if err != nil {
-		return nil, err
+		return Orders{}, err
 	}
-	return DecodeOrder(path, data)
+	return DecodeOrders(path, data)
+}
+
+// ReadOrder reads and validates an order.toml and returns its
+// buildpacks' order.
+func ReadOrder(path string) (Order, error) {
+	o, err := ReadOrders(path)
+	return o.Buildpacks, err
 }
 
 // WriteOrder writes o as an order.toml at path.
 func WriteOrder(path string, o Order) error {
 	return WriteTOMLFile(path, orderFile{Order: o})
+}
+
+// WriteOrders writes o as an order.toml at path, [[order-extensions]]
+// included when there are any.
+func WriteOrders(path string, o Orders) error {
+	return WriteTOMLFile(path, orderFile{Order: o.Buildpacks, Extensions: o.Extensions})
 }
