@@ -13,6 +13,11 @@
 //     resolution, and returns the chosen group and the resolved plan
 //     (group.toml and plan.toml).
 //
+// Image extensions (order.toml's [[order-extensions]]) take part too:
+// their order is tried in front of every group, each extension optional;
+// a group still needs a buildpack to pass, and the extensions that pass
+// and provide what a later buildpack requires become [[group-extensions]].
+//
 // When no group passes, Run returns a *NoGroupError listing every
 // buildpack's result and output; its code is 20 (no group passed) or 21
 // (and a buildpack errored), the platform's detector exit codes.

@@ -52,10 +52,38 @@ type Finder interface {
 // Composite buildpacks that include themselves are an error, as is an
 // expansion beyond MaxGroups.
 func Expand(order descriptor.Order, find Finder, execEnv string) ([][]Member, error) {
+	return ExpandWithExtensions(order, nil, find, nil, execEnv)
+}
+
+// ExpandWithExtensions is Expand with an order of image extensions
+// (order.toml's [[order-extensions]], found through findExt) put before
+// every group of order, as buildpack.md §Order Resolution says: the
+// extensions' order acts as an optional composite in front of each group,
+// so a group G becomes E1+G, E2+G, ... for each extensions group Ei, then
+// G alone, with every extension optional.
+func ExpandWithExtensions(order, extensions descriptor.Order, find, findExt Finder, execEnv string) ([][]Member, error) {
 	x := &expander{find: find, execEnv: execEnv}
-	raw, err := x.order(order, false)
-	if err != nil {
-		return nil, err
+	exts := [][]Member{{}}
+	if len(extensions) > 0 {
+		var err error
+		if exts, err = x.extensionAlternatives(extensions, findExt); err != nil {
+			return nil, err
+		}
+	}
+	var raw [][]Member
+	for _, g := range order {
+		seqs, err := x.group(g.Group, false)
+		if err != nil {
+			return nil, err
+		}
+		if len(raw)+len(exts)*len(seqs) > MaxGroups {
+			return nil, fmt.Errorf("expanding order: more than %d candidate groups", MaxGroups)
+		}
+		for _, e := range exts {
+			for _, s := range seqs {
+				raw = append(raw, append(append([]Member{}, e...), s...))
+			}
+		}
 	}
 	var out [][]Member
 	seen := map[string]bool{}
@@ -151,12 +179,13 @@ func (x *expander) entry(e descriptor.GroupEntry, inheritedOptional bool) ([][]M
 	return alts, nil
 }
 
-// dedupe keeps the first occurrence of every buildpack id.
+// dedupe keeps the first occurrence of every buildpack id (and of every
+// extension id).
 func dedupe(g []Member) []Member {
 	out := make([]Member, 0, len(g))
 	at := map[string]int{}
 	for _, m := range g {
-		id := m.Buildpack.Buildpack.ID
+		id := m.Buildpack.Kind.String() + " " + m.Buildpack.Buildpack.ID
 		if i, ok := at[id]; ok {
 			out[i].Optional = out[i].Optional && m.Optional
 			continue
@@ -170,6 +199,9 @@ func dedupe(g []Member) []Member {
 func groupKey(g []Member) string {
 	var b strings.Builder
 	for _, m := range g {
+		if m.Buildpack.IsExtension() {
+			b.WriteString("extension ")
+		}
 		b.WriteString(m.Ref())
 		if m.Optional {
 			b.WriteString("?")
@@ -177,4 +209,32 @@ func groupKey(g []Member) string {
 		b.WriteString("\x00")
 	}
 	return b.String()
+}
+
+// extensionAlternatives are the member sequences the extensions order
+// stands for in front of a group: each of its groups, every extension
+// optional, then none at all.
+func (x *expander) extensionAlternatives(extensions descriptor.Order, findExt Finder) ([][]Member, error) {
+	if findExt == nil {
+		return nil, fmt.Errorf("expanding order: [[order-extensions]] given without a way to find extensions")
+	}
+	var alts [][]Member
+	for gi, g := range extensions {
+		var seq []Member
+		for ei, e := range g.Group {
+			ext, err := findExt.Find(e.ID, e.Version)
+			if err != nil {
+				return nil, err
+			}
+			if !ext.IsExtension() {
+				return nil, fmt.Errorf("expanding order: [[order-extensions]] #%d, entry #%d: %s is not an image extension", gi+1, ei+1, ext.Ref())
+			}
+			if x.execEnv != "" && (!e.ExecEnv.Supports(x.execEnv) || !ext.Buildpack.ExecEnv.Supports(x.execEnv)) {
+				continue
+			}
+			seq = append(seq, Member{Buildpack: ext, Optional: true, ExecEnv: e.ExecEnv})
+		}
+		alts = append(alts, seq)
+	}
+	return append(alts, []Member{}), nil
 }

@@ -22,11 +22,17 @@ type bpSpec struct {
 	script      string // extra shell lines run before exiting
 	descriptor  string // extra buildpack.toml content (targets, clear-env ...)
 	order       string // [[order]] TOML: makes the buildpack composite
+	// extension makes it an image extension (under world.exts);
+	// noDetect leaves its bin/detect out, staticPlan is then its
+	// detect/plan.toml.
+	extension  bool
+	noDetect   bool
+	staticPlan string
 }
 
 // world is a buildpacks root plus app and platform dirs in a temp dir.
 type world struct {
-	root, app, platform, runs string
+	root, exts, app, platform, runs string
 }
 
 func newWorld(t *testing.T, specs ...bpSpec) *world {
@@ -34,11 +40,12 @@ func newWorld(t *testing.T, specs ...bpSpec) *world {
 	base := t.TempDir()
 	w := &world{
 		root:     filepath.Join(base, "buildpacks"),
+		exts:     filepath.Join(base, "extensions"),
 		app:      filepath.Join(base, "workspace"),
 		platform: filepath.Join(base, "platform"),
 		runs:     filepath.Join(base, "runs.log"),
 	}
-	for _, d := range []string{w.root, w.app, w.platform} {
+	for _, d := range []string{w.root, w.exts, w.app, w.platform} {
 		mustMkdir(t, d)
 	}
 	for _, s := range specs {
@@ -55,14 +62,21 @@ func (w *world) add(t *testing.T, s bpSpec) string {
 	if s.api == "" {
 		s.api = "0.12"
 	}
-	dir := filepath.Join(w.root, descriptor.EscapeID(s.id), s.version)
+	root, table, file := w.root, "buildpack", "buildpack.toml"
+	if s.extension {
+		root, table, file = w.exts, "extension", "extension.toml"
+	}
+	dir := filepath.Join(root, descriptor.EscapeID(s.id), s.version)
 	mustMkdir(t, dir)
-	desc := fmt.Sprintf("api = %q\n[buildpack]\nid = %q\nversion = %q\n%s\n", s.api, s.id, s.version, s.descriptor)
+	desc := fmt.Sprintf("api = %q\n[%s]\nid = %q\nversion = %q\n%s\n", s.api, table, s.id, s.version, s.descriptor)
 	if s.order != "" {
 		desc += s.order
 	}
-	testutil.WriteFile(t, filepath.Join(dir, "buildpack.toml"), desc, 0o644)
-	if s.order != "" {
+	testutil.WriteFile(t, filepath.Join(dir, file), desc, 0o644)
+	if s.staticPlan != "" {
+		testutil.WriteFile(t, filepath.Join(dir, "detect", "plan.toml"), s.staticPlan, 0o644)
+	}
+	if s.order != "" || s.noDetect {
 		return dir
 	}
 	var sh strings.Builder
@@ -80,7 +94,9 @@ func (w *world) add(t *testing.T, s bpSpec) string {
 	sh.WriteString(s.script)
 	fmt.Fprintf(&sh, "\nexit %d\n", s.exit)
 	testutil.WriteFile(t, filepath.Join(dir, "bin", "detect"), sh.String(), 0o755)
-	testutil.WriteFile(t, filepath.Join(dir, "bin", "build"), "#!/bin/sh\nexit 0\n", 0o755)
+	if !s.extension {
+		testutil.WriteFile(t, filepath.Join(dir, "bin", "build"), "#!/bin/sh\nexit 0\n", 0o755)
+	}
 	return dir
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,6 +37,11 @@ const DefaultMaxOutput = 1 << 20
 //   - exit code 0 passes (the plan file is then read with
 //     descriptor.ReadBuildPlan), 100 fails, anything else is an error.
 //
+// An image extension (image_extension.md, Detection) gets
+// CNB_EXTENSION_DIR instead of CNB_BUILDPACK_DIR; without bin/detect it
+// passes, its detect/plan.toml (if any) being its plan; a plan with
+// [[requires]] is an error, as extensions only provide.
+//
 // The zero value is ready to use.
 type ProcessExecutor struct {
 	// BaseEnv is the build image's environment ("NAME=value"). When nil,
@@ -63,6 +69,9 @@ func (e *ProcessExecutor) Detect(ctx context.Context, bp *descriptor.Buildpack, 
 	}
 	bin := filepath.Join(bp.Dir, "bin", "detect")
 	if fi, err := os.Stat(bin); err != nil || !fi.Mode().IsRegular() {
+		if bp.IsExtension() && errors.Is(err, fs.ErrNotExist) {
+			return staticExtensionDetect(bp), nil
+		}
 		return Outcome{Status: Error, ExitCode: -1, Err: fmt.Errorf("%s: no bin/detect executable", bin)}, nil
 	}
 	planDir, err := os.MkdirTemp(e.TempDir, "detect-plan-")
@@ -125,6 +134,10 @@ func (e *ProcessExecutor) Detect(ctx context.Context, bp *descriptor.Buildpack, 
 			o.Status, o.Err = Error, fmt.Errorf("build plan of %s: %w", bp.Ref(), err)
 			return o, nil
 		}
+		if err := checkExtensionPlan(bp, plan); err != nil {
+			o.Status, o.Err = Error, err
+			return o, nil
+		}
 		o.Status, o.Plan = Pass, plan
 	case CodeFail:
 		o.Status = Fail
@@ -160,7 +173,12 @@ func (e *ProcessExecutor) environ(bp *descriptor.Buildpack, in Inputs, planPath 
 		execEnv = DefaultExecEnv
 	}
 	ev.Set("CNB_BUILD_PLAN_PATH", planPath)
-	ev.Set("CNB_BUILDPACK_DIR", bp.Dir)
+	if bp.IsExtension() {
+		ev.Unset("CNB_BUILDPACK_DIR")
+		ev.Set("CNB_EXTENSION_DIR", bp.Dir)
+	} else {
+		ev.Set("CNB_BUILDPACK_DIR", bp.Dir)
+	}
 	ev.Set("CNB_PLATFORM_DIR", in.PlatformDir)
 	ev.Set("CNB_EXEC_ENV", execEnv)
 	in.Target.SetEnv(ev.Set, ev.Unset)
@@ -200,4 +218,38 @@ func (b *limitedBuffer) Bytes() []byte {
 		out = append(out, fmt.Sprintf("\n[output truncated after %d bytes]\n", b.max)...)
 	}
 	return out
+}
+
+// staticExtensionDetect is the outcome of an image extension without
+// bin/detect (image_extension.md, Detection): it passes, with the build
+// plan in its detect/plan.toml when it has one.
+func staticExtensionDetect(bp *descriptor.Buildpack) Outcome {
+	o := Outcome{Status: Pass, ExitCode: CodePass}
+	p := filepath.Join(bp.Dir, "detect", "plan.toml")
+	plan, err := descriptor.ReadBuildPlan(p, bp.API)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return o
+	case err != nil:
+		return Outcome{Status: Error, ExitCode: -1, Err: fmt.Errorf("build plan of extension %s: %w", bp.Ref(), err)}
+	}
+	if err := checkExtensionPlan(bp, plan); err != nil {
+		return Outcome{Status: Error, ExitCode: -1, Err: err}
+	}
+	o.Plan = plan
+	return o
+}
+
+// checkExtensionPlan refuses requires in an image extension's build plan:
+// extensions only provide.
+func checkExtensionPlan(bp *descriptor.Buildpack, plan descriptor.BuildPlan) error {
+	if !bp.IsExtension() {
+		return nil
+	}
+	for _, alt := range plan.Alternatives() {
+		if len(alt.Requires) > 0 {
+			return fmt.Errorf("extension %s: its build plan has [[requires]] %q; image extensions may only provide", bp.Ref(), alt.Requires[0].Name)
+		}
+	}
+	return nil
 }

@@ -21,6 +21,8 @@ type Report struct {
 // BuildpackResult is one buildpack's detect result.
 type BuildpackResult struct {
 	ID, Version string
+	// Extension marks an image extension's result.
+	Extension bool
 	Outcome
 	// TargetMismatch is set when bin/detect did not run because no
 	// [[targets]] entry matches the run image (Status is then Fail).
@@ -29,6 +31,14 @@ type BuildpackResult struct {
 
 // Ref returns "id@version".
 func (b BuildpackResult) Ref() string { return b.ID + "@" + b.Version }
+
+// Name is Ref, with "extension " in front for an image extension.
+func (b BuildpackResult) Name() string {
+	if b.Extension {
+		return "extension " + b.Ref()
+	}
+	return b.Ref()
+}
 
 // GroupTrial is one candidate group and why it did not pass.
 type GroupTrial struct {
@@ -40,8 +50,9 @@ type GroupTrial struct {
 
 // TrialMember names a member of a candidate group.
 type TrialMember struct {
-	Ref      string
-	Optional bool
+	Ref       string
+	Optional  bool
+	Extension bool
 }
 
 // Errored reports whether any buildpack errored.
@@ -96,7 +107,7 @@ func (e *NoGroupError) Error() string {
 	}
 	b.WriteString("\n\nbuildpacks:")
 	for _, r := range e.Report.Buildpacks {
-		fmt.Fprintf(&b, "\n  %s: %s", r.Ref(), r.summary())
+		fmt.Fprintf(&b, "\n  %s: %s", r.Name(), r.summary())
 		out := bytes.TrimRight(r.Output, "\n")
 		if len(out) == 0 {
 			if !r.TargetMismatch {
@@ -114,7 +125,9 @@ func (e *NoGroupError) Error() string {
 		refs := make([]string, len(g.Members))
 		for i, m := range g.Members {
 			refs[i] = m.Ref
-			if m.Optional {
+			if m.Extension {
+				refs[i] = "extension " + m.Ref
+			} else if m.Optional {
 				refs[i] += " (optional)"
 			}
 		}

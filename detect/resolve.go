@@ -83,12 +83,16 @@ func runTrial(members []passed, choice []int) (resolution, string, bool) {
 		deps, offenders := matchDeps(members, choice, active)
 		if len(offenders) == 0 {
 			var res resolution
+			buildpacks := 0
 			for i, m := range members {
 				if active[i] {
 					res.kept = append(res.kept, m.member)
+					if !m.member.Buildpack.IsExtension() {
+						buildpacks++
+					}
 				}
 			}
-			if len(res.kept) == 0 {
+			if buildpacks == 0 {
 				return resolution{}, "every buildpack was dropped from the build plan", false
 			}
 			res.dropped = dropped
@@ -187,7 +191,7 @@ func (m *depMap) plan() descriptor.Plan {
 		e := descriptor.PlanEntry{Requires: d.requires}
 		for _, i := range d.providers {
 			bp := m.members[i].member.Buildpack
-			e.Providers = append(e.Providers, descriptor.Provider{ID: bp.Buildpack.ID, Version: bp.Buildpack.Version})
+			e.Providers = append(e.Providers, descriptor.Provider{ID: bp.Buildpack.ID, Version: bp.Buildpack.Version, Extension: bp.IsExtension()})
 		}
 		p.Entries = append(p.Entries, e)
 	}

@@ -27,6 +27,12 @@ type Options struct {
 	// Buildpacks finds the buildpacks the order names, usually a
 	// *descriptor.Lookup over /cnb/buildpacks.
 	Buildpacks Finder
+	// Extensions is the image extensions' order ([[order-extensions]]),
+	// tried in front of every group of Order (see ExpandWithExtensions);
+	// Extensions finds them, usually a descriptor.NewExtensionLookup over
+	// /cnb/extensions.
+	Extensions      descriptor.Order
+	ExtensionFinder Finder
 	// Executor runs bin/detect; a zero ProcessExecutor when nil.
 	Executor Executor
 
@@ -53,16 +59,21 @@ type Result struct {
 	Group []descriptor.GroupEntry
 	// Buildpacks are the descriptors of Group, in the same order.
 	Buildpacks []*descriptor.Buildpack
+	// GroupExtensions are the image extensions that passed detection and
+	// kept a place in the build plan, in order ([[group-extensions]]);
+	// Extensions are their descriptors.
+	GroupExtensions []descriptor.GroupEntry
+	Extensions      []*descriptor.Buildpack
 	// Plan is the resolved build plan for plan.toml.
 	Plan descriptor.Plan
 	// Report holds what happened to every buildpack and group tried.
 	Report Report
 }
 
-// WriteFiles writes r.Group to groupPath (group.toml) and r.Plan to
-// planPath (plan.toml).
+// WriteFiles writes r.Group and r.GroupExtensions to groupPath
+// (group.toml) and r.Plan to planPath (plan.toml).
 func (r *Result) WriteFiles(groupPath, planPath string) error {
-	if err := descriptor.WriteGroup(groupPath, r.Group); err != nil {
+	if err := descriptor.WriteGroups(groupPath, descriptor.Groups{Buildpacks: r.Group, Extensions: r.GroupExtensions}); err != nil {
 		return err
 	}
 	return descriptor.WritePlan(planPath, r.Plan)
@@ -89,7 +100,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Buildpacks == nil {
 		return nil, errors.New("detect: no buildpack lookup given")
 	}
-	groups, err := Expand(opts.Order, opts.Buildpacks, opts.ExecEnv)
+	groups, err := ExpandWithExtensions(opts.Order, opts.Extensions, opts.Buildpacks, opts.ExtensionFinder, opts.ExecEnv)
 	if err != nil {
 		if errors.Is(err, descriptor.ErrUnsupportedAPI) {
 			return nil, failure.New("detect", failure.BuildpackAPI, err)
@@ -151,36 +162,39 @@ type runner struct {
 // detect returns bp's result, running bin/detect the first time only.
 func (r *runner) detect(ctx context.Context, bp *descriptor.Buildpack, in Inputs) (BuildpackResult, error) {
 	ref := bp.Ref()
-	if i, ok := r.outcomes[ref]; ok {
+	if i, ok := r.outcomes[outcomeKey(bp)]; ok {
 		return r.report.Buildpacks[i], nil
 	}
 	o, err := r.opts.Executor.Detect(ctx, bp, in)
 	if err != nil {
 		return BuildpackResult{}, fmt.Errorf("detecting %s: %w", ref, err)
 	}
-	res := BuildpackResult{ID: bp.Buildpack.ID, Version: bp.Buildpack.Version, Outcome: o}
+	res := BuildpackResult{ID: bp.Buildpack.ID, Version: bp.Buildpack.Version, Extension: bp.IsExtension(), Outcome: o}
 	switch o.Status {
 	case Error:
-		fmt.Fprintf(r.opts.Log, "error: %s: %v\n", ref, o.Err)
+		fmt.Fprintf(r.opts.Log, "error: %s: %v\n", res.Name(), o.Err)
 	default:
-		fmt.Fprintf(r.opts.Log, "%s: %s\n", o.Status, ref)
+		fmt.Fprintf(r.opts.Log, "%s: %s\n", o.Status, res.Name())
 	}
-	return r.record(ref, res), nil
+	return r.record(outcomeKey(bp), res), nil
 }
+
+// outcomeKey names bp among the outcomes: a buildpack and an extension
+// may share an id and version.
+func outcomeKey(bp *descriptor.Buildpack) string { return bp.Kind.String() + " " + bp.Ref() }
 
 // skipTarget records that bp's targets do not match the run image.
 func (r *runner) skipTarget(bp *descriptor.Buildpack) BuildpackResult {
-	ref := bp.Ref()
-	if i, ok := r.outcomes[ref]; ok {
+	if i, ok := r.outcomes[outcomeKey(bp)]; ok {
 		return r.report.Buildpacks[i]
 	}
 	res := BuildpackResult{
-		ID: bp.Buildpack.ID, Version: bp.Buildpack.Version,
+		ID: bp.Buildpack.ID, Version: bp.Buildpack.Version, Extension: bp.IsExtension(),
 		Outcome:        Outcome{Status: Fail, ExitCode: -1},
 		TargetMismatch: true,
 	}
-	fmt.Fprintf(r.opts.Log, "skip: %s: no [[targets]] entry matches the run image %s\n", ref, describeTarget(r.opts.Target))
-	return r.record(ref, res)
+	fmt.Fprintf(r.opts.Log, "skip: %s: no [[targets]] entry matches the run image %s\n", res.Name(), describeTarget(r.opts.Target))
+	return r.record(outcomeKey(bp), res)
 }
 
 func (r *runner) record(ref string, res BuildpackResult) BuildpackResult {
@@ -194,7 +208,7 @@ func (r *runner) record(ref string, res BuildpackResult) BuildpackResult {
 func (r *runner) tryGroup(ctx context.Context, n int, g []Member, in Inputs) (*Result, error) {
 	trial := GroupTrial{Number: n}
 	for _, m := range g {
-		trial.Members = append(trial.Members, TrialMember{Ref: m.Ref(), Optional: m.Optional})
+		trial.Members = append(trial.Members, TrialMember{Ref: m.Ref(), Optional: m.Optional, Extension: m.Buildpack.IsExtension()})
 	}
 	fail := func(reason string) (*Result, error) {
 		trial.Reason = reason
@@ -202,6 +216,7 @@ func (r *runner) tryGroup(ctx context.Context, n int, g []Member, in Inputs) (*R
 		return nil, nil
 	}
 	var pass []passed
+	buildpacks := 0 // buildpacks (not extensions) that passed
 	for _, m := range g {
 		bp := m.Buildpack
 		var res BuildpackResult
@@ -215,6 +230,9 @@ func (r *runner) tryGroup(ctx context.Context, n int, g []Member, in Inputs) (*R
 		}
 		if res.Status == Pass {
 			pass = append(pass, passed{member: m, alts: res.Plan.Alternatives()})
+			if !bp.IsExtension() {
+				buildpacks++
+			}
 			continue
 		}
 		if m.Optional {
@@ -229,7 +247,7 @@ func (r *runner) tryGroup(ctx context.Context, n int, g []Member, in Inputs) (*R
 			return fail(fmt.Sprintf("%s failed", m.Ref()))
 		}
 	}
-	if len(pass) == 0 {
+	if buildpacks == 0 {
 		return fail("no buildpack passed")
 	}
 	resolved, reason, ok := resolvePlan(pass)
@@ -244,13 +262,20 @@ func (r *runner) tryGroup(ctx context.Context, n int, g []Member, in Inputs) (*R
 	out := &Result{Plan: resolved.plan}
 	for _, m := range resolved.kept {
 		bp := m.Buildpack
-		out.Group = append(out.Group, descriptor.GroupEntry{
+		e := descriptor.GroupEntry{
 			ID:       bp.Buildpack.ID,
 			Version:  bp.Buildpack.Version,
 			API:      bp.API,
 			Homepage: bp.Buildpack.Homepage,
 			ExecEnv:  m.ExecEnv,
-		})
+		}
+		if bp.IsExtension() {
+			out.GroupExtensions = append(out.GroupExtensions, e)
+			out.Extensions = append(out.Extensions, bp)
+			fmt.Fprintf(r.opts.Log, "detected: extension %s\n", m.Ref())
+			continue
+		}
+		out.Group = append(out.Group, e)
 		out.Buildpacks = append(out.Buildpacks, bp)
 		fmt.Fprintf(r.opts.Log, "detected: %s\n", m.Ref())
 	}
