@@ -24,6 +24,9 @@ type Builder struct {
 	// UID and GID are the CNB user the buildpacks run as.
 	UID, GID int
 	Order    descriptor.Order
+	// OrderExtensions is order.toml's [[order-extensions]]: the image
+	// extensions tried in front of every group.
+	OrderExtensions descriptor.Order
 	// System are the builder's system buildpacks (system.toml), added
 	// around every group.
 	System   System
@@ -52,9 +55,11 @@ func Open(ctx context.Context, img v1.Image, cacheDir string, log io.Writer) (*B
 	if b.RootFS, err = Unpack(ctx, img, filepath.Join(cacheDir, "rootfs"), log); err != nil {
 		return nil, fmt.Errorf("unpacking builder %s: %w", digest, err)
 	}
-	if b.Order, err = descriptor.ReadOrder(filepath.Join(b.RootFS, "cnb", "order.toml")); err != nil {
+	orders, err := descriptor.ReadOrders(filepath.Join(b.RootFS, "cnb", "order.toml"))
+	if err != nil {
 		return nil, fmt.Errorf("reading builder: %w", err)
 	}
+	b.Order, b.OrderExtensions = orders.Buildpacks, orders.Extensions
 	if b.System, err = readSystem(b.RootFS); err != nil {
 		return nil, fmt.Errorf("reading builder: %w", err)
 	}
@@ -96,3 +101,6 @@ func (b *Builder) Env() []string { return append([]string(nil), b.Config.Config.
 
 // BuildpacksDir is the host path of the builder's /cnb/buildpacks.
 func (b *Builder) BuildpacksDir() string { return filepath.Join(b.RootFS, "cnb", "buildpacks") }
+
+// ExtensionsDir is the host path of the builder's /cnb/extensions.
+func (b *Builder) ExtensionsDir() string { return filepath.Join(b.RootFS, "cnb", "extensions") }

@@ -22,9 +22,14 @@ type Config struct {
 	Description string            `toml:"description"`
 	Buildpacks  []ConfigBuildpack `toml:"buildpacks"`
 	Order       []ConfigGroup     `toml:"order"`
-	Stack       ConfigStack       `toml:"stack"`
-	Build       ConfigBuild       `toml:"build"`
-	Run         ConfigRun         `toml:"run"`
+	// Extensions are the image extensions to put into the builder
+	// ([[extensions]], given as buildpacks are), OrderExtensions the
+	// order they are tried in ([[order-extensions]]).
+	Extensions      []ConfigBuildpack `toml:"extensions"`
+	OrderExtensions []ConfigGroup     `toml:"order-extensions"`
+	Stack           ConfigStack       `toml:"stack"`
+	Build           ConfigBuild       `toml:"build"`
+	Run             ConfigRun         `toml:"run"`
 	// Targets are the platforms the builder is for; the build image's
 	// must be one of them.
 	Targets []ConfigTarget `toml:"targets"`
@@ -163,9 +168,24 @@ func (c *Config) RunImages() RunImages {
 
 // DescriptorOrder is the [[order]] in the descriptor shape, versions as
 // written.
-func (c *Config) DescriptorOrder() descriptor.Order {
+func (c *Config) DescriptorOrder() descriptor.Order { return descriptorOrder(c.Order) }
+
+// DescriptorOrderExtensions is the [[order-extensions]] in the
+// descriptor shape, versions as written; extensions are always optional,
+// so optional is not kept (pack leaves it out too).
+func (c *Config) DescriptorOrderExtensions() descriptor.Order {
+	o := descriptorOrder(c.OrderExtensions)
+	for _, g := range o {
+		for i := range g.Group {
+			g.Group[i].Optional = false
+		}
+	}
+	return o
+}
+
+func descriptorOrder(groups []ConfigGroup) descriptor.Order {
 	var out descriptor.Order
-	for _, g := range c.Order {
+	for _, g := range groups {
 		var dg descriptor.Group
 		for _, e := range g.Group {
 			dg.Group = append(dg.Group, descriptor.GroupEntry{ID: e.ID, Version: e.Version, Optional: e.Optional})
@@ -191,21 +211,16 @@ func ReadConfig(path string) (*Config, error) {
 // DecodeConfig decodes and checks a builder.toml; name (the file path)
 // starts every error and becomes Path. Errors are
 // *buildpackage.InputError: a key pack does not define ([lifecycle] is
-// reported in Warnings), image extensions, bad [[build.env]],
-// [[targets]] or [system] entries, a [[buildpacks]] entry with
-// neither or both of uri and image, an empty group or a group entry
-// without id, no build image, a run image entry without image, and no
-// run image at all.
+// reported in Warnings), bad [[build.env]], [[targets]] or [system]
+// entries, a [[buildpacks]] or [[extensions]] entry with neither or both
+// of uri and image, an empty group or a group entry without id (in
+// [[order]] or [[order-extensions]]), no build image, a run image entry
+// without image, and no run image at all.
 func DecodeConfig(name string, data []byte) (*Config, error) {
 	c := &Config{}
 	md, err := toml.Decode(string(data), c)
 	if err != nil {
 		return nil, bad("parsing %s: %w", name, err)
-	}
-	for _, k := range []string{"extensions", "order-extensions"} {
-		if md.IsDefined(k) {
-			return nil, bad("%s: [[%s]]: image extensions are not supported by kiln", name, k)
-		}
 	}
 	if err := buildpackage.UnknownKeys(name, md); err != nil {
 		return nil, err
@@ -214,24 +229,20 @@ func DecodeConfig(name string, data []byte) (*Config, error) {
 	if err := c.checkAdditions(); err != nil {
 		return nil, err
 	}
-	for i, b := range c.Buildpacks {
-		switch {
-		case b.URI == "" && b.Image == "":
-			return nil, bad("%s: [[buildpacks]] #%d: uri is missing", name, i+1)
-		case b.URI != "" && b.Image != "":
-			return nil, bad("%s: [[buildpacks]] #%d: give uri or image, not both", name, i+1)
-		case b.ID != "" && descriptor.ValidateID(b.ID) != nil:
-			return nil, bad("%s: [[buildpacks]] #%d: %v", name, i+1, descriptor.ValidateID(b.ID))
+	for _, t := range []struct {
+		table   string
+		entries []ConfigBuildpack
+		order   []ConfigGroup
+	}{{"buildpacks", c.Buildpacks, c.Order}, {"extensions", c.Extensions, c.OrderExtensions}} {
+		if err := checkModules(name, t.table, t.entries); err != nil {
+			return nil, err
 		}
-	}
-	for gi, g := range c.Order {
-		if len(g.Group) == 0 {
-			return nil, bad("%s: [[order]] #%d: empty group", name, gi+1)
+		orderTable := "order"
+		if t.table == "extensions" {
+			orderTable = "order-extensions"
 		}
-		for ei, e := range g.Group {
-			if e.ID == "" {
-				return nil, bad("%s: [[order]] #%d, [[order.group]] #%d: id is missing", name, gi+1, ei+1)
-			}
+		if err := checkGroups(name, orderTable, t.order); err != nil {
+			return nil, err
 		}
 	}
 	if c.Build.Image != "" && c.Stack.BuildImage != "" && c.Build.Image != c.Stack.BuildImage {
@@ -249,6 +260,36 @@ func DecodeConfig(name string, data []byte) (*Config, error) {
 		return nil, bad("%s: no run image: add [[run.images]] with an image", name)
 	}
 	return c, nil
+}
+
+// checkModules checks the [[buildpacks]] or [[extensions]] entries.
+func checkModules(name, table string, entries []ConfigBuildpack) error {
+	for i, b := range entries {
+		switch {
+		case b.URI == "" && b.Image == "":
+			return bad("%s: [[%s]] #%d: uri is missing", name, table, i+1)
+		case b.URI != "" && b.Image != "":
+			return bad("%s: [[%s]] #%d: give uri or image, not both", name, table, i+1)
+		case b.ID != "" && descriptor.ValidateID(b.ID) != nil:
+			return bad("%s: [[%s]] #%d: %v", name, table, i+1, descriptor.ValidateID(b.ID))
+		}
+	}
+	return nil
+}
+
+// checkGroups checks the groups of [[order]] or [[order-extensions]].
+func checkGroups(name, table string, groups []ConfigGroup) error {
+	for gi, g := range groups {
+		if len(g.Group) == 0 {
+			return bad("%s: [[%s]] #%d: empty group", name, table, gi+1)
+		}
+		for ei, e := range g.Group {
+			if e.ID == "" {
+				return bad("%s: [[%s]] #%d, [[%s.group]] #%d: id is missing", name, table, gi+1, table, ei+1)
+			}
+		}
+	}
+	return nil
 }
 
 func bad(format string, a ...any) error {

@@ -140,7 +140,35 @@ run-image-mirrors = ["m/r:1"]
 		{name: "target without arch", in: "[build]\nimage = \"b\"\n[[run.images]]\nimage = \"r\"\n[[targets]]\nos = \"linux\"\n", wantErr: `[[targets]] #1: arch is missing`},
 		{name: "system bad id", in: "[build]\nimage = \"b\"\n[[run.images]]\nimage = \"r\"\n[system.pre]\nbuildpacks = [{id = \"\"}]\n", wantErr: `[system.pre] buildpacks #1`},
 		{name: "unknown key in targets", in: "[build]\nimage = \"b\"\n[[run.images]]\nimage = \"r\"\n[[targets]]\narch = \"amd64\"\nflavour = \"x\"\n", wantErr: `unknown key "targets.flavour"`},
-		{name: "extensions", in: "[[extensions]]\nuri = \"x\"\n[build]\nimage = \"b\"\n[[run.images]]\nimage = \"r\"\n", wantErr: "builder.toml: [[extensions]]: image extensions are not supported"},
+		{
+			name: "image extensions",
+			in: `[[extensions]]
+uri = "ext/curl"
+id = "samples/curl"
+[[extensions]]
+image = "registry.example/ext/tree:1"
+[[order-extensions]]
+[[order-extensions.group]]
+id = "samples/curl"
+version = "0.0.1"
+optional = true
+[build]
+image = "b"
+[[run.images]]
+image = "r"
+`,
+			want: &Config{
+				Path:            "builder.toml",
+				Extensions:      []ConfigBuildpack{{URI: "ext/curl", ID: "samples/curl"}, {Image: "registry.example/ext/tree:1"}},
+				OrderExtensions: []ConfigGroup{{Group: []ConfigGroupEntry{{ID: "samples/curl", Version: "0.0.1", Optional: true}}}},
+				Build:           ConfigBuild{Image: "b"},
+				Run:             ConfigRun{Images: []RunImage{{Image: "r"}}},
+			},
+		},
+		{name: "extension without uri", in: "[[extensions]]\nid = \"a\"\n[build]\nimage = \"b\"\n[[run.images]]\nimage = \"r\"\n", wantErr: "builder.toml: [[extensions]] #1: uri is missing"},
+		{name: "unknown extension key", in: "[[extensions]]\nuri = \"x\"\npath = \"y\"\n[build]\nimage = \"b\"\n[[run.images]]\nimage = \"r\"\n", wantErr: `builder.toml: unknown key "extensions.path"`},
+		{name: "empty extensions group", in: "[[order-extensions]]\n[build]\nimage = \"b\"\n[[run.images]]\nimage = \"r\"\n", wantErr: "builder.toml: [[order-extensions]] #1: empty group"},
+		{name: "extensions group entry without id", in: "[[order-extensions]]\n[[order-extensions.group]]\nversion = \"1\"\n[build]\nimage = \"b\"\n[[run.images]]\nimage = \"r\"\n", wantErr: "[[order-extensions]] #1, [[order-extensions.group]] #1: id is missing"},
 		{name: "buildpack without uri", in: "[[buildpacks]]\nid = \"a\"\n[build]\nimage = \"b\"\n[[run.images]]\nimage = \"r\"\n", wantErr: "builder.toml: [[buildpacks]] #1: uri is missing"},
 		{name: "buildpack with uri and image", in: "[[buildpacks]]\nuri = \"a\"\nimage = \"b\"\n[build]\nimage = \"b\"\n[[run.images]]\nimage = \"r\"\n", wantErr: "[[buildpacks]] #1: give uri or image, not both"},
 		{name: "buildpack with a bad id", in: "[[buildpacks]]\nuri = \"a\"\nid = \"a b\"\n[build]\nimage = \"b\"\n[[run.images]]\nimage = \"r\"\n", wantErr: "[[buildpacks]] #1: id \"a b\""},

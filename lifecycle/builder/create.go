@@ -40,6 +40,12 @@ type CreateOptions struct {
 	// System are the system buildpacks (system.toml); each must be among
 	// the builder's buildpacks.
 	System System
+	// Extensions are the image extensions, with their layers (as from
+	// buildpackage.Resolver with Kind extension), put at
+	// /cnb/extensions/<escaped id>/<version>/; OrderExtensions, the
+	// order.toml's [[order-extensions]], must name only them.
+	Extensions      []buildpackage.Buildpack
+	OrderExtensions descriptor.Order
 	// Description goes into the builder label.
 	Description string
 	// Version is the kiln version recorded as creator.
@@ -111,6 +117,10 @@ func Create(ctx context.Context, base v1.Image, opts CreateOptions) (v1.Image, e
 	if err != nil {
 		return nil, err
 	}
+	exts, err := checkExtensions(opts.Extensions, opts.OrderExtensions)
+	if err != nil {
+		return nil, err
+	}
 
 	img := base
 	layersLabel := labels.BuildpackLayersLabel{}
@@ -135,12 +145,17 @@ func Create(ctx context.Context, base v1.Image, opts CreateOptions) (v1.Image, e
 		layersLabel[b.ID()][b.Version()] = info
 		bpRefs = append(bpRefs, labels.BuildpackRef{ID: b.ID(), Version: b.Version(), Homepage: b.Descriptor.Buildpack.Homepage})
 	}
+	img, extLabels, err := addExtensions(img, exts, layerType, mt)
+	if err != nil {
+		return nil, err
+	}
 
 	// The platform files.
 	var orderBuf, runBuf, stackBuf bytes.Buffer
 	if err := toml.NewEncoder(&orderBuf).Encode(struct {
-		Order descriptor.Order `toml:"order"`
-	}{opts.Order}); err != nil {
+		Order      descriptor.Order `toml:"order"`
+		Extensions descriptor.Order `toml:"order-extensions,omitempty"`
+	}{opts.Order, opts.OrderExtensions}); err != nil {
 		return nil, fmt.Errorf("encoding order.toml: %w", err)
 	}
 	if err := toml.NewEncoder(&runBuf).Encode(opts.Run); err != nil {
@@ -166,6 +181,9 @@ func Create(ctx context.Context, base v1.Image, opts CreateOptions) (v1.Image, e
 		}
 	}
 	extra := buildEnvEntries(opts.BuildEnv)
+	if len(exts) > 0 {
+		extra = append(extra, archive.Dir("cnb/extensions", 0o755, archive.Owner{}))
+	}
 	if systemTOML != nil {
 		extra = append(extra, archive.File(SystemFile, 0o644, archive.Owner{}, systemTOML))
 	}
@@ -187,6 +205,7 @@ func Create(ctx context.Context, base v1.Image, opts CreateOptions) (v1.Image, e
 		Stack:       labels.BuilderStack{RunImage: stackRun},
 		Images:      opts.Run.labelRefs(),
 		Buildpacks:  bpRefs,
+		Extensions:  extLabels.refs,
 		CreatedBy:   labels.CreatedBy{Name: "kiln", Version: opts.Version},
 	}
 	md.Lifecycle.Version = "kiln-" + opts.Version
@@ -196,6 +215,10 @@ func Create(ctx context.Context, base v1.Image, opts CreateOptions) (v1.Image, e
 		labels.BuilderMetadata: md,
 		labels.BuildpackOrder:  buildpackage.LabelOrder(opts.Order),
 		labels.BuildpackLayers: layersLabel,
+	}
+	if len(exts) > 0 {
+		newLabels[labels.ExtensionLayers] = extLabels.layers
+		newLabels[labels.BuildpackOrderExtensions] = buildpackage.LabelOrder(opts.OrderExtensions)
 	}
 	cfg, err = img.ConfigFile()
 	if err != nil {

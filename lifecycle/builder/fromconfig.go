@@ -47,34 +47,27 @@ func CreateFromConfig(ctx context.Context, cfg *Config, o ConfigOptions) (v1.Ima
 	if log == nil {
 		log = io.Discard
 	}
-	base := filepath.Dir(cfg.Path)
-	r := &buildpackage.Resolver{Images: o.Images, Layers: buildpackage.LayerOptions{ModTime: o.ModTime, TempDir: o.TempDir}}
-	var set buildpackage.Set
-	for i, e := range cfg.Buildpacks {
-		src, err := r.Resolve(ctx, e.Ref(), base)
-		if err != nil {
-			return nil, buildpackage.WrapInput(err, "%s: [[buildpacks]] #%d: ", cfg.Path, i+1)
-		}
-		if err := checkDeclared(e, src); err != nil {
-			return nil, bad("%s: [[buildpacks]] #%d: %w", cfg.Path, i+1, err)
-		}
-		for _, b := range src.Buildpacks {
-			if !set.Add(b) {
-				kept, _ := set.Lookup(b.ID(), b.Version())
-				if !sameLayer(kept, b) {
-					fmt.Fprintf(log, "buildpack %s from %s differs from the one from %s; keeping the first\n", b.Ref(), b.Source, kept.Source)
-				}
-			}
-		}
+	layers := buildpackage.LayerOptions{ModTime: o.ModTime, TempDir: o.TempDir}
+	set, err := resolveModules(ctx, cfg, descriptor.KindBuildpack, cfg.Buildpacks, o.Images, layers, log)
+	if err != nil {
+		return nil, err
+	}
+	exts, err := resolveModules(ctx, cfg, descriptor.KindExtension, cfg.Extensions, o.Images, layers, log)
+	if err != nil {
+		return nil, err
 	}
 	for _, w := range cfg.Warnings {
 		fmt.Fprintf(log, "warning: %s\n", w)
 	}
-	order, err := resolveOrder(cfg, &set)
+	order, err := resolveOrder(cfg, "order", cfg.DescriptorOrder(), set)
 	if err != nil {
 		return nil, err
 	}
-	system, err := resolveSystem(cfg, &set)
+	orderExt, err := resolveOrder(cfg, "order-extensions", cfg.DescriptorOrderExtensions(), exts)
+	if err != nil {
+		return nil, err
+	}
+	system, err := resolveSystem(cfg, set)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +92,7 @@ func CreateFromConfig(ctx context.Context, cfg *Config, o ConfigOptions) (v1.Ima
 		if bcfg.OS != o.Platform.OS || bcfg.Architecture != o.Platform.Architecture {
 			return nil, bad("%s: build image %s is %s/%s, not %s/%s", cfg.Path, cfg.BuildImage(), bcfg.OS, bcfg.Architecture, o.Platform.OS, o.Platform.Architecture)
 		}
-		if err := checkPlatform(cfg, *o.Platform, set.All()); err != nil {
+		if err := checkPlatform(cfg, *o.Platform, append(set.All(), exts.All()...)); err != nil {
 			return nil, err
 		}
 	} else if err := checkTargets(cfg, bcfg, log); err != nil {
@@ -111,15 +104,17 @@ func CreateFromConfig(ctx context.Context, cfg *Config, o ConfigOptions) (v1.Ima
 		}
 	}
 	img, err := Create(ctx, buildImg, CreateOptions{
-		Packaged:    set.All(),
-		Order:       order,
-		Run:         cfg.RunImages(),
-		BuildEnv:    cfg.Build.Env,
-		System:      system,
-		Description: cfg.Description,
-		Version:     o.Version,
-		ModTime:     o.ModTime,
-		TempDir:     o.TempDir,
+		Packaged:        set.All(),
+		Order:           order,
+		Extensions:      exts.All(),
+		OrderExtensions: orderExt,
+		Run:             cfg.RunImages(),
+		BuildEnv:        cfg.Build.Env,
+		System:          system,
+		Description:     cfg.Description,
+		Version:         o.Version,
+		ModTime:         o.ModTime,
+		TempDir:         o.TempDir,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.Path, err)
@@ -155,15 +150,42 @@ func checkDeclared(e ConfigBuildpack, src *buildpackage.Source) error {
 	return fmt.Errorf("uri %q brings %s, not %s", e.Ref(), src.Entry.Ref(), want)
 }
 
-// resolveOrder returns cfg's order with every version filled in from the
-// buildpacks in set, or an error naming the first entry set cannot serve.
-func resolveOrder(cfg *Config, set *buildpackage.Set) (descriptor.Order, error) {
-	order := cfg.DescriptorOrder()
+// resolveModules resolves the [[buildpacks]] (or [[extensions]])
+// entries of cfg: buildpackages bring all their buildpacks, each keeping
+// its layer; one given twice is kept once, with a note when the two
+// differ.
+func resolveModules(ctx context.Context, cfg *Config, kind descriptor.Kind, entries []ConfigBuildpack, images buildpackage.ImageSource, layers buildpackage.LayerOptions, log io.Writer) (*buildpackage.Set, error) {
+	r := &buildpackage.Resolver{Images: images, Layers: layers, Kind: kind}
+	set := &buildpackage.Set{}
+	for i, e := range entries {
+		src, err := r.Resolve(ctx, e.Ref(), filepath.Dir(cfg.Path))
+		if err != nil {
+			return nil, buildpackage.WrapInput(err, "%s: [[%ss]] #%d: ", cfg.Path, kind, i+1)
+		}
+		if err := checkDeclared(e, src); err != nil {
+			return nil, bad("%s: [[%ss]] #%d: %w", cfg.Path, kind, i+1, err)
+		}
+		for _, b := range src.Buildpacks {
+			if !set.Add(b) {
+				kept, _ := set.Lookup(b.ID(), b.Version())
+				if !sameLayer(kept, b) {
+					fmt.Fprintf(log, "%s %s from %s differs from the one from %s; keeping the first\n", kind, b.Ref(), b.Source, kept.Source)
+				}
+			}
+		}
+	}
+	return set, nil
+}
+
+// resolveOrder returns order (cfg's [[order]] or [[order-extensions]],
+// as table says) with every version filled in from set, or an error
+// naming the first entry set cannot serve.
+func resolveOrder(cfg *Config, table string, order descriptor.Order, set *buildpackage.Set) (descriptor.Order, error) {
 	for gi, g := range order {
 		for ei, e := range g.Group {
 			b, err := set.LookupIn(e.ID, e.Version, "the builder")
 			if err != nil {
-				return nil, bad("%s: [[order]] #%d, [[order.group]] #%d: %w", cfg.Path, gi+1, ei+1, err)
+				return nil, bad("%s: [[%s]] #%d, [[%s.group]] #%d: %w", cfg.Path, table, gi+1, table, ei+1, err)
 			}
 			order[gi].Group[ei].Version = b.Version()
 		}

@@ -34,7 +34,7 @@ func checkPlatform(cfg *Config, p v1.Platform, bps []buildpackage.Buildpack) err
 			for _, t := range b.Descriptor.Targets {
 				have = append(have, ConfigTarget{OS: t.OS, Arch: t.Arch, Variant: t.Variant}.String())
 			}
-			return bad("%s: buildpack %s has no target for platform %s (its [[targets]]: %s)", cfg.Path, b.Ref(), want, strings.Join(have, ", "))
+			return bad("%s: %s %s has no target for platform %s (its [[targets]]: %s)", cfg.Path, b.Descriptor.Kind, b.Ref(), want, strings.Join(have, ", "))
 		}
 	}
 	return nil

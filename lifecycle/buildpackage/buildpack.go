@@ -44,7 +44,7 @@ func (b Buildpack) Ref() string { return b.Descriptor.Ref() }
 func (b Buildpack) LayerInfo() (labels.BuildpackLayerInfo, error) {
 	diffID, err := b.Layer.DiffID()
 	if err != nil {
-		return labels.BuildpackLayerInfo{}, fmt.Errorf("reading the layer diffID of buildpack %s: %w", b.Ref(), err)
+		return labels.BuildpackLayerInfo{}, fmt.Errorf("reading the layer diffID of %s %s: %w", b.Descriptor.Kind, b.Ref(), err)
 	}
 	d := b.Descriptor
 	return labels.BuildpackLayerInfo{
@@ -70,19 +70,20 @@ type LayerOptions struct {
 }
 
 // NewLayer tars the directory of bp (bp.Dir) into one reproducible layer
-// at cnb/buildpacks/<escaped id>/<version>/, every entry owned by root.
+// at cnb/buildpacks/<escaped id>/<version>/ (an image extension's at
+// cnb/extensions/...), every entry owned by root.
 func NewLayer(ctx context.Context, bp *descriptor.Buildpack, o LayerOptions) (*archive.Layer, error) {
 	if bp.Dir == "" {
-		return nil, fmt.Errorf("buildpack %s: no directory to make a layer from", bp.Ref())
+		return nil, fmt.Errorf("%s %s: no directory to make a layer from", bp.Kind, bp.Ref())
 	}
 	mt := o.ModTime
 	if mt.IsZero() {
 		mt = archive.DefaultModTime
 	}
 	t := archive.NewTar(archive.WithModTime(mt))
-	prefix := path.Join("cnb", "buildpacks", descriptor.EscapeID(bp.Buildpack.ID), bp.Buildpack.Version)
+	prefix := path.Join(bp.Kind.Dir(), descriptor.EscapeID(bp.Buildpack.ID), bp.Buildpack.Version)
 	if err := t.AddDir(ctx, bp.Dir, prefix, archive.DirOptions{}); err != nil {
-		return nil, fmt.Errorf("adding buildpack %s from %s: %w", bp.Ref(), bp.Dir, err)
+		return nil, fmt.Errorf("adding %s %s from %s: %w", bp.Kind, bp.Ref(), bp.Dir, err)
 	}
 	lopts := []archive.LayerOption{archive.WithTempDir(o.TempDir)}
 	if o.MediaType != "" {
@@ -90,7 +91,7 @@ func NewLayer(ctx context.Context, bp *descriptor.Buildpack, o LayerOptions) (*a
 	}
 	l, err := archive.NewLayer(ctx, t, lopts...)
 	if err != nil {
-		return nil, fmt.Errorf("making the layer of buildpack %s from %s: %w", bp.Ref(), bp.Dir, err)
+		return nil, fmt.Errorf("making the layer of %s %s from %s: %w", bp.Kind, bp.Ref(), bp.Dir, err)
 	}
 	return l, nil
 }
@@ -98,24 +99,32 @@ func NewLayer(ctx context.Context, bp *descriptor.Buildpack, o LayerOptions) (*a
 // FromDir reads the buildpack in dir (its buildpack.toml, checked as
 // descriptor.ReadBuildpack does) and makes its layer.
 func FromDir(ctx context.Context, dir string, o LayerOptions) (Buildpack, error) {
-	bp, err := descriptor.ReadBuildpack(dir)
+	return FromModuleDir(ctx, descriptor.KindBuildpack, dir, o)
+}
+
+// FromModuleDir is FromDir for a buildpack or an image extension, as kind
+// says.
+func FromModuleDir(ctx context.Context, kind descriptor.Kind, dir string, o LayerOptions) (Buildpack, error) {
+	bp, err := descriptor.ReadModule(kind, dir)
 	if err != nil {
 		return Buildpack{}, err
 	}
 	return FromDescriptor(ctx, bp, o)
 }
 
-// FromDescriptor makes the layer of a buildpack already read from its
-// directory (bp.Dir) and reads its legacy stacks.
+// FromDescriptor makes the layer of a buildpack (or image extension)
+// already read from its directory (bp.Dir) and reads its legacy stacks.
 func FromDescriptor(ctx context.Context, bp *descriptor.Buildpack, o LayerOptions) (Buildpack, error) {
-	p := filepath.Join(bp.Dir, descriptor.BuildpackFile)
-	data, err := os.ReadFile(p)
-	if err != nil {
-		return Buildpack{}, fmt.Errorf("reading %s: %w", p, err)
-	}
-	stacks, err := decodeStacks(p, data)
-	if err != nil {
-		return Buildpack{}, err
+	var stacks []labels.StackEntry
+	if !bp.IsExtension() {
+		p := filepath.Join(bp.Dir, descriptor.BuildpackFile)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return Buildpack{}, fmt.Errorf("reading %s: %w", p, err)
+		}
+		if stacks, err = decodeStacks(p, data); err != nil {
+			return Buildpack{}, err
+		}
 	}
 	l, err := NewLayer(ctx, bp, o)
 	if err != nil {

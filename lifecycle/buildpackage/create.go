@@ -31,7 +31,8 @@ type Options struct {
 // Create returns the buildpackage image of entry: an OCI image with one
 // layer per buildpack of bps (entry among them), sorted by id and
 // version, and the labels io.buildpacks.buildpackage.metadata and
-// io.buildpacks.buildpack.layers. Every buildpack the order of a
+// io.buildpacks.buildpack.layers (io.buildpacks.extension.layers for an
+// image extension, packaged alone as pack packages one). Every buildpack the order of a
 // composite buildpack names must be in bps. The same inputs give the same
 // digest.
 func Create(ctx context.Context, entry Buildpack, bps []Buildpack, o Options) (v1.Image, error) {
@@ -97,7 +98,7 @@ func Create(ctx context.Context, entry Buildpack, bps []Buildpack, o Options) (v
 	if cfg.Config.Labels == nil {
 		cfg.Config.Labels = map[string]string{}
 	}
-	for k, v := range map[string]any{labels.BuildpackageMeta: md, labels.BuildpackLayers: layersLabel} {
+	for k, v := range map[string]any{labels.BuildpackageMeta: md, LayersLabel(entry.Descriptor.Kind): layersLabel} {
 		s, err := labels.Encode(v)
 		if err != nil {
 			return nil, fmt.Errorf("encoding label %s: %w", k, err)

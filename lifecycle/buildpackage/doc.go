@@ -5,6 +5,10 @@
 // io.buildpacks.buildpackage.metadata (the entrypoint buildpack) and
 // io.buildpacks.buildpack.layers (every buildpack and its layer diffID).
 //
+// An image extension is packaged as pack packages one: a single layer at
+// /cnb/extensions/<escaped id>/<version>/, listed in
+// io.buildpacks.extension.layers (see ReadKind, Resolver.Kind).
+//
 // It also resolves the buildpack URIs that pack users write in
 // package.toml and builder.toml (a directory, a buildpack tarball, a .cnb
 // file or an image reference) into Buildpack values, each a descriptor

@@ -38,6 +38,10 @@ type Resolver struct {
 	Images ImageSource
 	// Layers control the layers made from directories and archives.
 	Layers LayerOptions
+	// Kind is what the URIs name: buildpacks (the zero value) or image
+	// extensions (a directory with extension.toml, or a package of one
+	// as pack makes it).
+	Kind descriptor.Kind
 }
 
 // Source is what one URI brings.
@@ -61,9 +65,10 @@ type Source struct {
 // Buildpack registry URNs (urn:cnb:registry:...) and http(s) URLs are not
 // supported. Errors about the URI itself are *InputError.
 func (r *Resolver) Resolve(ctx context.Context, uri, baseDir string) (*Source, error) {
+	kind := r.Kind
 	switch {
 	case strings.TrimSpace(uri) == "":
-		return nil, inputErrorf("empty buildpack uri")
+		return nil, inputErrorf("empty %s uri", kind)
 	case strings.HasPrefix(uri, "docker://"):
 		return r.fromImage(ctx, uri, strings.TrimLeft(strings.TrimPrefix(uri, "docker://"), "/"))
 	case strings.HasPrefix(uri, "oci:"), strings.HasPrefix(uri, "docker-archive:"):
@@ -71,24 +76,24 @@ func (r *Resolver) Resolve(ctx context.Context, uri, baseDir string) (*Source, e
 	case strings.HasPrefix(uri, "file://"):
 		p := r.abs(strings.TrimPrefix(uri, "file://"), baseDir)
 		if _, err := os.Stat(p); err != nil {
-			return nil, inputErrorf("buildpack uri %q: %s does not exist", uri, p)
+			return nil, inputErrorf("%s uri %q: %s does not exist", kind, uri, p)
 		}
 		return r.fromPath(ctx, uri, p)
 	case strings.HasPrefix(uri, "urn:cnb:registry:"):
-		return nil, inputErrorf("buildpack uri %q: the buildpack registry is not supported; package the buildpack or name its image", uri)
+		return nil, inputErrorf("%s uri %q: the buildpack registry is not supported; package the %s or name its image", kind, uri, kind)
 	case strings.HasPrefix(uri, "http://"), strings.HasPrefix(uri, "https://"):
-		return nil, inputErrorf("buildpack uri %q: downloading buildpacks is not supported; download it and name the file", uri)
+		return nil, inputErrorf("%s uri %q: downloading %ss is not supported; download it and name the file", kind, uri, kind)
 	}
 	p := r.abs(uri, baseDir)
 	if _, err := os.Stat(p); err == nil {
 		return r.fromPath(ctx, uri, p)
 	}
 	if looksLikePath(uri, baseDir) || r.Images == nil {
-		return nil, inputErrorf("buildpack uri %q: %s does not exist", uri, p)
+		return nil, inputErrorf("%s uri %q: %s does not exist", kind, uri, p)
 	}
 	src, err := r.fromImage(ctx, uri, uri)
 	if err != nil {
-		return nil, fmt.Errorf("buildpack uri %q is no file here (%s), and as an image: %w", uri, p, err)
+		return nil, fmt.Errorf("%s uri %q is no file here (%s), and as an image: %w", kind, uri, p, err)
 	}
 	return src, nil
 }
@@ -121,13 +126,13 @@ func looksLikePath(uri, baseDir string) bool {
 
 func (r *Resolver) fromImage(ctx context.Context, uri, ref string) (*Source, error) {
 	if r.Images == nil {
-		return nil, inputErrorf("buildpack uri %q: images cannot be opened here", uri)
+		return nil, inputErrorf("%s uri %q: images cannot be opened here", r.Kind, uri)
 	}
 	img, err := r.Images.Image(ctx, ref)
 	if err != nil {
-		return nil, fmt.Errorf("buildpack uri %q: %w", uri, err)
+		return nil, fmt.Errorf("%s uri %q: %w", r.Kind, uri, err)
 	}
-	p, err := Read(ctx, img, "image "+ref)
+	p, err := ReadKind(ctx, r.Kind, img, "image "+ref)
 	if err != nil {
 		return nil, err
 	}
@@ -135,29 +140,30 @@ func (r *Resolver) fromImage(ctx context.Context, uri, ref string) (*Source, err
 }
 
 func (r *Resolver) fromPath(ctx context.Context, uri, p string) (*Source, error) {
+	kind := r.Kind
 	fi, err := os.Stat(p)
 	if err != nil {
-		return nil, inputErrorf("buildpack uri %q: %w", uri, err)
+		return nil, inputErrorf("%s uri %q: %w", kind, uri, err)
 	}
 	if fi.IsDir() {
-		if _, err := os.Stat(filepath.Join(p, descriptor.BuildpackFile)); err != nil {
-			return nil, inputErrorf("buildpack uri %q: %s is not a buildpack: it has no %s", uri, p, descriptor.BuildpackFile)
+		if _, err := os.Stat(filepath.Join(p, kind.File())); err != nil {
+			return nil, inputErrorf("%s uri %q: %s is not a%s %s: it has no %s", kind, uri, p, article(kind), kind, kind.File())
 		}
-		b, err := FromDir(ctx, p, r.Layers)
+		b, err := FromModuleDir(ctx, kind, p, r.Layers)
 		if err != nil {
-			return nil, &InputError{Err: fmt.Errorf("buildpack uri %q: %w", uri, err)}
+			return nil, &InputError{Err: fmt.Errorf("%s uri %q: %w", kind, uri, err)}
 		}
 		return &Source{URI: uri, Entry: b, Buildpacks: []Buildpack{b}}, nil
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, inputErrorf("buildpack uri %q: %s is neither a directory nor a file", uri, p)
+		return nil, inputErrorf("%s uri %q: %s is neither a directory nor a file", kind, uri, p)
 	}
 	if IsCNBFile(p) {
 		img, err := OpenFile(p)
 		if err != nil {
 			return nil, err
 		}
-		pkg, err := Read(ctx, img, p)
+		pkg, err := ReadKind(ctx, kind, img, p)
 		if err != nil {
 			return nil, err
 		}
@@ -165,7 +171,7 @@ func (r *Resolver) fromPath(ctx context.Context, uri, p string) (*Source, error)
 	}
 	b, err := r.fromArchive(ctx, p)
 	if err != nil {
-		return nil, &InputError{Err: fmt.Errorf("buildpack uri %q: %w", uri, err)}
+		return nil, &InputError{Err: fmt.Errorf("%s uri %q: %w", kind, uri, err)}
 	}
 	return &Source{URI: uri, Entry: b, Buildpacks: []Buildpack{b}}, nil
 }
@@ -191,10 +197,10 @@ func (r *Resolver) fromArchive(ctx context.Context, p string) (Buildpack, error)
 	if err := archive.Extract(ctx, rd, dir, archive.ExtractOptions{}); err != nil {
 		return Buildpack{}, fmt.Errorf("unpacking %s: %w", p, err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, descriptor.BuildpackFile)); err != nil {
-		return Buildpack{}, fmt.Errorf("%s is not a buildpack archive: no %s at its root", p, descriptor.BuildpackFile)
+	if _, err := os.Stat(filepath.Join(dir, r.Kind.File())); err != nil {
+		return Buildpack{}, fmt.Errorf("%s is not a%s %s archive: no %s at its root", p, article(r.Kind), r.Kind, r.Kind.File())
 	}
-	b, err := FromDir(ctx, dir, r.Layers)
+	b, err := FromModuleDir(ctx, r.Kind, dir, r.Layers)
 	if err != nil {
 		return Buildpack{}, fmt.Errorf("%s: %w", p, err)
 	}
@@ -226,4 +232,12 @@ func tarStream(r io.Reader) (io.Reader, error) {
 		return nil, errors.New("not a tar archive")
 	}
 	return hb, nil
+}
+
+// article is "n" before "extension", for "an extension".
+func article(k descriptor.Kind) string {
+	if k == descriptor.KindExtension {
+		return "n"
+	}
+	return ""
 }

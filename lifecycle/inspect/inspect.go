@@ -86,16 +86,20 @@ type Layer struct {
 
 // Builder describes a builder image.
 type Builder struct {
-	Description   string            `json:"description,omitempty"`
-	CreatedBy     string            `json:"createdBy,omitempty"`
-	Stack         string            `json:"stack,omitempty"`
-	RunImages     []RunImage        `json:"runImages"`
-	BuildUser     string            `json:"buildUser,omitempty"`
-	BaseLabels    map[string]string `json:"baseLabels,omitempty"`
-	Buildpacks    []Buildpack       `json:"buildpacks"`
-	Order         []Group           `json:"order"`
-	BuildpackAPIs []string          `json:"buildpackAPIs,omitempty"`
-	PlatformAPIs  []string          `json:"platformAPIs,omitempty"`
+	Description string            `json:"description,omitempty"`
+	CreatedBy   string            `json:"createdBy,omitempty"`
+	Stack       string            `json:"stack,omitempty"`
+	RunImages   []RunImage        `json:"runImages"`
+	BuildUser   string            `json:"buildUser,omitempty"`
+	BaseLabels  map[string]string `json:"baseLabels,omitempty"`
+	Buildpacks  []Buildpack       `json:"buildpacks"`
+	Order       []Group           `json:"order"`
+	// Extensions are the image extensions the builder carries, and
+	// OrderExtensions the order they are tried in ahead of each group.
+	Extensions      []Buildpack `json:"extensions,omitempty"`
+	OrderExtensions []Group     `json:"orderExtensions,omitempty"`
+	BuildpackAPIs   []string    `json:"buildpackAPIs,omitempty"`
+	PlatformAPIs    []string    `json:"platformAPIs,omitempty"`
 }
 
 // Buildpackage describes a buildpackage image.
@@ -306,6 +310,14 @@ func inspectBuilder(cfg *v1.ConfigFile) (*Builder, error) {
 	if _, err := labels.Decode(cfg, labels.BuildpackLayers, &ll); err != nil {
 		return nil, err
 	}
+	var orderExt labels.Order
+	if _, err := labels.Decode(cfg, labels.BuildpackOrderExtensions, &orderExt); err != nil {
+		return nil, err
+	}
+	var extLayers labels.BuildpackLayersLabel
+	if _, err := labels.Decode(cfg, labels.ExtensionLayers, &extLayers); err != nil {
+		return nil, err
+	}
 	b := &Builder{
 		Description:   md.Description,
 		Stack:         cfg.Config.Labels[labels.StackID],
@@ -315,6 +327,12 @@ func inspectBuilder(cfg *v1.ConfigFile) (*Builder, error) {
 		RunImages:     []RunImage{},
 		Buildpacks:    buildpacks(ll, md.Buildpacks),
 		Order:         expand(order, ll, 0),
+	}
+	if len(extLayers) > 0 || len(md.Extensions) > 0 {
+		b.Extensions = buildpacks(extLayers, md.Extensions)
+	}
+	if len(orderExt) > 0 {
+		b.OrderExtensions = expand(orderExt, nil, maxOrderDepth)
 	}
 	if md.CreatedBy.Name != "" {
 		b.CreatedBy = strings.TrimSpace(md.CreatedBy.Name + " " + md.CreatedBy.Version)

@@ -386,3 +386,61 @@ func TestBuilders(t *testing.T) {
 		t.Errorf("builders (-want +got):\n%s", diff)
 	}
 }
+
+// A builder's image extensions and their order are listed apart from
+// its buildpacks.
+func TestBuilderExtensions(t *testing.T) {
+	dir := t.TempDir()
+	writeTestBuildpacks(t, filepath.Join(dir, "bps"))
+	testutil.WriteFile(t, filepath.Join(dir, "exts", "curl", "extension.toml"), "api = \"0.10\"\n[extension]\nid = \"samples/curl\"\nversion = \"0.0.1\"\nname = \"Curl\"\n", 0o644)
+	testutil.WriteFile(t, filepath.Join(dir, "exts", "curl", "bin", "generate"), "#!/bin/sh\n", 0o755)
+	p := filepath.Join(dir, "builder.toml")
+	testutil.WriteFile(t, p, `[[buildpacks]]
+uri = "bps/go"
+[[order]]
+[[order.group]]
+id = "acme/go"
+[[extensions]]
+uri = "exts/curl"
+[[order-extensions]]
+[[order-extensions.group]]
+id = "samples/curl"
+[build]
+image = "build:1"
+[[run.images]]
+image = "run:1"
+`, 0o644)
+	cfg, err := builder.ReadConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bimg := buildImage(t)
+	images := buildpackage.ImageSourceFunc(func(_ context.Context, ref string) (v1.Image, error) { return bimg, nil })
+	img, err := builder.CreateFromConfig(bg, cfg, builder.ConfigOptions{Images: images, Version: "1", TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Inspect(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := r.Builder
+	if len(b.Extensions) != 1 || b.Extensions[0].ID != "samples/curl" || b.Extensions[0].Name != "Curl" || b.Extensions[0].DiffID == "" {
+		t.Errorf("extensions %+v", b.Extensions)
+	}
+	if len(b.Buildpacks) != 1 || b.Buildpacks[0].ID != "acme/go" {
+		t.Errorf("buildpacks %+v", b.Buildpacks)
+	}
+	if d := cmp.Diff([]Group{{Group: []OrderEntry{{ID: "samples/curl", Version: "0.0.1"}}}}, b.OrderExtensions); d != "" {
+		t.Errorf("extension order (-want +got):\n%s", d)
+	}
+	var text bytes.Buffer
+	if err := r.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Image extensions:\n  ID            VERSION  API   NAME  HOMEPAGE\n  samples/curl  0.0.1    0.10  Curl  -\n", "Extension order (tried before each group, each optional):\n  Group 1:\n    samples/curl@0.0.1"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text output lacks %q:\n%s", want, text.String())
+		}
+	}
+}

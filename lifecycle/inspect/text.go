@@ -111,12 +111,22 @@ func writeBuilder(p printer, b *Builder) {
 	}
 	p("")
 	writeBuildpacks(p, b.Buildpacks)
+	if len(b.Extensions) > 0 {
+		p("")
+		p("Image extensions:")
+		writeModules(p, b.Extensions)
+	}
 	p("")
 	p("Detection order:")
 	if len(b.Order) == 0 {
 		p("  (none)")
 	}
 	writeOrder(p, b.Order, "  ")
+	if len(b.OrderExtensions) > 0 {
+		p("")
+		p("Extension order (tried before each group, each optional):")
+		writeOrder(p, b.OrderExtensions, "  ")
+	}
 }
 
 func writePackage(p printer, b *Buildpackage) {
@@ -157,6 +167,11 @@ func writeBuildpacks(p printer, bps []Buildpack) {
 		p("  (none)")
 		return
 	}
+	writeModules(p, bps)
+}
+
+// writeModules is the table of buildpacks or image extensions.
+func writeModules(p printer, bps []Buildpack) {
 	p("  ID\tVERSION\tAPI\tNAME\tHOMEPAGE")
 	for _, b := range bps {
 		name := b.Name

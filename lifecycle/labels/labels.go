@@ -15,22 +15,27 @@ const (
 	ProjectMetadata   = "io.buildpacks.project.metadata"
 	// KilnBuilder names the builder (name@digest) kiln built an app
 	// image with.
-	KilnBuilder       = "io.kiln.builder"
-	BuilderMetadata   = "io.buildpacks.builder.metadata"
-	BuildpackOrder    = "io.buildpacks.buildpack.order"
-	BuildpackLayers   = "io.buildpacks.buildpack.layers"
-	BuildpackageMeta  = "io.buildpacks.buildpackage.metadata"
-	Rebasable         = "io.buildpacks.rebasable"
-	StackID           = "io.buildpacks.stack.id"
-	BaseID            = "io.buildpacks.base.id"
-	BaseDistroName    = "io.buildpacks.base.distro.name"
-	BaseDistroVersion = "io.buildpacks.base.distro.version"
-	BaseMaintainer    = "io.buildpacks.base.maintainer"
-	BaseHomepage      = "io.buildpacks.base.homepage"
-	BaseReleased      = "io.buildpacks.base.released"
-	BaseDescription   = "io.buildpacks.base.description"
-	BaseMetadata      = "io.buildpacks.base.metadata"
-	StackMixins       = "io.buildpacks.stack.mixins"
+	KilnBuilder      = "io.kiln.builder"
+	BuilderMetadata  = "io.buildpacks.builder.metadata"
+	BuildpackOrder   = "io.buildpacks.buildpack.order"
+	BuildpackLayers  = "io.buildpacks.buildpack.layers"
+	BuildpackageMeta = "io.buildpacks.buildpackage.metadata"
+	// ExtensionLayers is io.buildpacks.buildpack.layers for image
+	// extensions (same shape); BuildpackOrderExtensions is the builder's
+	// [[order-extensions]] (shape of BuildpackOrder).
+	ExtensionLayers          = "io.buildpacks.extension.layers"
+	BuildpackOrderExtensions = "io.buildpacks.buildpack.order-extensions"
+	Rebasable                = "io.buildpacks.rebasable"
+	StackID                  = "io.buildpacks.stack.id"
+	BaseID                   = "io.buildpacks.base.id"
+	BaseDistroName           = "io.buildpacks.base.distro.name"
+	BaseDistroVersion        = "io.buildpacks.base.distro.version"
+	BaseMaintainer           = "io.buildpacks.base.maintainer"
+	BaseHomepage             = "io.buildpacks.base.homepage"
+	BaseReleased             = "io.buildpacks.base.released"
+	BaseDescription          = "io.buildpacks.base.description"
+	BaseMetadata             = "io.buildpacks.base.metadata"
+	StackMixins              = "io.buildpacks.stack.mixins"
 )
 
 // IsBase says whether a label key describes the base (run or build) image:
