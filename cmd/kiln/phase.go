@@ -11,6 +11,7 @@ import (
 
 	"github.com/kiln-build/kiln/detect"
 	"github.com/kiln-build/kiln/internal/buildphase"
+	"github.com/kiln-build/kiln/internal/generatephase"
 	"github.com/kiln-build/kiln/lifecycle/create"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
 	"github.com/kiln-build/kiln/lifecycle/failure"
@@ -31,6 +32,12 @@ func phaseCommand() *cli.Command {
 		&cli.StringFlag{Name: "target-distro-name"},
 		&cli.StringFlag{Name: "target-distro-version"},
 		&cli.StringFlag{Name: "exec-env", Value: "production"},
+		&cli.StringFlag{Name: "extensions", Value: descriptor.DefaultExtensionsDir},
+		&cli.StringFlag{Name: "generated", Value: create.GeneratedPath},
+	}
+	restored := &cli.StringSliceFlag{
+		Name:  "restored",
+		Usage: "buildpack dirs of <layers> the host restored before detect; those of buildpacks detect did not choose are removed before build",
 	}
 	return &cli.Command{
 		Name:   "phase",
@@ -42,11 +49,9 @@ func phaseCommand() *cli.Command {
 		Before: func(*cli.Context) error { return undumpable() },
 		Subcommands: []*cli.Command{
 			{Name: "detect", Flags: flags, Action: phaseDetect},
-			{Name: "build", Flags: flags, Action: phaseBuild},
-			{Name: "detect-build", Flags: append(flags, &cli.StringSliceFlag{
-				Name:  "restored",
-				Usage: "buildpack dirs of <layers> the host restored before detect; those of buildpacks detect did not choose are removed before build",
-			}), Action: phaseDetectBuild},
+			{Name: "build", Flags: append(flags, restored), Action: phaseBuild},
+			{Name: "detect-build", Flags: append(flags, restored), Action: phaseDetectBuild},
+			{Name: "detect-generate", Flags: flags, Action: phaseDetectGenerate},
 		},
 	}
 }
@@ -104,18 +109,20 @@ func writeReplacing(p string, data []byte) error {
 }
 
 func phaseDetect(c *cli.Context) error {
-	order, err := descriptor.ReadOrder(c.String("order"))
+	order, err := descriptor.ReadOrders(c.String("order"))
 	if err != nil {
 		return phaseFailed(c, create.DetectErrorRel, failure.New("detect", failure.DetectError, err))
 	}
 	res, err := detect.Run(c.Context, detect.Options{
-		Order:       order,
-		Buildpacks:  descriptor.NewLookup(c.String("buildpacks")),
-		AppDir:      c.String("app"),
-		PlatformDir: c.String("platform"),
-		ExecEnv:     c.String("exec-env"),
-		Target:      phaseTarget(c),
-		Log:         c.App.Writer,
+		Order:           order.Buildpacks,
+		Buildpacks:      descriptor.NewLookup(c.String("buildpacks")),
+		Extensions:      order.Extensions,
+		ExtensionFinder: descriptor.NewExtensionLookup(c.String("extensions")),
+		AppDir:          c.String("app"),
+		PlatformDir:     c.String("platform"),
+		ExecEnv:         c.String("exec-env"),
+		Target:          phaseTarget(c),
+		Log:             c.App.Writer,
 	})
 	if err != nil {
 		return phaseFailed(c, create.DetectErrorRel, failure.New("detect", failure.DetectError, err))
@@ -137,15 +144,61 @@ func phaseDetectBuild(c *cli.Context) error {
 		return err
 	}
 	layers := c.String("layers")
-	group, err := descriptor.ReadGroup(filepath.Join(layers, descriptor.GroupFile))
+	groups, err := descriptor.ReadGroups(filepath.Join(layers, descriptor.GroupFile))
 	if err != nil {
 		return phaseFailed(c, create.DetectErrorRel, failure.New("detect", failure.DetectError, err))
 	}
-	if err := dropUnchosen(layers, c.StringSlice("restored"), group); err != nil {
-		return phaseFailed(c, create.BuildErrorRel, failure.New("build", failure.BuildError, err))
+	if len(groups.Extensions) > 0 {
+		// the host runs detect-generate when the order has extensions
+		err := fmt.Errorf("detect chose image extensions (%s), which need the generate phase: run detect-generate", groups.Extensions[0].Ref())
+		return phaseFailed(c, create.DetectErrorRel, failure.New("detect", failure.DetectError, err))
 	}
 	fmt.Fprintln(c.App.Writer, "===> BUILDING")
 	return phaseBuild(c)
+}
+
+// phaseDetectGenerate runs detect and then, when image extensions
+// passed, the generate phase, which rewrites plan.toml without the
+// entries the extensions met. The host reads what they generated before
+// it starts the build container (phase build): nothing the build runs
+// can change that.
+func phaseDetectGenerate(c *cli.Context) error {
+	if err := phaseDetect(c); err != nil {
+		return err
+	}
+	layers := c.String("layers")
+	groups, err := descriptor.ReadGroups(filepath.Join(layers, descriptor.GroupFile))
+	if err != nil {
+		return phaseFailed(c, create.DetectErrorRel, failure.New("detect", failure.DetectError, err))
+	}
+	if len(groups.Extensions) == 0 {
+		return nil
+	}
+	fmt.Fprintln(c.App.Writer, "===> GENERATING")
+	planPath := filepath.Join(layers, descriptor.PlanFile)
+	plan, err := descriptor.ReadPlan(planPath)
+	if err != nil {
+		return phaseFailed(c, create.GenerateErrorRel, failure.New("generate", failure.GenerateError, err))
+	}
+	left, err := generatephase.Run(c.Context, generatephase.Options{
+		AppDir:         c.String("app"),
+		PlatformDir:    c.String("platform"),
+		BuildConfigDir: detect.DefaultBuildConfigDir,
+		OutputDir:      c.String("generated"),
+		Extensions:     groups.Extensions,
+		ExtensionsDir:  c.String("extensions"),
+		Plan:           plan,
+		BaseEnv:        os.Environ(),
+		Target:         phaseTarget(c),
+		Output:         c.App.Writer,
+	})
+	if err == nil {
+		err = descriptor.WritePlan(planPath, left)
+	}
+	if err != nil {
+		return phaseFailed(c, create.GenerateErrorRel, failure.New("generate", failure.GenerateError, err))
+	}
+	return nil
 }
 
 // dropUnchosen removes the restored buildpack dirs of buildpacks not in
@@ -173,6 +226,9 @@ func phaseBuild(c *cli.Context) error {
 	layers := c.String("layers")
 	group, err := descriptor.ReadGroup(filepath.Join(layers, "group.toml"))
 	if err != nil {
+		return phaseFailed(c, create.BuildErrorRel, failure.New("build", failure.BuildError, err))
+	}
+	if err := dropUnchosen(layers, c.StringSlice("restored"), group); err != nil {
 		return phaseFailed(c, create.BuildErrorRel, failure.New("build", failure.BuildError, err))
 	}
 	plan, err := descriptor.ReadPlan(filepath.Join(layers, "plan.toml"))

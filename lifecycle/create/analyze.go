@@ -118,13 +118,24 @@ func (j *job) openRunImage(ctx context.Context) error {
 		return failure.New("builder", failure.InvalidInput, err)
 	}
 	j.report("run image").step("RUN IMAGE %s", n)
+	ri, err := j.resolveRun(ctx, n, mirrors)
+	if err != nil {
+		return err
+	}
+	j.run = ri
+	return nil
+}
+
+// resolveRun opens the run image n (with its mirrors) as the pull policy
+// says and works out how the app records it.
+func (j *job) resolveRun(ctx context.Context, n string, mirrors []string) (runImage, error) {
 	loc, err := imageio.ParseSource(n)
 	if err != nil {
-		return failure.New("run image", failure.InvalidInput, err)
+		return runImage{}, failure.New("run image", failure.InvalidInput, err)
 	}
 	img, local, err := j.openRun(ctx, loc)
 	if err != nil {
-		return failure.New("run image", failure.Generic, err)
+		return runImage{}, failure.New("run image", failure.Generic, err)
 	}
 	ri := runImage{img: img, name: n, mirrors: mirrors}
 	if local {
@@ -133,13 +144,12 @@ func (j *job) openRunImage(ctx context.Context) error {
 		ri.ref, err = runReference(img, n, loc)
 	}
 	if err != nil {
-		return failure.New("run image", failure.Generic, err)
+		return runImage{}, failure.New("run image", failure.Generic, err)
 	}
 	if ri.target, err = targetOf(img); err != nil {
-		return failure.New("run image", failure.Generic, err)
+		return runImage{}, failure.New("run image", failure.Generic, err)
 	}
-	j.run = ri
-	return nil
+	return ri, nil
 }
 
 // openRun reads the run image at loc. For an app going to a registry it

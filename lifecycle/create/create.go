@@ -35,6 +35,10 @@ const (
 	layersRel      = "layers" // LayersPath inside image tars
 	DetectErrorRel = ".kiln/detect-error.txt"
 	BuildErrorRel  = ".kiln/build-error.txt"
+	// GeneratedPath is where image extensions write their output;
+	// GenerateErrorRel is the generate phase's message.
+	GeneratedPath    = LayersPath + "/generated"
+	GenerateErrorRel = ".kiln/generate-error.txt"
 )
 
 // Options describe one build.

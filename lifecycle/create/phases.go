@@ -101,6 +101,9 @@ func (j *job) closeCache() {
 // detect chose and the metadata build wrote. The container's driver
 // prints "===> BUILDING" between the two; it becomes the build step.
 func (j *job) detectBuild(ctx context.Context) error {
+	if len(j.b.OrderExtensions) > 0 {
+		return j.detectGenerateBuild(ctx)
+	}
 	j.report("detect").step("DETECTING")
 	args := []string{KilnBinPath, "phase", "detect-build", "--order", OrderPath}
 	for _, name := range j.restored {
@@ -115,6 +118,12 @@ func (j *job) detectBuild(ctx context.Context) error {
 	if code != 0 {
 		return j.phaseFailure(code)
 	}
+	return j.readBuild()
+}
+
+// readBuild reads what the build container left: the detected group and
+// the metadata build wrote.
+func (j *job) readBuild() error {
 	if err := j.out.check("build", failure.BuildError); err != nil {
 		return err
 	}

@@ -90,7 +90,9 @@ func (j *job) prepare(ctx context.Context) error {
 	if err != nil {
 		return failure.New("buildpacks", failure.InvalidInput, err)
 	}
-	if err := descriptor.WriteOrder(filepath.Join(j.w.config, "order.toml"), order); err != nil {
+	// the builder's image extensions stay in front of whatever order the
+	// build runs, as pack keeps them with --buildpack
+	if err := descriptor.WriteOrders(filepath.Join(j.w.config, "order.toml"), descriptor.Orders{Buildpacks: order, Extensions: j.b.OrderExtensions}); err != nil {
 		return err
 	}
 	if j.modTime = j.o.ModTime; j.modTime.IsZero() {
