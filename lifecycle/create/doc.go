@@ -7,7 +7,10 @@
 // platform and config dirs), detect and build (inside the build container:
 // the static kiln binary drives them there, see cmd/kiln's hidden "phase"
 // command), restore (the layer cache), export (the app image, written to
-// its destination) and saving the cache.
+// its destination) and saving the cache. A builder with image extensions
+// runs detect and generate in one container and build in another; in
+// between the host reads what the extensions generated and may switch the
+// run image (see detectGenerateBuild).
 //
 // The steps reach the outside only through small interfaces, so each phase
 // and failure path is tested with fakes: Sandbox runs the containers
