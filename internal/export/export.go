@@ -47,6 +47,9 @@ type Options struct {
 	LayersPath, AppPath string
 	// Group is the buildpack group that built the app, in order.
 	Group []descriptor.GroupEntry
+	// Extensions are the image extensions that took part
+	// ([[group-extensions]]), for io.buildpacks.build.metadata.
+	Extensions []descriptor.GroupEntry
 	// Metadata is <layers>/config/metadata.toml.
 	Metadata launch.Metadata
 	// Launcher is the launcher binary.
@@ -434,6 +437,9 @@ func buildLabel(o Options) labels.Build {
 	}
 	for _, g := range o.Group {
 		b.Buildpacks = append(b.Buildpacks, labels.BuildpackRef{ID: g.ID, Version: g.Version, Homepage: g.Homepage, API: g.API})
+	}
+	for _, g := range o.Extensions {
+		b.Extensions = append(b.Extensions, labels.BuildpackRef{ID: g.ID, Version: g.Version, Homepage: g.Homepage, API: g.API})
 	}
 	return b
 }

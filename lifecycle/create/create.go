@@ -200,6 +200,10 @@ type job struct {
 	bsbom    []sbom.File     // and its build SBOMs, if kept
 	result   *Result         // export
 	exported map[string]v1.Layer
+
+	// extensions are the image extensions detect chose (see
+	// detectGenerateBuild), for the build metadata label.
+	extensions []descriptor.GroupEntry
 }
 
 func run(ctx context.Context, images Images, o Options) (*Result, error) {

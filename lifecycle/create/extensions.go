@@ -87,6 +87,7 @@ func (j *job) applyGenerated(ctx context.Context) error {
 	if err != nil {
 		return failure.New("detect", failure.DetectError, err)
 	}
+	j.extensions = groups.Extensions
 	var gen []dockerfile.Generated
 	for _, e := range groups.Extensions {
 		g := dockerfile.Generated{Extension: e.Ref()}

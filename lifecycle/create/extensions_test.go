@@ -138,12 +138,13 @@ func TestRunWithExtensions(t *testing.T) {
 		wantText  []string
 		wantSteps []string // steps that must be there
 		wantWarn  string
+		noExt     bool // no extension passed detection
 	}{
 		{name: "a run.Dockerfile switching the run image", generate: generating(map[string]string{"run.Dockerfile": toOther}), wantRun: otherRun,
 			wantSteps: []string{"detect: DETECTING", "run image: RUN IMAGE " + otherRun + " (chosen by extension " + extRef + ")", "build: BUILDING"},
 			wantWarn:  "the run image " + otherRun + " that extension " + extRef + " chose is not among the builder's run images"},
 		{name: "a run.Dockerfile keeping it", generate: generating(map[string]string{"run.Dockerfile": keep, "build.Dockerfile": keep}), wantRun: runName},
-		{name: "no extension passed", generate: generating(nil), wantRun: runName},
+		{name: "no extension passed", generate: generating(nil), wantRun: runName, noExt: true},
 		{name: "static output without a Dockerfile", generate: generating(map[string]string{"extend-config.toml": "[[run.args]]\nname = \"x\"\nvalue = \"1\"\n"}), wantRun: runName},
 		{name: "a RUN instruction is refused", generate: generating(map[string]string{"run.Dockerfile": withRUN}),
 			wantCode: failure.GenerateError, wantPhase: "generate",
@@ -218,6 +219,17 @@ func TestRunWithExtensions(t *testing.T) {
 			var md labels.Lifecycle
 			if _, err := labels.Decode(cfg, labels.LifecycleMetadata, &md); err != nil {
 				t.Fatal(err)
+			}
+			var build labels.Build
+			if _, err := labels.Decode(cfg, labels.BuildMetadata, &build); err != nil {
+				t.Fatal(err)
+			}
+			var wantExts []labels.BuildpackRef
+			if !tc.noExt {
+				wantExts = []labels.BuildpackRef{{ID: extID, Version: "0.0.1", API: "0.10"}}
+			}
+			if diff := cmp.Diff(wantExts, build.Extensions); diff != "" {
+				t.Errorf("build metadata extensions (-want +got):\n%s", diff)
 			}
 			if md.RunImage.Image != tc.wantRun {
 				t.Errorf("the app records run image %q, want %q", md.RunImage.Image, tc.wantRun)

@@ -214,6 +214,7 @@ func (j *job) export(ctx context.Context) error {
 		LayersDir:         j.w.layers, AppDir: j.w.app,
 		LayersPath: LayersPath, AppPath: AppPath,
 		Group:           j.group,
+		Extensions:      j.extensions,
 		Metadata:        j.md,
 		Launcher:        j.o.Launcher,
 		LauncherVersion: j.o.LauncherVersion,
