@@ -7,8 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestRunsInPodman: an image kiln built runs in another engine. podman
@@ -45,7 +49,10 @@ func TestRunsInPodman(t *testing.T) {
 
 // newPodman returns a func that runs podman with its own storage in a
 // temp dir, set up as it works here (runc, cgroupfs, no default ulimits:
-// hybrid cgroups), and returns its combined output.
+// hybrid cgroups), and returns its combined output. When the test ends,
+// its containers are removed, podman commands still running (a
+// background `podman run`) are waited for, and what podman left mounted
+// under the dir is unmounted, so the temp dir can go.
 func newPodman(t testing.TB) func(args ...string) (string, error) {
 	t.Helper()
 	if _, err := exec.LookPath("podman"); err != nil {
@@ -56,7 +63,8 @@ func newPodman(t testing.TB) func(args ...string) (string, error) {
 	if err := os.WriteFile(conf, []byte("[containers]\ndefault_ulimits = []\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return func(args ...string) (string, error) {
+	var running sync.WaitGroup
+	run := func(args ...string) (string, error) {
 		base := []string{"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"),
 			"--storage-driver", "overlay", "--runtime", "runc", "--cgroup-manager", "cgroupfs", "--events-backend", "none"}
 		cmd := exec.Command("podman", append(base, args...)...)
@@ -66,5 +74,43 @@ func newPodman(t testing.TB) func(args ...string) (string, error) {
 		err := cmd.Run()
 		t.Logf("$ podman %s\n%s", strings.Join(args, " "), buf.String())
 		return buf.String(), err
+	}
+	t.Cleanup(func() {
+		run("rm", "--all", "--force", "--time", "0")
+		done := make(chan struct{})
+		go func() { running.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Minute):
+			t.Errorf("podman commands still running 2 minutes after the test")
+		}
+		unmountBelow(t, dir)
+	})
+	return func(args ...string) (string, error) {
+		running.Add(1)
+		defer running.Done()
+		return run(args...)
+	}
+}
+
+// unmountBelow detaches every mount below dir, deepest first (overlay
+// layers podman left behind).
+func unmountBelow(t testing.TB, dir string) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	var mounts []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+			mounts = append(mounts, f[4])
+		}
+	}
+	sort.Slice(mounts, func(i, j int) bool { return len(mounts[i]) > len(mounts[j]) })
+	for _, m := range mounts {
+		if err := syscall.Unmount(m, syscall.MNT_DETACH); err != nil {
+			t.Logf("unmounting %s: %v", m, err)
+		}
 	}
 }
