@@ -25,7 +25,7 @@ var noProjectBuilderFlag = &cli.BoolFlag{Name: "no-project-builder", Usage: "ign
 
 // untrustedSourceFlag marks a source tree someone else made (kiln serve
 // sets it): kiln then reads no host file the tree points at.
-var untrustedSourceFlag = &cli.BoolFlag{Name: "untrusted-source", Usage: "the source came from someone else (kiln serve sets it): its git metadata is read only from a .git directory inside it, never through a .git file, a link or a worktree's common dir, and its provenance names the tree's digest, not the commit it claims"}
+var untrustedSourceFlag = &cli.BoolFlag{Name: "untrusted-source", Usage: "the source came from someone else (kiln serve sets it): its git metadata is read only from a .git directory inside it, never through a .git file, a link or a worktree's common dir, and its provenance names the tree's digest, not the commit it claims; an image extension may switch only to a run image the builder lists"}
 
 // readProject reads the project descriptor kiln build uses: --descriptor
 // (which must exist), else src/project.toml when there is one. It returns

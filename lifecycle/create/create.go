@@ -53,6 +53,12 @@ type Options struct {
 	Builder string
 	// RunImage overrides the builder's run image.
 	RunImage string
+	// ListedRunImagesOnly refuses a run image an image extension chooses
+	// unless the builder lists it (run.toml, with mirrors), instead of
+	// warning: for builds of someone else's source, where what an
+	// extension writes may follow the app and the run image is pulled
+	// with the host's credentials.
+	ListedRunImagesOnly bool
 	// RunImageRepo is where a published build puts a run image that is
 	// only local (in the store, an OCI layout or an archive), so that the
 	// app records one others can pull; empty means "run" next to the

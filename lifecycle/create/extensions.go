@@ -133,6 +133,9 @@ func (j *job) switchRunImage(ctx context.Context, ref, by string) error {
 		return failure.New("generate", failure.GenerateError, fmt.Errorf("extension %s: run.Dockerfile: FROM %s: %w", by, ref, err))
 	}
 	mirrors, listed := runMirrors(j.b.Run, ref)
+	if !listed && j.o.ListedRunImagesOnly {
+		return failure.New("generate", failure.GenerateError, fmt.Errorf("extension %s: run.Dockerfile: FROM %s: the builder does not list that run image, and this build takes only listed ones", by, ref))
+	}
 	if !listed {
 		r.warn("the run image %s that extension %s chose is not among the builder's run images", ref, by)
 	}

@@ -139,10 +139,15 @@ func TestRunWithExtensions(t *testing.T) {
 		wantSteps []string // steps that must be there
 		wantWarn  string
 		noExt     bool // no extension passed detection
+		listed    bool // Options.ListedRunImagesOnly
 	}{
 		{name: "a run.Dockerfile switching the run image", generate: generating(map[string]string{"run.Dockerfile": toOther}), wantRun: otherRun,
 			wantSteps: []string{"detect: DETECTING", "run image: RUN IMAGE " + otherRun + " (chosen by extension " + extRef + ")", "build: BUILDING"},
 			wantWarn:  "the run image " + otherRun + " that extension " + extRef + " chose is not among the builder's run images"},
+		{name: "an unlisted run image is refused when only listed ones are taken", generate: generating(map[string]string{"run.Dockerfile": toOther}), listed: true,
+			wantCode: failure.GenerateError, wantPhase: "generate",
+			wantText: []string{"extension " + extRef + ": run.Dockerfile: FROM " + otherRun + ": the builder does not list that run image"}},
+		{name: "a listed run image is taken when only listed ones are", generate: generating(map[string]string{"run.Dockerfile": "FROM " + runName + "\n"}), listed: true, wantRun: runName},
 		{name: "a run.Dockerfile keeping it", generate: generating(map[string]string{"run.Dockerfile": keep, "build.Dockerfile": keep}), wantRun: runName},
 		{name: "no extension passed", generate: generating(nil), wantRun: runName, noExt: true},
 		{name: "static output without a Dockerfile", generate: generating(map[string]string{"extend-config.toml": "[[run.args]]\nname = \"x\"\nvalue = \"1\"\n"}), wantRun: runName},
@@ -174,6 +179,7 @@ func TestRunWithExtensions(t *testing.T) {
 			f.put(runName, runImageWith(t, "amd64", ""))
 			f.put(otherRun, runImageWith(t, "amd64", "other-distro"))
 			f.sb.phases["detect-generate"] = tc.generate
+			f.o.ListedRunImagesOnly = tc.listed
 			res, err := f.run(bg)
 			if tc.wantCode != 0 {
 				if err == nil {
