@@ -55,7 +55,7 @@ func Open(ctx context.Context, img v1.Image, cacheDir string, log io.Writer) (*B
 	if b.RootFS, err = Unpack(ctx, img, filepath.Join(cacheDir, "rootfs"), log); err != nil {
 		return nil, fmt.Errorf("unpacking builder %s: %w", digest, err)
 	}
-	orders, err := descriptor.ReadOrders(filepath.Join(b.RootFS, "cnb", "order.toml"))
+	orders, err := readOrders(b.RootFS)
 	if err != nil {
 		return nil, fmt.Errorf("reading builder: %w", err)
 	}

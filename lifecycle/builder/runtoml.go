@@ -3,11 +3,10 @@ package builder
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io/fs"
 
-	"github.com/BurntSushi/toml"
-
+	"github.com/kiln-build/kiln/internal/beneath"
+	"github.com/kiln-build/kiln/lifecycle/descriptor"
 	"github.com/kiln-build/kiln/lifecycle/labels"
 )
 
@@ -29,33 +28,46 @@ type stackTOML struct {
 }
 
 // ReadRunImages reads <root>/cnb/run.toml, else the legacy
-// <root>/cnb/stack.toml. A builder with neither has no run images.
+// <root>/cnb/stack.toml. A builder with neither has no run images. root
+// is an unpacked builder image, which may come from anywhere: the files
+// are read without following links (one to a host file) and bounded.
 func ReadRunImages(root string) (RunImages, error) {
-	p := filepath.Join(root, "cnb", "run.toml")
-	var r RunImages
-	_, err := toml.DecodeFile(p, &r)
+	r := beneath.New(root, func(rel string) string { return "/" + rel })
+	var ri RunImages
+	err := decodeBuilderTOML(r, "cnb/run.toml", &ri)
 	switch {
 	case err == nil:
-		for i, img := range r.Images {
+		for i, img := range ri.Images {
 			if img.Image == "" {
 				return RunImages{}, fmt.Errorf("reading /cnb/run.toml: images[%d] has no image", i)
 			}
 		}
-		return r, nil
-	case !errors.Is(err, os.ErrNotExist):
-		return RunImages{}, fmt.Errorf("reading /cnb/run.toml: %w", err)
+		return ri, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return RunImages{}, err
 	}
 	var s stackTOML
-	if _, err := toml.DecodeFile(filepath.Join(root, "cnb", "stack.toml"), &s); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
+	if err := decodeBuilderTOML(r, "cnb/stack.toml", &s); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
 			return RunImages{}, nil
 		}
-		return RunImages{}, fmt.Errorf("reading /cnb/stack.toml: %w", err)
+		return RunImages{}, err
 	}
 	if s.RunImage.Image != "" {
-		r.Images = []RunImage{s.RunImage}
+		ri.Images = []RunImage{s.RunImage}
 	}
-	return r, nil
+	return ri, nil
+}
+
+// decodeBuilderTOML decodes the TOML file rel of the builder root r into
+// v, read through no link and at most descriptor.MaxTOMLSize bytes.
+func decodeBuilderTOML(r *beneath.Root, rel string, v any) error {
+	data, err := r.ReadFile(rel, descriptor.MaxTOMLSize)
+	if err != nil {
+		return fmt.Errorf("reading %w", err)
+	}
+	_, err = descriptor.DecodeTOML("/"+rel, data, v)
+	return err
 }
 
 // labelRefs converts run images to the label shape.
@@ -65,4 +77,14 @@ func (r RunImages) labelRefs() []labels.ImageRef {
 		out = append(out, labels.ImageRef{Image: i.Image, Mirrors: i.Mirrors})
 	}
 	return out
+}
+
+// readOrders reads /cnb/order.toml of the unpacked builder root rootfs,
+// through no link and bounded, as ReadRunImages reads run.toml.
+func readOrders(rootfs string) (descriptor.Orders, error) {
+	data, err := beneath.New(rootfs, func(rel string) string { return "/" + rel }).ReadFile("cnb/order.toml", descriptor.MaxTOMLSize)
+	if err != nil {
+		return descriptor.Orders{}, fmt.Errorf("reading %w", err)
+	}
+	return descriptor.DecodeOrders("/cnb/order.toml", data)
 }
