@@ -103,14 +103,12 @@ const MaxFileSize = 4 << 20
 
 // readVarFile reads the env file p when it is a regular file (following
 // a link, as the spec allows, but never waiting on a FIFO); ok is false
-// for anything else, which names no variable.
+// for anything else, which names no variable. A dangling link is an
+// error, as any file that cannot be read.
 func readVarFile(p string) (b []byte, ok bool, err error) {
 	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, false, nil // a dangling link names nothing
-		}
-		return nil, false, err
+		return nil, false, err // a dangling link too: the file cannot be read
 	}
 	defer f.Close()
 	fi, err := f.Stat()

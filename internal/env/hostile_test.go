@@ -14,16 +14,13 @@ import (
 )
 
 // Env files a build wrote: a FIFO names no variable (and is never waited
-// on), a dangling link names none, an oversized file is an error naming
-// it, not a read of all its bytes.
+// on), an oversized file is an error naming it, not a read of all its
+// bytes.
 func TestApplyEnvDirsHostileFiles(t *testing.T) {
 	root := t.TempDir()
 	dir := filepath.Join(root, "env")
 	testutil.WriteFiles(t, root, map[string]string{"env/A.override": "a"})
 	if err := syscall.Mkfifo(filepath.Join(dir, "FIFO.override"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(filepath.Join(root, "missing"), filepath.Join(dir, "GONE.override")); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
