@@ -25,6 +25,10 @@ type Build struct {
 	BuilderDigest v1.Hash
 	// SourceDir is the app's source directory.
 	SourceDir string
+	// Source, when set, is SourceDir as described already (see
+	// DescribeSource): a multi-platform build describes its source once
+	// for the provenance of every image and of the index.
+	Source *Source
 	// UntrustedSource says SourceDir came from someone else: it is
 	// described with DescribeUntrusted.
 	UntrustedSource bool
@@ -44,7 +48,7 @@ type Build struct {
 // image's CNB labels (run image and buildpacks). The source is described
 // with Describe(ctx, b.SourceDir), or DescribeUntrusted.
 func New(ctx context.Context, b Build, img v1.Image) (*Predicate, error) {
-	src, err := describe(ctx, b.SourceDir, !b.UntrustedSource)
+	src, err := b.DescribeSource(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -55,6 +59,18 @@ func New(ctx context.Context, b Build, img v1.Image) (*Predicate, error) {
 	if b.BuilderDigest.Hex == "" {
 		b.BuilderDigest = builderDigest(cfg)
 	}
+	p := fromBuild(b, src)
+	deps, err := imageDependencies(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.BuildDefinition.ResolvedDependencies = append(p.BuildDefinition.ResolvedDependencies, deps...)
+	return p, nil
+}
+
+// fromBuild is the predicate of what b says: the external and internal
+// parameters, the builder dependency and the run's details.
+func fromBuild(b Build, src Source) *Predicate {
 	p := &Predicate{
 		BuildDefinition: BuildDefinition{
 			BuildType: BuildType,
@@ -74,12 +90,16 @@ func New(ctx context.Context, b Build, img v1.Image) (*Predicate, error) {
 		p.BuildDefinition.ResolvedDependencies = append(p.BuildDefinition.ResolvedDependencies,
 			imageDependency(DepBuilder, b.BuilderRef, b.BuilderDigest))
 	}
-	deps, err := imageDependencies(cfg)
-	if err != nil {
-		return nil, err
+	return p
+}
+
+// DescribeSource is b.Source when set, else b.SourceDir described with
+// Describe (DescribeUntrusted for an untrusted source).
+func (b Build) DescribeSource(ctx context.Context) (Source, error) {
+	if b.Source != nil {
+		return *b.Source, nil
 	}
-	p.BuildDefinition.ResolvedDependencies = append(p.BuildDefinition.ResolvedDependencies, deps...)
-	return p, nil
+	return describe(ctx, b.SourceDir, !b.UntrustedSource)
 }
 
 // Rebased is the provenance of a rebased image: the original build's

@@ -13,6 +13,12 @@
 // verify-attestation --key` accept what Sign and Attest write, and Verify
 // accepts what cosign writes.
 //
+// A multi-platform image index is signed as `cosign sign --recursive`
+// does (SignIndex): a signature of each image's digest and one of the
+// index's, each at its own sha256-<hex>.sig tag in the index's
+// repository, the index's last. VerifyIndex checks the index's signature
+// and provenance, then every image as Verify does.
+//
 // Signing goes through sigstore's signature.Signer, so a key file (package
 // cosignkey), a KMS key or a keyless Fulcio signer all fit. Everything
 // read from a registry is bounded (layer count and sizes) and treated as

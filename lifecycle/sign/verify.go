@@ -48,8 +48,10 @@ type Check struct {
 
 // Report is the outcome of Verify.
 type Report struct {
-	Image  name.Digest
-	Checks []Check
+	Image name.Digest
+	// Platform is, for an image of an index (VerifyIndex), its platform.
+	Platform string
+	Checks   []Check
 	// Provenance is the verified provenance predicate, if one was found.
 	Provenance *provenance.Predicate
 }
