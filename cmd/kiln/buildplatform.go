@@ -219,9 +219,9 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 }
 
 // buildPlatforms reads --platform: nil when not given (the host's
-// platform, today's single-image build). An index cannot take what is
-// made of one image (signatures, extra tags, SBOM files): those flags
-// need one platform.
+// platform, today's single-image build). An index is signed (--sign-key)
+// and tagged (--tag) as an image is, but the files made of one image
+// (SBOM files, reports) need one platform.
 func buildPlatforms(c *cli.Context) ([]v1.Platform, error) {
 	spec := c.String("platform")
 	if spec == "" {
@@ -232,7 +232,7 @@ func buildPlatforms(c *cli.Context) ([]v1.Platform, error) {
 		return nil, usageError("build: --platform: %v", err)
 	}
 	if len(plats) > 1 {
-		for _, f := range []string{"sign-key", "tag", "sbom-output-dir", "report-output-dir", "report"} {
+		for _, f := range []string{"sbom-output-dir", "report-output-dir", "report"} {
 			if c.IsSet(f) {
 				return nil, usageError("build: --%s works on one image: give one --platform with it (building %d platforms makes an index)", f, len(plats))
 			}

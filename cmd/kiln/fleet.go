@@ -107,8 +107,8 @@ func newFleet(c *cli.Context) (*fleet.Fleet, error) {
 	return fleet.New(iio, opts...), nil
 }
 
-// fleetResigner attests and signs each image kiln fleet rebase moved, as
-// kiln rebase --sign-key does.
+// fleetResigner attests and signs each image (or image index) kiln fleet
+// rebase moved, as kiln rebase --sign-key does.
 type fleetResigner struct {
 	c   *cli.Context
 	iio *imageio.IO
@@ -116,6 +116,13 @@ type fleetResigner struct {
 }
 
 func (r *fleetResigner) Resign(ctx context.Context, from, to name.Digest) error {
+	index, err := isIndex(ctx, r.iio, to)
+	if err != nil {
+		return err
+	}
+	if index {
+		return release.RebaseIndex(ctx, from, to, version, r.s.started, r.s.options(r.c, r.iio))
+	}
 	img, err := r.iio.Remote(ctx, to.String())
 	if err != nil {
 		return err

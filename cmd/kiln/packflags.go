@@ -171,9 +171,10 @@ func writeTags(c *cli.Context, iio *imageio.IO, res *create.Result) ([]string, e
 	if len(c.StringSlice("tag")) == 0 {
 		return nil, nil
 	}
-	img, err := written(c, iio, res)
+	// A multi-platform build wrote an index: it is tagged whole.
+	idx, img, err := iio.OpenIndex(c.Context, res.Output, false)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading back %s: %w", res.Output.Name, err)
 	}
 	for _, t := range c.StringSlice("tag") {
 		n, err := imageio.NormalizeName(t)
@@ -181,7 +182,12 @@ func writeTags(c *cli.Context, iio *imageio.IO, res *create.Result) ([]string, e
 			return tags, usageError("build: --tag: %v", err)
 		}
 		loc := imageio.Location{Kind: res.Output.Kind, Name: n}
-		if err := iio.Write(c.Context, loc, img); err != nil {
+		if idx != nil {
+			err = iio.WriteIndex(c.Context, loc, idx)
+		} else {
+			err = iio.Write(c.Context, loc, img)
+		}
+		if err != nil {
 			return tags, fmt.Errorf("writing the tag %s: %w", n, err)
 		}
 		tags = append(tags, n)

@@ -45,6 +45,7 @@ func signCommand() *cli.Command {
 		ArgsUsage: "IMAGE",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "key", Required: true, Usage: "cosign private key `FILE` (password in $COSIGN_PASSWORD)"},
+			&cli.BoolFlag{Name: "recursive", Aliases: []string{"r"}, Usage: "for an image index, also sign each of its images (as cosign sign --recursive)"},
 		},
 		Action: runSign,
 	}
@@ -62,15 +63,34 @@ func runSign(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	d, err := resolveDigest(c.Context, iio, ref)
+	d, index, err := resolveTarget(c.Context, iio, ref)
 	if err != nil {
 		return failure.New("sign", failure.SignError, err)
 	}
-	if err := sign.Sign(c.Context, d, signer, sign.WithRemote(iio.RemoteOptions(c.Context)...)); err != nil {
+	opt := sign.WithRemote(iio.RemoteOptions(c.Context)...)
+	var signed []name.Digest
+	if index && c.Bool("recursive") {
+		signed, err = sign.SignIndex(c.Context, d, signer, opt)
+	} else if err = sign.Sign(c.Context, d, signer, opt); err == nil {
+		signed = append(signed, d)
+	}
+	for _, s := range signed {
+		fmt.Fprintf(c.App.Writer, "Signed %s\n", s)
+	}
+	if err != nil {
 		return failure.New("sign", failure.SignError, err)
 	}
-	fmt.Fprintf(c.App.Writer, "Signed %s\n", d)
 	return nil
+}
+
+// resolveTarget pins ref (a tag or digest) to its manifest digest and says
+// whether it is an image index.
+func resolveTarget(ctx context.Context, iio *imageio.IO, ref name.Reference) (name.Digest, bool, error) {
+	desc, err := remote.Get(ref, iio.RemoteOptions(ctx)...)
+	if err != nil {
+		return name.Digest{}, false, fmt.Errorf("reading %s: %w", ref, err)
+	}
+	return ref.Context().Digest(desc.Digest.String()), desc.MediaType.IsIndex(), nil
 }
 
 // registryImage parses IMAGE, which must name its registry.
@@ -192,12 +212,30 @@ func (s *publishSigning) afterBuild(c *cli.Context, iio *imageio.IO, res *create
 		k, _, _ := strings.Cut(kv, "=")
 		b.EnvNames = append(b.EnvNames, k)
 	}
+	index, err := isIndex(c.Context, iio, ref)
+	if err != nil {
+		return failure.New("sign", failure.SignError, err)
+	}
+	if index {
+		err = release.BuildIndex(c.Context, ref, b, s.options(c, iio))
+		return failure.New("sign", failure.SignError, err)
+	}
 	img, err := written(c, iio, res) // the build's value refers to removed layer files
 	if err != nil {
 		return failure.New("sign", failure.SignError, err)
 	}
 	err = release.Build(c.Context, ref, img, b, s.options(c, iio))
 	return failure.New("sign", failure.SignError, err)
+}
+
+// isIndex says whether ref names an image index (a multi-platform
+// build's or rebase's) rather than an image.
+func isIndex(ctx context.Context, iio *imageio.IO, ref name.Digest) (bool, error) {
+	desc, err := remote.Get(ref, iio.RemoteOptions(ctx)...)
+	if err != nil {
+		return false, fmt.Errorf("reading %s: %w", ref, err)
+	}
+	return desc.MediaType.IsIndex(), nil
 }
 
 // newRebaseSigning reads --sign-key and pins the image before the
@@ -232,7 +270,15 @@ func (s *publishSigning) afterRebase(c *cli.Context, iio *imageio.IO, res *rebas
 	if err != nil {
 		return err
 	}
-	err = release.Rebase(c.Context, s.from, ref, res.Image, version, s.started, s.options(c, iio))
+	index, err := isIndex(c.Context, iio, ref)
+	if err != nil {
+		return failure.New("sign", failure.SignError, err)
+	}
+	if index {
+		err = release.RebaseIndex(c.Context, s.from, ref, version, s.started, s.options(c, iio))
+	} else {
+		err = release.Rebase(c.Context, s.from, ref, res.Image, version, s.started, s.options(c, iio))
+	}
 	return failure.New("sign", failure.SignError, err)
 }
 

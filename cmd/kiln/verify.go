@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -19,7 +20,9 @@ func verifyCommand() *cli.Command {
 		Description: "Checks, with the public key: a signature of IMAGE's digest (as cosign verify does),\n" +
 			"a signed SLSA v1 provenance attestation (as cosign verify-attestation --type\n" +
 			"slsaprovenance1 does), that the provenance is about IMAGE's digest, and what\n" +
-			"--builder and --source-repo ask of it. Prints each check; exits 90 when one fails.",
+			"--builder and --source-repo ask of it. For a multi-platform image index: the\n" +
+			"index's signature and provenance, then every image of it as above. Prints each\n" +
+			"check; exits 90 when one fails.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "key", Required: true, Usage: "cosign public key `FILE` (cosign.pub)"},
 			&cli.StringFlag{Name: "builder", Usage: "the builder image the build must have used: `REF` (name[:tag]), name@sha256:... or sha256:..."},
@@ -41,17 +44,46 @@ func runVerify(c *cli.Context) error {
 	if err != nil {
 		return failure.New("verify", failure.VerifyFailed, err)
 	}
-	d, err := resolveDigest(c.Context, iio, ref)
+	d, index, err := resolveTarget(c.Context, iio, ref)
 	if err != nil {
 		return failure.New("verify", failure.VerifyFailed, err)
 	}
 	policy := sign.Policy{Builder: c.String("builder"), SourceRepo: c.String("source-repo")}
-	r, err := sign.Verify(c.Context, d, v, policy, sign.WithRemote(iio.RemoteOptions(c.Context)...))
-	if err != nil {
-		return failure.New("verify", failure.VerifyFailed, err)
-	}
+	opt := sign.WithRemote(iio.RemoteOptions(c.Context)...)
 	w := c.App.Writer
-	fmt.Fprintf(w, "Verifying %s with %s\n", d, c.String("key"))
+	var ok bool
+	var failed []string
+	if index {
+		r, err := sign.VerifyIndex(c.Context, d, v, policy, opt)
+		if err != nil {
+			return failure.New("verify", failure.VerifyFailed, err)
+		}
+		fmt.Fprintf(w, "Verifying the image index %s (%d images) with %s\n", d, len(r.Images), c.String("key"))
+		fmt.Fprintf(w, "index %s\n", d)
+		printChecks(w, r.Index)
+		for _, im := range r.Images {
+			fmt.Fprintf(w, "image %s %s\n", im.Platform, im.Image)
+			printChecks(w, im)
+		}
+		ok, failed = r.OK(), r.Failed()
+	} else {
+		r, err := sign.Verify(c.Context, d, v, policy, opt)
+		if err != nil {
+			return failure.New("verify", failure.VerifyFailed, err)
+		}
+		fmt.Fprintf(w, "Verifying %s with %s\n", d, c.String("key"))
+		printChecks(w, r)
+		ok, failed = r.OK(), r.Failed()
+	}
+	if !ok {
+		return failure.New("verify", failure.VerifyFailed, fmt.Errorf("%s failed verification: %s", d, strings.Join(failed, ", ")))
+	}
+	fmt.Fprintf(w, "Verified %s\n", d)
+	return nil
+}
+
+// printChecks prints one line per check of r.
+func printChecks(w io.Writer, r *sign.Report) {
 	for _, ch := range r.Checks {
 		status := "ok    "
 		if !ch.OK {
@@ -59,9 +91,4 @@ func runVerify(c *cli.Context) error {
 		}
 		fmt.Fprintf(w, "%s  %s: %s\n", status, ch.Name, ch.Detail)
 	}
-	if !r.OK() {
-		return failure.New("verify", failure.VerifyFailed, fmt.Errorf("%s failed verification: %s", d, strings.Join(r.Failed(), ", ")))
-	}
-	fmt.Fprintf(w, "Verified %s\n", d)
-	return nil
 }

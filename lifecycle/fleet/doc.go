@@ -16,7 +16,8 @@
 // moved, only a config and a manifest are written per image, and the tag
 // moves only once the new manifest's blobs are all in place (and only if
 // the tag still names the digest that was read). A Resigner, when set, is
-// called with each new digest. Outcomes are rebased, current, refused
+// called with each new digest (of an image, or of a multi-platform app's
+// image index). Outcomes are rebased, current, refused
 // (an unsafe rebase without Force, with rebase's reason), failed and
 // skipped; running Rebase twice does nothing the second time.
 //

@@ -16,7 +16,8 @@ const DefaultConcurrency = 8
 
 // Resigner signs an image again after it was rebased: the old signature
 // names the old digest. It is called with the old (from) and the new (to)
-// digest of each image Rebase moved.
+// digest of each image Rebase moved; for a multi-platform app both name
+// image indexes, and the index and each of its images are to be signed.
 type Resigner interface {
 	Resign(ctx context.Context, from, to name.Digest) error
 }

@@ -15,11 +15,9 @@ import (
 // rebaseIndex rebases every image of a multi-platform app index onto the
 // run image of its platform (the matching entry of the run image's
 // index) and pushes the rewritten index under the app's tag, unless the
-// tag moved meanwhile. Every image moves, or none.
+// tag moved meanwhile. Every image moves, or none. The Resigner, if any,
+// is then given the old and new index digests.
 func (f *Fleet) rebaseIndex(ctx context.Context, c *conn, im *Image, o RebaseOptions, r *Result) *Result {
-	if f.resigner != nil {
-		return r.set(Refused, "the tag names a multi-platform image index, which kiln does not sign yet; rebase it without --sign-key")
-	}
 	apps, err := imageio.IndexImages(im.idx)
 	if err != nil {
 		return r.set(Failed, err.Error())
@@ -53,7 +51,7 @@ func (f *Fleet) rebaseIndex(ctx context.Context, c *conn, im *Image, o RebaseOpt
 	if err := f.iio.WriteIndex(ctx, imageio.Location{Kind: imageio.Registry, Name: im.Ref}, idx); err != nil {
 		return r.set(Failed, err.Error())
 	}
-	return r.set(Rebased, "")
+	return f.resign(ctx, im, r)
 }
 
 // rebasePlatform rebases one image of an index; reason says why it was

@@ -74,7 +74,8 @@ func platformIndex(t *testing.T, amd, arm v1.Image) v1.ImageIndex {
 }
 
 // TestRebaseIndex: an app index on a multi-platform run image moves, each
-// image onto the patched run image of its platform, in one new index.
+// image onto the patched run image of its platform, in one new index,
+// which the Resigner is asked to sign.
 func TestRebaseIndex(t *testing.T) {
 	reg := testutil.NewRegistry(t)
 	h := reg.Host
@@ -85,12 +86,18 @@ func TestRebaseIndex(t *testing.T) {
 	newAmd, newArm := patched(t, runAmd, nil), withArch(t, patched(t, runArm, nil), "arm64")
 	pushIndex(t, runTag, platformIndex(t, newAmd, newArm))
 
-	s, err := New(newIO()).Rebase(context.Background(), []string{app}, RebaseOptions{})
+	signer := &fakeResigner{ch: make(chan string, 2)}
+	s, err := New(newIO(), WithResigner(signer)).Rebase(context.Background(), []string{app}, RebaseOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := s.Results[0]; r.Outcome != Rebased {
+	r := s.Results[0]
+	if r.Outcome != Rebased {
 		t.Fatalf("outcome %s %q, want rebased", r.Outcome, r.Reason)
+	}
+	// The new index is signed (the Resigner signs its images too).
+	if got, want := <-signer.ch, h+"/apps/multi@"+r.NewDigest; got != want || len(signer.ch) != 0 {
+		t.Errorf("resigned %s (and %d more), want the new index %s", got, len(signer.ch), want)
 	}
 	idx, _, err := newIO().OpenIndex(context.Background(), imageio.Location{Kind: imageio.Registry, Name: app}, false)
 	if err != nil || idx == nil {

@@ -135,18 +135,25 @@ func (f *Fleet) rebaseOne(ctx context.Context, c *conn, im *Image, o RebaseOptio
 	if err := write(ctx, c, im, res.Image); err != nil {
 		return r.set(Failed, err.Error())
 	}
-	if f.resigner != nil {
-		from, err := name.NewDigest(refRepo(im.Ref)+"@"+im.Digest, name.WeakValidation)
-		var to name.Digest
-		if err == nil {
-			to, err = name.NewDigest(refRepo(im.Ref)+"@"+r.NewDigest, name.WeakValidation)
-		}
-		if err == nil {
-			err = f.resigner.Resign(ctx, from, to)
-		}
-		if err != nil {
-			return r.set(Failed, fmt.Sprintf("rebased to %s, but signing it failed: %v", r.NewDigest, err))
-		}
+	return f.resign(ctx, im, r)
+}
+
+// resign has the Resigner, if any, sign what im was rebased to (an image
+// or an image index), and sets r's outcome.
+func (f *Fleet) resign(ctx context.Context, im *Image, r *Result) *Result {
+	if f.resigner == nil {
+		return r.set(Rebased, "")
+	}
+	from, err := name.NewDigest(refRepo(im.Ref)+"@"+im.Digest, name.WeakValidation)
+	var to name.Digest
+	if err == nil {
+		to, err = name.NewDigest(refRepo(im.Ref)+"@"+r.NewDigest, name.WeakValidation)
+	}
+	if err == nil {
+		err = f.resigner.Resign(ctx, from, to)
+	}
+	if err != nil {
+		return r.set(Failed, fmt.Sprintf("rebased to %s, but signing it failed: %v", r.NewDigest, err))
 	}
 	return r.set(Rebased, "")
 }
