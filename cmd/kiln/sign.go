@@ -22,6 +22,7 @@ import (
 	"github.com/kiln-build/kiln/lifecycle/sign"
 	"github.com/kiln-build/kiln/lifecycle/sign/cosignkey"
 	"github.com/kiln-build/kiln/lifecycle/sign/release"
+	"github.com/kiln-build/kiln/lifecycle/sign/signindex"
 )
 
 // sbomAttestation makes the CycloneDX SBOM that kiln build and rebase
@@ -70,7 +71,7 @@ func runSign(c *cli.Context) error {
 	opt := sign.WithRemote(iio.RemoteOptions(c.Context)...)
 	var signed []name.Digest
 	if index && c.Bool("recursive") {
-		signed, err = sign.SignIndex(c.Context, d, signer, opt)
+		signed, err = signindex.Sign(c.Context, d, signer, iio.RemoteOptions(c.Context)...)
 	} else if err = sign.Sign(c.Context, d, signer, opt); err == nil {
 		signed = append(signed, d)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/kiln-build/kiln/lifecycle/failure"
 	"github.com/kiln-build/kiln/lifecycle/sign"
 	"github.com/kiln-build/kiln/lifecycle/sign/cosignkey"
+	"github.com/kiln-build/kiln/lifecycle/sign/signindex"
 )
 
 func verifyCommand() *cli.Command {
@@ -49,12 +50,11 @@ func runVerify(c *cli.Context) error {
 		return failure.New("verify", failure.VerifyFailed, err)
 	}
 	policy := sign.Policy{Builder: c.String("builder"), SourceRepo: c.String("source-repo")}
-	opt := sign.WithRemote(iio.RemoteOptions(c.Context)...)
 	w := c.App.Writer
 	var ok bool
 	var failed []string
 	if index {
-		r, err := sign.VerifyIndex(c.Context, d, v, policy, opt)
+		r, err := signindex.Verify(c.Context, d, v, policy, iio.RemoteOptions(c.Context)...)
 		if err != nil {
 			return failure.New("verify", failure.VerifyFailed, err)
 		}
@@ -63,11 +63,11 @@ func runVerify(c *cli.Context) error {
 		printChecks(w, r.Index)
 		for _, im := range r.Images {
 			fmt.Fprintf(w, "image %s %s\n", im.Platform, im.Image)
-			printChecks(w, im)
+			printChecks(w, im.Report)
 		}
 		ok, failed = r.OK(), r.Failed()
 	} else {
-		r, err := sign.Verify(c.Context, d, v, policy, opt)
+		r, err := sign.Verify(c.Context, d, v, policy, sign.WithRemote(iio.RemoteOptions(c.Context)...))
 		if err != nil {
 			return failure.New("verify", failure.VerifyFailed, err)
 		}

@@ -13,11 +13,8 @@
 // verify-attestation --key` accept what Sign and Attest write, and Verify
 // accepts what cosign writes.
 //
-// A multi-platform image index is signed as `cosign sign --recursive`
-// does (SignIndex): a signature of each image's digest and one of the
-// index's, each at its own sha256-<hex>.sig tag in the index's
-// repository, the index's last. VerifyIndex checks the index's signature
-// and provenance, then every image as Verify does.
+// Package signindex signs and verifies multi-platform image indexes
+// with these.
 //
 // Signing goes through sigstore's signature.Signer, so a key file (package
 // cosignkey), a KMS key or a keyless Fulcio signer all fit. Everything

@@ -48,10 +48,8 @@ type Check struct {
 
 // Report is the outcome of Verify.
 type Report struct {
-	Image name.Digest
-	// Platform is, for an image of an index (VerifyIndex), its platform.
-	Platform string
-	Checks   []Check
+	Image  name.Digest
+	Checks []Check
 	// Provenance is the verified provenance predicate, if one was found.
 	Provenance *provenance.Predicate
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kiln-build/kiln/lifecycle/provenance"
 	"github.com/kiln-build/kiln/lifecycle/sign"
+	"github.com/kiln-build/kiln/lifecycle/sign/signindex"
 )
 
 // BuildIndex attests and signs the multi-platform image index a build
@@ -60,7 +61,7 @@ func RebaseIndex(ctx context.Context, from, ref name.Digest, kilnVersion string,
 	if err != nil {
 		return err
 	}
-	old, err := sign.ReadIndex(ctx, from, sign.WithRemote(o.Remote...))
+	old, err := signindex.Read(ctx, from, o.Remote...)
 	if err != nil {
 		return fmt.Errorf("reading the index %s was rebased from: %w", from, err)
 	}
@@ -98,7 +99,7 @@ func RebaseIndex(ctx context.Context, from, ref name.Digest, kilnVersion string,
 }
 
 // readIndex reads the image index at ref and lists its images.
-func readIndex(ctx context.Context, ref name.Digest, o Options) (v1.ImageIndex, []sign.IndexImage, error) {
+func readIndex(ctx context.Context, ref name.Digest, o Options) (v1.ImageIndex, []signindex.Image, error) {
 	idx, err := remote.Index(ref, append(o.Remote, remote.WithContext(ctx))...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading the index %s: %w", ref, err)
@@ -107,7 +108,7 @@ func readIndex(ctx context.Context, ref name.Digest, o Options) (v1.ImageIndex, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading the index %s: %w", ref, err)
 	}
-	images, err := sign.IndexImages(ref.Context(), im)
+	images, err := signindex.Images(ref.Context(), im)
 	if err != nil {
 		return nil, nil, fmt.Errorf("the index %s: %w", ref, err)
 	}
@@ -117,7 +118,7 @@ func readIndex(ctx context.Context, ref name.Digest, o Options) (v1.ImageIndex, 
 	return idx, images, nil
 }
 
-func indexImage(idx v1.ImageIndex, im sign.IndexImage) (v1.Image, error) {
+func indexImage(idx v1.ImageIndex, im signindex.Image) (v1.Image, error) {
 	h, err := v1.NewHash(im.Ref.DigestStr())
 	if err != nil {
 		return nil, err
@@ -125,11 +126,11 @@ func indexImage(idx v1.ImageIndex, im sign.IndexImage) (v1.Image, error) {
 	return idx.Image(h)
 }
 
-func imageError(im sign.IndexImage, err error) error {
+func imageError(im signindex.Image, err error) error {
 	return fmt.Errorf("signing the %s image %s: %w", im.Describe(), im.Ref, err)
 }
 
-func imageRefs(images []sign.IndexImage) []provenance.ImageRef {
+func imageRefs(images []signindex.Image) []provenance.ImageRef {
 	out := make([]provenance.ImageRef, len(images))
 	for i, im := range images {
 		out[i] = provenance.ImageRef(im)
@@ -138,7 +139,7 @@ func imageRefs(images []sign.IndexImage) []provenance.ImageRef {
 }
 
 // forImage is o with each log line prefixed with im's platform.
-func (o Options) forImage(im sign.IndexImage) Options {
+func (o Options) forImage(im signindex.Image) Options {
 	if o.Log != nil {
 		o.Log = prefixWriter{prefix: "[" + im.Describe() + "] ", w: o.Log}
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/kiln-build/kiln/lifecycle/provenance"
 	"github.com/kiln-build/kiln/lifecycle/sign"
+	"github.com/kiln-build/kiln/lifecycle/sign/signindex"
 )
 
 // pushIndex pushes an index of the images at refs (amd64, arm64) to tag
@@ -54,7 +55,7 @@ func TestBuildAndRebaseIndex(t *testing.T) {
 	if err := BuildIndex(ctx, idx, b, o); err != nil {
 		t.Fatal(err)
 	}
-	r, err := sign.VerifyIndex(ctx, idx, k, sign.Policy{Builder: "reg.example/builder:1"})
+	r, err := signindex.Verify(ctx, idx, k, sign.Policy{Builder: "reg.example/builder:1"})
 	if err != nil || !r.OK() {
 		t.Fatalf("the built index does not verify: %v %v", err, r.Failed())
 	}
@@ -88,7 +89,7 @@ func TestBuildAndRebaseIndex(t *testing.T) {
 	if err := RebaseIndex(ctx, idx, idx2, "test", time.Now(), o); err != nil {
 		t.Fatal(err)
 	}
-	r, err = sign.VerifyIndex(ctx, idx2, k, sign.Policy{Builder: "reg.example/builder:1"})
+	r, err = signindex.Verify(ctx, idx2, k, sign.Policy{Builder: "reg.example/builder:1"})
 	if err != nil || !r.OK() {
 		t.Fatalf("the rebased index does not verify: %v %v", err, r.Failed())
 	}
@@ -122,7 +123,7 @@ func TestBuildIndexImageFailure(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "linux/arm64 image "+arm.String()) || !strings.Contains(err.Error(), "no sbom layer") {
 		t.Fatalf("error %v, want one naming the arm64 image", err)
 	}
-	r, err := sign.VerifyIndex(ctx, idx, k, sign.Policy{})
+	r, err := signindex.Verify(ctx, idx, k, sign.Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}
