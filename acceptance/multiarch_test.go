@@ -30,8 +30,10 @@ import (
 	"github.com/kiln-build/kiln/buildpacks"
 	"github.com/kiln-build/kiln/lifecycle/builder"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
+	"github.com/kiln-build/kiln/lifecycle/failure"
 	"github.com/kiln-build/kiln/lifecycle/imageio"
 	"github.com/kiln-build/kiln/lifecycle/labels"
+	"github.com/kiln-build/kiln/lifecycle/sign/cosignkey"
 	"github.com/kiln-build/kiln/stacks/debian"
 )
 
@@ -397,5 +399,158 @@ func kilnRunPlatform(t *testing.T, app, platform, want string) {
 	}()
 	if body := waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", port), 2*time.Minute); !strings.Contains(body, want) {
 		t.Errorf("kiln run --platform %s: GET / = %q", platform, body)
+	}
+}
+
+// TestMultiarchSigned: kiln build --platform linux/amd64,linux/arm64
+// --publish --sign-key signs the index and each of its images where
+// cosign sign --recursive puts signatures, attests each image's
+// provenance and SBOM and the index's provenance, and writes the index
+// under --tag too. The real cosign CLI verifies the index, each image by
+// digest and their attestations; kiln verify checks them all and catches
+// one image's signature swapped for another's; kiln rebase and kiln fleet
+// rebase --sign-key re-sign the new index and its images.
+func TestMultiarchSigned(t *testing.T) {
+	multiarchSetup(t)
+	bin := cosignBinary(t)
+	dir := t.TempDir()
+	t.Setenv(cosignkey.PasswordEnv, "kiln-multiarch")
+	mustKiln(t, "key", "generate", "--output-prefix", filepath.Join(dir, "cosign"))
+	key, pub := filepath.Join(dir, "cosign.key"), filepath.Join(dir, "cosign.pub")
+	src := copySample(t, "go")
+	app, extra := env.reg.Host+"/multiarch-sign/go:latest", env.reg.Host+"/multiarch-sign/go:v1"
+	out := mustKiln(t, "build", app, "--builder", multiarch.builder, "--path", src, "--publish",
+		"--platform", "linux/amd64,linux/arm64", "--sign-key", key, "-t", extra)
+	wantContains(t, out, "[linux/amd64] Attested provenance", "[linux/amd64] Attested SBOM", "[linux/amd64] Signed ",
+		"[linux/arm64/v8] Signed ", "Signed "+pinned(t, app).String(), "Tagged "+extra)
+	if got, want := pinned(t, extra), pinned(t, app); got.DigestStr() != want.DigestStr() {
+		t.Errorf("--tag %s names %s, want the index %s", extra, got.DigestStr(), want.DigestStr())
+	}
+	images := indexDigests(t, app)
+	verifyIndexSigned(t, bin, pub, app, images)
+	if r := cosign(t, bin, cosignArgs("verify", cosignVerifyFlags, "--key", pub, extra)...); r.code != 0 {
+		t.Errorf("cosign verify failed on the tag %s", extra)
+	}
+	if r := cosign(t, bin, cosignArgs("verify-attestation", cosignVerifyFlags, "--key", pub, "--type", "cyclonedx", images[0])...); r.code != 0 {
+		t.Error("cosign verify-attestation --type cyclonedx failed on the amd64 image")
+	}
+	out = mustKiln(t, "verify", app, "--key", pub, "--builder", multiarch.builder)
+	wantContains(t, out, "Verifying the image index ", "(2 images)", "image linux/amd64 ", "image linux/arm64/v8 ",
+		"ok      policy: builder: builder "+multiarch.builder, "Verified "+pinned(t, app).String())
+	wantNotContains(t, out, "FAILED")
+	tamperedChild(t, bin, pub, app, images)
+
+	// kiln rebase --sign-key: a new index, signed with its images.
+	before := pinned(t, app)
+	out = mustKiln(t, "rebase", app, "--run-image", multiarch.runNext, "--publish", "--sign-key", key)
+	wantContains(t, out, "[linux/arm64/v8] Signed ", "Successfully rebased")
+	rebased := pinned(t, app)
+	if rebased.DigestStr() == before.DigestStr() {
+		t.Fatal("kiln rebase did not move the index")
+	}
+	verifyIndexSigned(t, bin, pub, app, indexDigests(t, app))
+	out = mustKiln(t, "verify", app, "--key", pub, "--builder", multiarch.builder)
+	wantContains(t, out, "Verified "+rebased.String())
+
+	// kiln fleet rebase --sign-key onto another patched run image.
+	next := env.reg.Host + "/kiln-test/multiarch-run:patched-sign"
+	pushPatchedIndex(t, multiarch.runNext, next, "signed fleet")
+	list := filepath.Join(dir, "images.txt")
+	if err := os.WriteFile(list, []byte(app+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out = mustKiln(t, "fleet", "rebase", "--from-file", list, "--run-image", next, "--sign-key", key)
+	wantContains(t, out, "1 rebased", "[linux/amd64] Signed ", "Signed ")
+	after := pinned(t, app)
+	if after.DigestStr() == rebased.DigestStr() {
+		t.Fatal("kiln fleet rebase did not move the index")
+	}
+	verifyIndexSigned(t, bin, pub, after.String(), indexDigests(t, app))
+	out = mustKiln(t, "verify", app, "--key", pub, "--builder", multiarch.builder)
+	wantContains(t, out, "Verified "+after.String())
+}
+
+// indexDigests are REPO@DIGEST of each image of the index at ref.
+func indexDigests(t *testing.T, ref string) []string {
+	t.Helper()
+	im, err := remoteIndex(t, ref).IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := mustRef(t, ref).Context().Name()
+	var out []string
+	for _, d := range im.Manifests {
+		out = append(out, repo+"@"+d.Digest.String())
+	}
+	if len(out) != 2 {
+		t.Fatalf("index %s has %d images, want 2", ref, len(out))
+	}
+	return out
+}
+
+// verifyIndexSigned: the real cosign CLI verifies the index's signature
+// and provenance at ref, and each image's by digest.
+func verifyIndexSigned(t *testing.T, bin, pub, ref string, images []string) {
+	t.Helper()
+	for _, r := range append([]string{ref}, images...) {
+		if res := cosign(t, bin, cosignArgs("verify", cosignVerifyFlags, "--key", pub, r)...); res.code != 0 {
+			t.Errorf("cosign verify failed on %s", r)
+		}
+		if res := cosign(t, bin, cosignArgs("verify-attestation", cosignVerifyFlags, "--key", pub, "--type", "slsaprovenance1", r)...); res.code != 0 {
+			t.Errorf("cosign verify-attestation --type slsaprovenance1 failed on %s", r)
+		}
+	}
+}
+
+// tamperedChild: the amd64 image's signature copied over the arm64
+// image's fails kiln verify (naming linux/arm64/v8) and cosign verify of
+// the arm64 image; the real signature is then put back.
+func tamperedChild(t *testing.T, bin, pub, app string, images []string) {
+	t.Helper()
+	repo := mustRef(t, app).Context().Name()
+	sigTag := func(ref string) string {
+		_, d, _ := strings.Cut(ref, "@")
+		return repo + ":" + strings.Replace(d, ":", "-", 1) + ".sig"
+	}
+	saved := pinned(t, sigTag(images[1]))
+	copyImage(t, sigTag(images[0]), sigTag(images[1]))
+	bad := kiln(t, "verify", app, "--key", pub)
+	if bad.code != failure.VerifyFailed {
+		t.Errorf("kiln verify with a swapped signature exited %d, want %d", bad.code, failure.VerifyFailed)
+	}
+	wantContains(t, bad.out, "failed verification: linux/arm64/v8: signature")
+	wantNotContains(t, bad.out, "index: signature", "linux/amd64: signature")
+	if r := cosign(t, bin, cosignArgs("verify", cosignVerifyFlags, "--key", pub, images[1])...); r.code == 0 {
+		t.Error("cosign verify accepted the arm64 image with the amd64 image's signature")
+	}
+	copyImage(t, saved.String(), sigTag(images[1]))
+}
+
+// pushPatchedIndex pushes to to the run image index at from with each
+// image's config labelled patch: another patched run image.
+func pushPatchedIndex(t *testing.T, from, to, patch string) {
+	t.Helper()
+	pis, err := imageio.IndexImages(remoteIndex(t, from))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range pis {
+		cfg, err := pis[i].Image.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg = cfg.DeepCopy()
+		cfg.Config.Labels["io.kiln.test.patch"] = patch
+		if pis[i].Image, err = mutate.ConfigFile(pis[i].Image, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	idx, err := imageio.NewIndex(pis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iio := imageio.New(nil, imageio.WithKeychain(authn.NewMultiKeychain()))
+	if err := iio.WriteIndex(context.Background(), imageio.Location{Kind: imageio.Registry, Name: to}, idx); err != nil {
+		t.Fatal(err)
 	}
 }
