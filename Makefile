@@ -94,7 +94,7 @@ unit: deps
 	CGO_ENABLED=1 GORACE=atexit_sleep_ms=0 $(GO) test -race -count=1 -timeout 30m ./...
 
 acceptance: deps build
-	KILN_BIN=$(CURDIR)/$(BIN)/kiln $(GO) test -count=1 -tags acceptance -timeout 60m -v ./acceptance/... 2>&1 | tee /tmp/kiln-acceptance.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go' ; exit $${PIPESTATUS[0]}
+	KILN_BIN=$(CURDIR)/$(BIN)/kiln $(GO) test -count=1 -tags acceptance -timeout 85m -v ./acceptance/... 2>&1 | tee /tmp/kiln-acceptance.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go' ; exit $${PIPESTATUS[0]}
 
 # test runs lint, the unit and the acceptance tests at once (they wait
 # mostly on containers, mmdebstrap and the network, not on both CPUs); each
