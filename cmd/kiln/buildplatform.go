@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/urfave/cli/v2"
 
+	"github.com/kiln-build/kiln/internal/linewriter"
 	"github.com/kiln-build/kiln/lifecycle/create"
 	"github.com/kiln-build/kiln/lifecycle/failure"
 	"github.com/kiln-build/kiln/lifecycle/imageio"
@@ -96,7 +96,7 @@ func runPlatformBuilds(c *cli.Context, iio *imageio.IO, opts create.Options, pla
 		b := &platformBuild{platform: p}
 		builds[i] = b
 		o := opts
-		pw := &prefixWriter{prefix: "[" + imageio.PlatformString(p) + "] ", w: out}
+		pw := linewriter.New(out, "["+imageio.PlatformString(p)+"] ")
 		o.Log = create.NewTextLog(pw)
 		o.CacheKey = opts.Name + "@" + imageio.PlatformString(p)
 		if o.CacheImage != "" {
@@ -193,31 +193,6 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 	return l.w.Write(b)
 }
 
-// prefixWriter starts every line with prefix.
-type prefixWriter struct {
-	prefix string
-	w      io.Writer
-	mu     sync.Mutex
-	part   []byte
-}
-
-func (p *prefixWriter) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.part = append(p.part, b...)
-	for {
-		i := bytes.IndexByte(p.part, '\n')
-		if i < 0 {
-			return len(b), nil
-		}
-		line := p.prefix + strings.TrimRight(string(p.part[:i]), "\r") + "\n"
-		p.part = p.part[i+1:]
-		if _, err := io.WriteString(p.w, line); err != nil {
-			return len(b), err
-		}
-	}
-}
-
 // buildPlatforms reads --platform: nil when not given (the host's
 // platform, today's single-image build). An index is signed (--sign-key)
 // and tagged (--tag) as an image is, but the files made of one image
@@ -257,14 +232,4 @@ func checkBuilderPlatforms(ctx context.Context, iio *imageio.IO, ref string, pla
 		}
 	}
 	return nil
-}
-
-// Flush writes a last line that has no newline.
-func (p *prefixWriter) Flush() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.part) > 0 {
-		io.WriteString(p.w, p.prefix+string(p.part)+"\n")
-		p.part = nil
-	}
 }

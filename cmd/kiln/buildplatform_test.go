@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"strings"
@@ -27,20 +26,6 @@ func TestPlatformTag(t *testing.T) {
 		if got := platformTag(tc.in, arm); got != tc.want {
 			t.Errorf("platformTag(%q) = %q, want %q", tc.in, got, tc.want)
 		}
-	}
-}
-
-func TestPrefixWriter(t *testing.T) {
-	var buf bytes.Buffer
-	w := &prefixWriter{prefix: "[linux/arm64] ", w: &buf}
-	for _, s := range []string{"one\ntw", "o\n", "three"} {
-		if _, err := w.Write([]byte(s)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	w.Flush()
-	if got, want := buf.String(), "[linux/arm64] one\n[linux/arm64] two\n[linux/arm64] three\n"; got != want {
-		t.Errorf("got %q, want %q", got, want)
 	}
 }
 

@@ -1,7 +1,6 @@
 package buildphase
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 
@@ -183,25 +182,5 @@ func TestCheckSlices(t *testing.T) {
 		if err != nil && !strings.Contains(err.Error(), "/layers/bp/launch.toml") {
 			t.Errorf("error %q does not name launch.toml", err)
 		}
-	}
-}
-
-func TestPrefixWriter(t *testing.T) {
-	var buf bytes.Buffer
-	w := newPrefixWriter(&buf, "[bp] ")
-	for _, chunk := range []string{"one\ntw", "o\n", "", "three\nfour"} {
-		if _, err := w.Write([]byte(chunk)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Flush(); err != nil { // nothing left: writes nothing
-		t.Fatal(err)
-	}
-	want := "[bp] one\n[bp] two\n[bp] three\n[bp] four\n"
-	if diff := cmp.Diff(want, buf.String()); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/kiln-build/kiln/internal/beneath"
 	"github.com/kiln-build/kiln/internal/buildsbom"
 	"github.com/kiln-build/kiln/internal/env"
+	"github.com/kiln-build/kiln/internal/linewriter"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
 	"github.com/kiln-build/kiln/lifecycle/failure"
 	"github.com/kiln-build/kiln/lifecycle/launch"
@@ -312,7 +313,7 @@ func buildEnv(opts Options, bp *descriptor.Buildpack, done [][]string) (*env.Env
 // runBuild runs bp's bin/build in the app directory with environ and
 // args, streaming its output to opts.Output behind the buildpack's ID.
 func runBuild(ctx context.Context, opts Options, bp *descriptor.Buildpack, environ, args []string) error {
-	out := newPrefixWriter(opts.Output, "["+bp.Buildpack.ID+"] ")
+	out := linewriter.New(opts.Output, "["+bp.Buildpack.ID+"] ")
 	bin := filepath.Join(bp.Dir, "bin", "build")
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = opts.AppDir

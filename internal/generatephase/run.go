@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kiln-build/kiln/internal/env"
+	"github.com/kiln-build/kiln/internal/linewriter"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
 	"github.com/kiln-build/kiln/lifecycle/failure"
 )
@@ -158,7 +159,7 @@ func generateEnv(o Options, ext *descriptor.Buildpack, out, planPath string) ([]
 }
 
 func runGenerate(ctx context.Context, o Options, ext *descriptor.Buildpack, bin string, environ, args []string) error {
-	out := newPrefixWriter(o.Output, "["+ext.Buildpack.ID+"] ")
+	out := linewriter.New(o.Output, "["+ext.Buildpack.ID+"] ")
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = o.AppDir
 	cmd.Env = environ

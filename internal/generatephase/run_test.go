@@ -162,19 +162,3 @@ func TestRunMissingExtension(t *testing.T) {
 		t.Fatalf("error = %v (code %d)", err, failure.Code(err))
 	}
 }
-
-func TestPrefixWriterSplitsLongLines(t *testing.T) {
-	var out bytes.Buffer
-	p := newPrefixWriter(&out, "> ")
-	long := strings.Repeat("x", maxLine+10)
-	if _, err := p.Write([]byte(long + "\nshort")); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	want := "> " + long[:maxLine] + "\n> " + long[maxLine:] + "\n> short\n"
-	if out.String() != want {
-		t.Errorf("output has %d bytes, want %d", out.Len(), len(want))
-	}
-}
