@@ -6,16 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/kiln-build/kiln/internal/beneath"
 	"github.com/kiln-build/kiln/internal/buildsbom"
 	"github.com/kiln-build/kiln/internal/env"
-	"github.com/kiln-build/kiln/internal/linewriter"
+	"github.com/kiln-build/kiln/internal/progrun"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
 	"github.com/kiln-build/kiln/lifecycle/failure"
 	"github.com/kiln-build/kiln/lifecycle/launch"
@@ -313,38 +311,13 @@ func buildEnv(opts Options, bp *descriptor.Buildpack, done [][]string) (*env.Env
 // runBuild runs bp's bin/build in the app directory with environ and
 // args, streaming its output to opts.Output behind the buildpack's ID.
 func runBuild(ctx context.Context, opts Options, bp *descriptor.Buildpack, environ, args []string) error {
-	out := linewriter.New(opts.Output, "["+bp.Buildpack.ID+"] ")
-	bin := filepath.Join(bp.Dir, "bin", "build")
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = opts.AppDir
-	cmd.Env = environ
-	cmd.Stdout = out // one writer for both: exec copies them in one goroutine
-	cmd.Stderr = out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error {
-		// kill the whole process group: shells leave children behind
-		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	exit, err := progrun.Run(ctx, progrun.Cmd{Bin: filepath.Join(bp.Dir, "bin", "build"), Args: args, Dir: opts.AppDir,
+		Env: environ, Output: opts.Output, Prefix: "[" + bp.Buildpack.ID + "] "})
+	if err != nil || exit == nil {
+		return err
 	}
-	cmd.WaitDelay = 10 * time.Second
-	err := cmd.Run()
-	if ferr := out.Flush(); ferr != nil && err == nil {
-		return fmt.Errorf("writing output of %s: %w", bin, ferr)
-	}
-	var exitErr *exec.ExitError
-	if errors.As(err, &exitErr) {
-		if ctx.Err() != nil {
-			return fmt.Errorf("running %s: %w", bin, ctx.Err())
-		}
-		be := &BuildpackError{ID: bp.Buildpack.ID, Version: bp.Buildpack.Version, ExitCode: exitErr.ExitCode()}
-		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			be.Signal = ws.Signal().String()
-		}
-		return failure.New("build", failure.BuildpackFailed, be)
-	}
-	if err != nil {
-		return fmt.Errorf("running %s: %w", bin, err)
-	}
-	return nil
+	return failure.New("build", failure.BuildpackFailed,
+		&BuildpackError{ID: bp.Buildpack.ID, Version: bp.Buildpack.Version, ExitCode: exit.Code, Signal: exit.Signal})
 }
 
 // ensureOwnedDir creates dir (mode 0755) and makes sure the running user

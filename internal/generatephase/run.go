@@ -7,14 +7,11 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/kiln-build/kiln/internal/env"
-	"github.com/kiln-build/kiln/internal/linewriter"
+	"github.com/kiln-build/kiln/internal/progrun"
 	"github.com/kiln-build/kiln/lifecycle/descriptor"
 	"github.com/kiln-build/kiln/lifecycle/failure"
 )
@@ -159,34 +156,12 @@ func generateEnv(o Options, ext *descriptor.Buildpack, out, planPath string) ([]
 }
 
 func runGenerate(ctx context.Context, o Options, ext *descriptor.Buildpack, bin string, environ, args []string) error {
-	out := linewriter.New(o.Output, "["+ext.Buildpack.ID+"] ")
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = o.AppDir
-	cmd.Env = environ
-	cmd.Stdout = out
-	cmd.Stderr = out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 10 * time.Second
-	err := cmd.Run()
-	if ferr := out.Flush(); ferr != nil && err == nil {
-		return fmt.Errorf("writing output of %s: %w", bin, ferr)
+	exit, err := progrun.Run(ctx, progrun.Cmd{Bin: bin, Args: args, Dir: o.AppDir, Env: environ,
+		Output: o.Output, Prefix: "[" + ext.Buildpack.ID + "] "})
+	if err != nil || exit == nil {
+		return err
 	}
-	var exitErr *exec.ExitError
-	if errors.As(err, &exitErr) {
-		if ctx.Err() != nil {
-			return fmt.Errorf("running %s: %w", bin, ctx.Err())
-		}
-		ee := &ExtensionError{Ref: ext.Ref(), ExitCode: exitErr.ExitCode()}
-		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			ee.Signal = ws.Signal().String()
-		}
-		return failure.New("generate", failure.GenerateFailed, ee)
-	}
-	if err != nil {
-		return fmt.Errorf("running %s: %w", bin, err)
-	}
-	return nil
+	return failure.New("generate", failure.GenerateFailed, &ExtensionError{Ref: ext.Ref(), ExitCode: exit.Code, Signal: exit.Signal})
 }
 
 // planFor is the buildpack plan of extension id: the requirements of
