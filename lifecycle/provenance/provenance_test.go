@@ -113,6 +113,7 @@ func TestStripCredentials(t *testing.T) {
 		"ssh://git:pw@git.example/a/b.git":     "ssh://git.example/a/b.git",
 		"git@git.example:a/b.git":              "git@git.example:a/b.git",
 		"/srv/repos/a":                         "/srv/repos/a",
+		"https://u:s3cret@%zz/a.git":           "",
 	} {
 		if got := StripCredentials(in); got != want {
 			t.Errorf("StripCredentials(%q) = %q, want %q", in, got, want)

@@ -98,6 +98,9 @@ func gitSource(ctx context.Context, dir string) (*GitSource, bool) {
 func StripCredentials(remote string) string {
 	u, err := url.Parse(remote)
 	if err != nil || u.Scheme == "" || u.Host == "" {
+		if strings.Contains(remote, "://") {
+			return "" // a URL it cannot parse may still hold a token
+		}
 		return remote // scp-like git@host:path, or a local path
 	}
 	if u.User != nil {
